@@ -1,0 +1,316 @@
+//! The command-line delivery layer: parses arguments into settings, calls the engine and prints; nothing else lives here.
+
+pub mod table;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::contract::Table;
+use crate::demo::{DemoReport, DemoSettings, FileCheck, run_demo};
+use crate::figures::Figure;
+use crate::generate::{GenerateConfig, GenerateSummary, OutputFormat, generate};
+use crate::source::validate_file;
+use table::{Align, write_table};
+
+/// Stack size of the thread that runs commands (DataFusion plans deep queries recursively).
+const MAIN_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Analytics and repeat-caller intelligence for 110 / 12345 hotline data.
+#[derive(Debug, Parser)]
+#[command(name = "hotline", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a calibrated synthetic batch (calls, work orders) with ground truth.
+    Generate(GenerateArgs),
+    /// Check export files against the data contract and list every row that breaks it.
+    Validate(ValidateArgs),
+    /// Run every stage on freshly generated data and print what it found.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Call rows to write (original calls and transfer records).
+    #[arg(long, default_value_t = 10_000)]
+    calls: u64,
+    /// Seed; the same seed and settings give byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    format: FormatArg,
+    /// First day, YYYY-MM-DD (Asia/Shanghai).
+    #[arg(long, default_value = "2023-01-01")]
+    start: NaiveDate,
+    /// Number of days.
+    #[arg(long, default_value_t = 365)]
+    days: u32,
+    /// Share of rows deliberately broken (listed in truth/malformed.csv).
+    #[arg(long, default_value_t = 0.002)]
+    malformed_rate: f64,
+    /// Plant nothing (no organised groups, escalating callers or hotspots).
+    #[arg(long)]
+    no_plant: bool,
+}
+
+/// File formats as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FormatArg {
+    /// CSV with a header row.
+    Csv,
+    /// JSON Lines.
+    Jsonl,
+    /// Parquet (zstd).
+    Parquet,
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(arg: FormatArg) -> OutputFormat {
+        match arg {
+            FormatArg::Csv => OutputFormat::Csv,
+            FormatArg::Jsonl => OutputFormat::Jsonl,
+            FormatArg::Parquet => OutputFormat::Parquet,
+        }
+    }
+}
+
+impl GenerateArgs {
+    fn resolve(self) -> GenerateConfig {
+        GenerateConfig {
+            calls: self.calls,
+            seed: self.seed,
+            out: self.out,
+            format: self.format.into(),
+            start: self.start,
+            days: self.days,
+            malformed_rate: self.malformed_rate,
+            plant: !self.no_plant,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// Files to check (.csv, .jsonl, .ndjson, .parquet).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Table of the files (detected from the columns when omitted).
+    #[arg(long, value_parser = parse_table)]
+    table: Option<Table>,
+    /// List at most this many rejected rows per file.
+    #[arg(long, default_value_t = 20)]
+    show: usize,
+}
+
+fn parse_table(name: &str) -> Result<Table, String> {
+    Table::from_name(name).ok_or_else(|| format!("unknown table {name:?} (calls or work_orders)"))
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Working folder.
+    #[arg(long, default_value = "hotline-demo")]
+    dir: PathBuf,
+    /// Call rows to generate.
+    #[arg(long, default_value_t = 100_000)]
+    calls: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+/// Entry point of the binary: runs the command on a thread with a large stack and maps the outcome to an exit code
+/// (0 success or broken pipe, 1 a check found problems, 2 an error).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome =
+        std::thread::Builder::new().name("hotline".into()).stack_size(MAIN_STACK_BYTES).spawn(move || run(cli));
+    let result = match outcome {
+        Ok(handle) => {
+            handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("internal error: the command thread panicked")))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start the command thread")),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Generate(args) => run_generate(args.resolve()),
+        Command::Validate(args) => run_validate(args),
+        Command::Demo(args) => run_demo_command(DemoSettings { dir: args.dir, calls: args.calls, seed: args.seed }),
+    }
+}
+
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn run_generate(config: GenerateConfig) -> Result<ExitCode> {
+    let started = Instant::now();
+    let bar = progress_bar(config.calls, "generate");
+    let summary = generate(&config, &mut |rows| bar.set_position(rows)).context("generate failed")?;
+    bar.finish_and_clear();
+    let mut out = io::stdout().lock();
+    print_generated(&mut out, &summary, started.elapsed().as_secs_f64())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_generated<W: Write>(out: &mut W, summary: &GenerateSummary, seconds: f64) -> io::Result<()> {
+    writeln!(out, "generated {} calls and {} work orders in {seconds:.1} s", summary.calls, summary.work_orders)?;
+    for file in &summary.files {
+        writeln!(out, "  {}", file.display())?;
+    }
+    let broken: u64 = summary.malformed.iter().map(|(_, _, n)| n).sum();
+    writeln!(out, "{broken} rows broken on purpose (truth/malformed.csv)")?;
+    if !summary.planted.is_empty() {
+        let rows: Vec<Vec<String>> =
+            summary.planted.iter().map(|(kind, n)| vec![kind.clone(), n.to_string()]).collect();
+        write_table(out, &["planted pattern", "calls"], &[Align::Left, Align::Right], &rows, 40)?;
+    }
+    Ok(())
+}
+
+fn run_validate(args: ValidateArgs) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    let mut problems = false;
+    for path in &args.files {
+        let outcome =
+            validate_file(path, args.table, |_| {}).with_context(|| format!("cannot validate {}", path.display()))?;
+        problems |= !outcome.rejected.is_empty();
+        writeln!(
+            out,
+            "{}: {} rows, {} valid, {} unchanged duplicates, {} rejected",
+            path.display(),
+            outcome.rows,
+            outcome.valid,
+            outcome.unchanged_duplicates,
+            outcome.rejected.len()
+        )?;
+        let rows: Vec<Vec<String>> = outcome
+            .rejected
+            .iter()
+            .take(args.show)
+            .map(|r| {
+                vec![
+                    r.line.to_string(),
+                    r.violation.reason.code().to_owned(),
+                    r.violation.column.unwrap_or("").to_owned(),
+                    r.violation.detail.clone(),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            write_table(
+                &mut out,
+                &["line", "reason", "column", "detail"],
+                &[Align::Right, Align::Left, Align::Left, Align::Left],
+                &rows,
+                60,
+            )?;
+        }
+    }
+    Ok(if problems { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn run_demo_command(settings: DemoSettings) -> Result<ExitCode> {
+    let started = Instant::now();
+    let bar = progress_bar(settings.calls, "generate");
+    let report = run_demo(&settings, &mut |rows| bar.set_position(rows)).context("demo failed")?;
+    bar.finish_and_clear();
+    let mut out = io::stdout().lock();
+    print_demo(&mut out, &report, started.elapsed().as_secs_f64())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// Prints the demo report.
+pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> io::Result<()> {
+    writeln!(out, "== 1. generate ==")?;
+    print_generated(out, &report.generated, seconds)?;
+    writeln!(out, "\n== 2. validate against the data contract ==")?;
+    let rows: Vec<Vec<String>> = report.files.iter().map(file_row).collect();
+    write_table(
+        out,
+        &["table", "rows", "valid", "rejected", "by reason"],
+        &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Left],
+        &rows,
+        70,
+    )?;
+    let a = report.agreement;
+    writeln!(
+        out,
+        "rejections matching truth/malformed.csv (same line and reason): {} of {} planted, {} rejected",
+        a.matched, a.planted, a.rejected
+    )?;
+    writeln!(out, "\n== 3. headline figures (computed from the validated rows) ==")?;
+    let rows: Vec<Vec<String>> = report.figures.iter().map(figure_row).collect();
+    write_table(
+        out,
+        &["figure", "名称", "value", "target", "numerator / denominator"],
+        &[Align::Left, Align::Left, Align::Right, Align::Right, Align::Right],
+        &rows,
+        40,
+    )?;
+    writeln!(out, "repeat-call rate counts callers by normalised phone until identity resolution lands.")?;
+    writeln!(out, "total {seconds:.1} s")
+}
+
+fn file_row(f: &FileCheck) -> Vec<String> {
+    let reasons: Vec<String> = f.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    vec![
+        f.table.name().to_owned(),
+        f.rows.to_string(),
+        f.valid.to_string(),
+        f.rejected.values().sum::<u64>().to_string(),
+        reasons.join(", "),
+    ]
+}
+
+fn figure_row(f: &Figure) -> Vec<String> {
+    vec![
+        f.name.to_owned(),
+        f.name_zh.to_owned(),
+        percent(f.value()),
+        percent(f.target),
+        format!("{} / {}", f.numerator, f.denominator),
+    ]
+}

@@ -1,0 +1,123 @@
+//! The end-to-end demo: runs every stage that exists on freshly generated data and returns what it found.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::contract::{Reason, Table};
+use crate::figures::{Figure, HeadlineCounts};
+use crate::generate::truth::{TruthError, read_malformed};
+use crate::generate::{GenerateConfig, GenerateError, GenerateSummary, OutputFormat, generate};
+use crate::pii::normalize_phone;
+use crate::source::{SourceError, ValidRow, validate_file};
+
+/// What the demo runs on.
+#[derive(Debug, Clone)]
+pub struct DemoSettings {
+    /// Working folder (generated batch goes to `DIR/batch`).
+    pub dir: PathBuf,
+    /// Call rows to generate.
+    pub calls: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// Errors of the demo.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Generation failed.
+    #[error("generate: {0}")]
+    Generate(#[from] GenerateError),
+    /// A generated file could not be read.
+    #[error("validate: {0}")]
+    Source(#[from] SourceError),
+    /// A truth file could not be read.
+    #[error("truth: {0}")]
+    Truth(#[from] TruthError),
+}
+
+/// Validation outcome of one file.
+#[derive(Debug, Clone)]
+pub struct FileCheck {
+    /// Table.
+    pub table: Table,
+    /// File.
+    pub path: PathBuf,
+    /// Records read.
+    pub rows: u64,
+    /// Rows that pass.
+    pub valid: u64,
+    /// Rows rejected, by reason.
+    pub rejected: BTreeMap<Reason, u64>,
+}
+
+/// How the validator's rejections compare with the generator's list of broken rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TruthAgreement {
+    /// Rows the generator broke.
+    pub planted: u64,
+    /// Rows the validator rejected.
+    pub rejected: u64,
+    /// Rows in both, with the same reason.
+    pub matched: u64,
+}
+
+/// Everything the demo found.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// What was generated.
+    pub generated: GenerateSummary,
+    /// Validation per file.
+    pub files: Vec<FileCheck>,
+    /// Rejections against the generator's truth.
+    pub agreement: TruthAgreement,
+    /// Headline figures (repeat calls by normalised phone until identity resolution exists).
+    pub figures: Vec<Figure>,
+}
+
+/// Runs the demo; `progress` receives call rows generated so far.
+pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Result<DemoReport, DemoError> {
+    let batch = settings.dir.join("batch");
+    let config = GenerateConfig {
+        calls: settings.calls,
+        seed: settings.seed,
+        out: batch.clone(),
+        format: OutputFormat::Csv,
+        ..GenerateConfig::default()
+    };
+    let generated = generate(&config, progress)?;
+    let (files, agreement, figures) = check_batch(&batch)?;
+    Ok(DemoReport { generated, files, agreement, figures })
+}
+
+/// Validates a generated batch folder, compares with its truth and computes the headline figures.
+pub fn check_batch(batch: &Path) -> Result<(Vec<FileCheck>, TruthAgreement, Vec<Figure>), DemoError> {
+    let mut counts = HeadlineCounts::default();
+    let mut files = Vec::new();
+    let mut rejected_rows = HashSet::new();
+    for table in Table::ALL {
+        let Some(path) = ["csv", "jsonl", "parquet"]
+            .iter()
+            .map(|ext| batch.join(format!("{}.{ext}", table.name())))
+            .find(|p| p.exists())
+        else {
+            continue;
+        };
+        let outcome = validate_file(&path, Some(table), |row| match row {
+            ValidRow::Call(call) => {
+                let caller = call.caller_phone.as_deref().and_then(normalize_phone);
+                counts.add_call(&call, caller.as_deref());
+            }
+            ValidRow::WorkOrder(order) => counts.add_order(&order),
+        })?;
+        let mut rejected = BTreeMap::new();
+        for row in &outcome.rejected {
+            *rejected.entry(row.violation.reason).or_insert(0) += 1;
+            rejected_rows.insert((table, row.line, row.violation.reason));
+        }
+        files.push(FileCheck { table, path, rows: outcome.rows, valid: outcome.valid, rejected });
+    }
+    let planted = read_malformed(&batch.join("truth"))?;
+    let matched = planted.iter().filter(|m| rejected_rows.contains(&(m.table, m.line, m.reason))).count() as u64;
+    let agreement = TruthAgreement { planted: planted.len() as u64, rejected: rejected_rows.len() as u64, matched };
+    Ok((files, agreement, counts.figures()))
+}

@@ -1,0 +1,12 @@
+//! hotline: analytics and repeat-caller intelligence for 110 (police) and 12345 (government service) hotline data.
+//!
+//! The engine modules (contract, source, generate, figures, demo) know nothing of terminals;
+//! [`cli`] is the thin delivery layer that parses arguments and prints.
+
+pub mod cli;
+pub mod contract;
+pub mod demo;
+pub mod figures;
+pub mod generate;
+pub mod pii;
+pub mod source;
