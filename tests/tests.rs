@@ -1,0 +1,7 @@
+//! The integration test binary, organised by area (one module per area, helpers in `util`).
+
+mod util;
+
+mod cli;
+mod generate;
+mod source;

@@ -1,0 +1,98 @@
+//! Shared fixtures: generated batches made once per test run, and their rows loaded for checking.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use hotline::contract::{Call, Table, WorkOrder};
+use hotline::generate::truth::{RingCall, read_call_person, read_rings, read_table};
+use hotline::generate::{GenerateConfig, OutputFormat, generate};
+use hotline::source::{ValidRow, validate_file};
+
+/// A scratch folder for this test binary.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hotline-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Generates a batch once per test run (shared by the tests that read it).
+pub fn batch(name: &str, calls: u64, seed: u64, format: OutputFormat, plant: bool) -> PathBuf {
+    static MADE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let made = MADE.get_or_init(Default::default);
+    let mut made = made.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = made.get(name) {
+        return dir.clone();
+    }
+    let dir = scratch(name);
+    let config = GenerateConfig { calls, seed, out: dir.clone(), format, plant, ..GenerateConfig::default() };
+    generate(&config, &mut |_| {}).expect("generate");
+    made.insert(name.to_owned(), dir.clone());
+    dir
+}
+
+/// The reference batch: `generate --calls 200000 --seed 7`.
+pub fn reference_batch() -> PathBuf {
+    batch("ref-200k-seed7", 200_000, 7, OutputFormat::Csv, true)
+}
+
+/// Valid rows and truth of a batch.
+pub struct Loaded {
+    /// Valid calls in file order.
+    pub calls: Vec<Call>,
+    /// Valid work orders in file order.
+    pub orders: Vec<WorkOrder>,
+    /// Call id → index in `calls`.
+    pub by_id: HashMap<String, usize>,
+    /// Call id → true person.
+    pub person: HashMap<String, String>,
+    /// truth/rings.csv.
+    pub rings: Vec<RingCall>,
+    /// truth/repeat_callers.csv rows.
+    pub repeat_callers: Vec<HashMap<String, String>>,
+    /// truth/hotspots.csv rows.
+    pub hotspots: Vec<HashMap<String, String>>,
+}
+
+impl Loaded {
+    /// The call with this id.
+    pub fn call(&self, id: &str) -> &Call {
+        &self.calls[self.by_id[id]]
+    }
+}
+
+/// Loads a batch folder.
+pub fn load(dir: &Path) -> Loaded {
+    let mut calls = Vec::new();
+    let mut orders = Vec::new();
+    for table in Table::ALL {
+        let path = ["csv", "jsonl", "parquet"]
+            .iter()
+            .map(|e| dir.join(format!("{}.{e}", table.name())))
+            .find(|p| p.exists())
+            .expect("table file");
+        validate_file(&path, Some(table), |row| match row {
+            ValidRow::Call(c) => calls.push(c),
+            ValidRow::WorkOrder(o) => orders.push(o),
+        })
+        .expect("readable");
+    }
+    let by_id = calls.iter().enumerate().map(|(i, c)| (c.call_id.clone(), i)).collect();
+    let truth = dir.join("truth");
+    Loaded {
+        calls,
+        orders,
+        by_id,
+        person: read_call_person(&truth).expect("call_person"),
+        rings: read_rings(&truth).expect("rings"),
+        repeat_callers: read_table(&truth.join("repeat_callers.csv")).expect("repeat_callers"),
+        hotspots: read_table(&truth.join("hotspots.csv")).expect("hotspots"),
+    }
+}
+
+/// The reference batch loaded once.
+pub fn reference() -> &'static Loaded {
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    LOADED.get_or_init(|| load(&reference_batch()))
+}
