@@ -59,8 +59,7 @@ impl HeadlineCounts {
             }
         }
         if call.source_call_id.is_none() {
-            self.repeat
-                .add(caller, call.received_at, call.category.index);
+            self.repeat.add(caller, call.received_at, call.category.index);
         }
     }
 
@@ -68,16 +67,10 @@ impl HeadlineCounts {
     pub fn add_order(&mut self, order: &WorkOrder) {
         const SEC: i64 = 1_000_000;
         self.orders += 1;
-        if order
-            .signed_at
-            .is_some_and(|t| t - order.created_at <= 180 * SEC)
-        {
+        if order.signed_at.is_some_and(|t| t - order.created_at <= 180 * SEC) {
             self.signed_3min += 1;
         }
-        if order
-            .feedback_at
-            .is_some_and(|t| t - order.created_at <= 7_200 * SEC)
-        {
+        if order.feedback_at.is_some_and(|t| t - order.created_at <= 7_200 * SEC) {
             self.feedback_2h += 1;
         }
         if let Some(rating) = order.satisfaction {
@@ -97,28 +90,11 @@ impl HeadlineCounts {
     /// The figures, in the contract's order.
     pub fn figures(&self) -> Vec<Figure> {
         let (repeat, original) = self.repeat.count();
-        let f = |name, name_zh, numerator, denominator, target| Figure {
-            name,
-            name_zh,
-            numerator,
-            denominator,
-            target,
-        };
+        let f =
+            |name, name_zh, numerator, denominator, target| Figure { name, name_zh, numerator, denominator, target };
         vec![
-            f(
-                "non_police_share",
-                "双非占比",
-                self.non_police_110,
-                self.valid_110,
-                Some(targets::NON_POLICE_SHARE),
-            ),
-            f(
-                "diversion_rate",
-                "分流率",
-                self.diverted,
-                self.non_police_110,
-                Some(targets::DIVERSION_RATE),
-            ),
+            f("non_police_share", "双非占比", self.non_police_110, self.valid_110, Some(targets::NON_POLICE_SHARE)),
+            f("diversion_rate", "分流率", self.diverted, self.non_police_110, Some(targets::DIVERSION_RATE)),
             f(
                 "self_handling_rate",
                 "自处率",
@@ -126,34 +102,10 @@ impl HeadlineCounts {
                 self.non_police_110,
                 Some(targets::SELF_HANDLING_RATE),
             ),
-            f(
-                "signing_3min_rate",
-                "3分钟签收率",
-                self.signed_3min,
-                self.orders,
-                Some(targets::SIGNING_3MIN),
-            ),
-            f(
-                "feedback_2h_rate",
-                "2小时反馈率",
-                self.feedback_2h,
-                self.orders,
-                Some(targets::FEEDBACK_2H),
-            ),
-            f(
-                "satisfaction_rate",
-                "满意率",
-                self.satisfied,
-                self.rated,
-                Some(targets::SATISFACTION),
-            ),
-            f(
-                "reflow_rate",
-                "回流率",
-                self.reflowed,
-                self.reflow_base,
-                Some(targets::REFLOW),
-            ),
+            f("signing_3min_rate", "3分钟签收率", self.signed_3min, self.orders, Some(targets::SIGNING_3MIN)),
+            f("feedback_2h_rate", "2小时反馈率", self.feedback_2h, self.orders, Some(targets::FEEDBACK_2H)),
+            f("satisfaction_rate", "满意率", self.satisfied, self.rated, Some(targets::SATISFACTION)),
+            f("reflow_rate", "回流率", self.reflowed, self.reflow_base, Some(targets::REFLOW)),
             f("repeat_call_rate", "重复报警率", repeat, original, None),
         ]
     }
@@ -170,11 +122,7 @@ impl RepeatCalls {
     /// Adds an original call; calls with no known caller count as original and never as repeats.
     pub fn add(&mut self, caller: Option<&str>, time: i64, category: u16) {
         match caller {
-            Some(caller) => self
-                .by_caller
-                .entry(caller.to_owned())
-                .or_default()
-                .push((time, category)),
+            Some(caller) => self.by_caller.entry(caller.to_owned()).or_default().push((time, category)),
             None => self.anonymous += 1,
         }
     }
@@ -189,10 +137,7 @@ impl RepeatCalls {
             calls.sort_unstable();
             total += calls.len() as u64;
             for (i, &(time, category)) in calls.iter().enumerate() {
-                let earlier = calls[..i]
-                    .iter()
-                    .rev()
-                    .take_while(|(t, _)| time - t <= WEEK);
+                let earlier = calls[..i].iter().rev().take_while(|(t, _)| time - t <= WEEK);
                 if earlier.clone().any(|&(_, c)| c == category) {
                     repeats += 1;
                 }
@@ -224,21 +169,8 @@ mod tests {
 
     #[test]
     fn figures_are_ratios_of_their_parts() {
-        let figure = Figure {
-            name: "x",
-            name_zh: "x",
-            numerator: 1,
-            denominator: 4,
-            target: None,
-        };
+        let figure = Figure { name: "x", name_zh: "x", numerator: 1, denominator: 4, target: None };
         assert_eq!(figure.value(), Some(0.25));
-        assert_eq!(
-            Figure {
-                denominator: 0,
-                ..figure
-            }
-            .value(),
-            None
-        );
+        assert_eq!(Figure { denominator: 0, ..figure }.value(), None);
     }
 }

@@ -7,10 +7,8 @@ pub const LOCAL_AREA_CODE: &str = "0717";
 /// (no +86 / 0086 / spaces / dashes), a landline as `area-number` (`0717-6221234`).
 /// Returns `None` when the text is not a plausible Chinese phone number.
 pub fn normalize_phone(raw: &str) -> Option<String> {
-    let mut digits: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '（' | '）' | '.' | '\u{3000}'))
-        .collect();
+    let mut digits: String =
+        raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '（' | '）' | '.' | '\u{3000}')).collect();
     if let Some(rest) = digits.strip_prefix('+') {
         digits = rest.to_owned();
     }
@@ -25,25 +23,15 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
     } else {
         (digits.as_str(), false)
     };
-    if national.len() == 11
-        && national.starts_with('1')
-        && matches!(national.as_bytes()[1], b'3'..=b'9')
-    {
+    if national.len() == 11 && national.starts_with('1') && matches!(national.as_bytes()[1], b'3'..=b'9') {
         return Some(national.to_owned());
     }
     // A landline written internationally drops its trunk 0.
-    let with_trunk = if international && !national.starts_with('0') {
-        format!("0{national}")
-    } else {
-        national.to_owned()
-    };
+    let with_trunk =
+        if international && !national.starts_with('0') { format!("0{national}") } else { national.to_owned() };
     if with_trunk.starts_with('0') {
         // Two-digit-after-trunk areas (010 Beijing, 02x big cities) have 3-digit codes.
-        let code_len = if with_trunk.starts_with("01") || with_trunk.starts_with("02") {
-            3
-        } else {
-            4
-        };
+        let code_len = if with_trunk.starts_with("01") || with_trunk.starts_with("02") { 3 } else { 4 };
         let (code, number) = with_trunk.split_at(code_len.min(with_trunk.len()));
         if (7..=8).contains(&number.len()) && !number.starts_with('0') {
             return Some(format!("{code}-{number}"));
@@ -64,11 +52,7 @@ pub fn resident_id_check_char(first17: &str) -> Option<char> {
     if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let sum: u32 = first17
-        .bytes()
-        .zip(ID_WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
+    let sum: u32 = first17.bytes().zip(ID_WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
     Some(b"10X98765432"[(sum % 11) as usize] as char)
 }
 
@@ -105,58 +89,26 @@ mod tests {
 
     #[test]
     fn every_captured_form_of_a_mobile_normalises_the_same() {
-        for raw in [
-            "13800001234",
-            "+86 138-0000-1234",
-            "0086 13800001234",
-            "138 0000 1234",
-            "8613800001234",
-            "+8613800001234",
-        ] {
-            assert_eq!(
-                normalize_phone(raw).as_deref(),
-                Some("13800001234"),
-                "{raw}"
-            );
+        for raw in
+            ["13800001234", "+86 138-0000-1234", "0086 13800001234", "138 0000 1234", "8613800001234", "+8613800001234"]
+        {
+            assert_eq!(normalize_phone(raw).as_deref(), Some("13800001234"), "{raw}");
         }
     }
 
     #[test]
     fn landlines_get_their_area_code() {
-        assert_eq!(
-            normalize_phone("0717-6221234").as_deref(),
-            Some("0717-6221234")
-        );
-        assert_eq!(
-            normalize_phone("(0717)6221234").as_deref(),
-            Some("0717-6221234")
-        );
-        assert_eq!(
-            normalize_phone("07176221234").as_deref(),
-            Some("0717-6221234")
-        );
+        assert_eq!(normalize_phone("0717-6221234").as_deref(), Some("0717-6221234"));
+        assert_eq!(normalize_phone("(0717)6221234").as_deref(), Some("0717-6221234"));
+        assert_eq!(normalize_phone("07176221234").as_deref(), Some("0717-6221234"));
         assert_eq!(normalize_phone("6221234").as_deref(), Some("0717-6221234"));
-        assert_eq!(
-            normalize_phone("010-62212345").as_deref(),
-            Some("010-62212345")
-        );
-        assert_eq!(
-            normalize_phone("+86 717 6221234").as_deref(),
-            Some("0717-6221234")
-        );
+        assert_eq!(normalize_phone("010-62212345").as_deref(), Some("010-62212345"));
+        assert_eq!(normalize_phone("+86 717 6221234").as_deref(), Some("0717-6221234"));
     }
 
     #[test]
     fn garbage_is_not_a_phone() {
-        for raw in [
-            "",
-            "abc",
-            "12",
-            "1380000123",
-            "23800001234",
-            "0717-0001234",
-            "电话13800001234",
-        ] {
+        for raw in ["", "abc", "12", "1380000123", "23800001234", "0717-0001234", "电话13800001234"] {
             assert_eq!(normalize_phone(raw), None, "{raw}");
         }
     }
@@ -167,10 +119,7 @@ mod tests {
         assert_eq!(resident_id_check_char("11010519491231002"), Some('X'));
         assert_eq!(resident_id_check_char("44052418800101001"), Some('4'));
         assert_eq!(resident_id_check_char("4405241880010100"), None);
-        assert_eq!(
-            upgrade_legacy_id("110105491231002").as_deref(),
-            Some("11010519491231002X")
-        );
+        assert_eq!(upgrade_legacy_id("110105491231002").as_deref(), Some("11010519491231002X"));
     }
 
     #[test]

@@ -9,13 +9,9 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
-};
+use datafusion::parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::contract::{
-    Call, Presence, Reason, Table, Violation, WorkOrder, validate_call, validate_work_order,
-};
+use crate::contract::{Call, Presence, Reason, Table, Violation, WorkOrder, validate_call, validate_work_order};
 
 /// Errors that refuse a whole file. Each names the file; none repeats a field value.
 #[derive(Debug, thiserror::Error)]
@@ -161,11 +157,8 @@ fn check_columns(
         None => Table::detect(names.iter().map(String::as_str))
             .ok_or_else(|| SourceError::UnknownTable { path: path.into() })?,
     };
-    let positions: Vec<Option<usize>> = table
-        .columns()
-        .iter()
-        .map(|c| names.iter().position(|n| n == c.name))
-        .collect();
+    let positions: Vec<Option<usize>> =
+        table.columns().iter().map(|c| names.iter().position(|n| n == c.name)).collect();
     let missing: Vec<&'static str> = table
         .columns()
         .iter()
@@ -174,29 +167,17 @@ fn check_columns(
         .map(|(c, _)| c.name)
         .collect();
     if !missing.is_empty() {
-        return Err(SourceError::MissingColumns {
-            path: path.into(),
-            table,
-            missing,
-        });
+        return Err(SourceError::MissingColumns { path: path.into(), table, missing });
     }
-    let unknown = names
-        .iter()
-        .filter(|n| table.column_index(n).is_none())
-        .cloned()
-        .collect();
+    let unknown = names.iter().filter(|n| table.column_index(n).is_none()).cloned().collect();
     Ok((table, positions, unknown))
 }
 
 impl SourceReader {
     /// Opens a file, checks its columns and detects its table unless `table` is given.
     pub fn open(path: &Path, table: Option<Table>) -> Result<SourceReader, SourceError> {
-        let format = SourceFormat::of_path(path)
-            .ok_or_else(|| SourceError::UnknownFormat { path: path.into() })?;
-        let file = File::open(path).map_err(|source| SourceError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let format = SourceFormat::of_path(path).ok_or_else(|| SourceError::UnknownFormat { path: path.into() })?;
+        let file = File::open(path).map_err(|source| SourceError::Io { path: path.into(), source })?;
         let (table, unknown_columns, inner) = match format {
             SourceFormat::Csv => {
                 let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
@@ -204,31 +185,14 @@ impl SourceReader {
                 let names: Vec<String> = headers
                     .iter()
                     .enumerate()
-                    .map(|(i, h)| {
-                        if i == 0 {
-                            h.trim_start_matches('\u{feff}')
-                        } else {
-                            h
-                        }
-                        .trim()
-                        .to_owned()
-                    })
+                    .map(|(i, h)| if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.trim().to_owned())
                     .collect();
                 if names.iter().all(String::is_empty) {
                     return Err(SourceError::Empty { path: path.into() });
                 }
                 let (table, positions, unknown) = check_columns(path, &names, table)?;
                 let width = names.len();
-                (
-                    table,
-                    unknown,
-                    Inner::Csv {
-                        reader,
-                        positions,
-                        width,
-                        record: csv::StringRecord::new(),
-                    },
-                )
+                (table, unknown, Inner::Csv { reader, positions, width, record: csv::StringRecord::new() })
             }
             SourceFormat::Jsonl => {
                 let mut reader = BufReader::new(file);
@@ -237,17 +201,13 @@ impl SourceReader {
                 // The first object names the columns.
                 let first = loop {
                     buffer.clear();
-                    let n = reader
-                        .read_line(&mut buffer)
-                        .map_err(|e| read_error(path, line + 1, e))?;
+                    let n = reader.read_line(&mut buffer).map_err(|e| read_error(path, line + 1, e))?;
                     if n == 0 {
                         return Err(SourceError::Empty { path: path.into() });
                     }
                     line += 1;
                     if !buffer.trim().is_empty() {
-                        break serde_json::from_str::<serde_json::Value>(&buffer)
-                            .ok()
-                            .map(|v| (line, v));
+                        break serde_json::from_str::<serde_json::Value>(&buffer).ok().map(|v| (line, v));
                     }
                 };
                 let names: Vec<String> = match &first {
@@ -261,58 +221,19 @@ impl SourceReader {
                     None => Table::detect(names.iter().map(String::as_str))
                         .ok_or_else(|| SourceError::UnknownTable { path: path.into() })?,
                 };
-                let unknown = names
-                    .iter()
-                    .filter(|n| table.column_index(n).is_none())
-                    .cloned()
-                    .collect();
+                let unknown = names.iter().filter(|n| table.column_index(n).is_none()).cloned().collect();
                 let first = first.or(Some((line, serde_json::Value::String(buffer.clone()))));
-                (
-                    table,
-                    unknown,
-                    Inner::Jsonl {
-                        reader,
-                        line,
-                        buffer: String::new(),
-                        first,
-                    },
-                )
+                (table, unknown, Inner::Jsonl { reader, line, buffer: String::new(), first })
             }
             SourceFormat::Parquet => {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(|e| parquet_error(path, e))?;
-                let names: Vec<String> = builder
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
+                let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
                 let (table, positions, unknown) = check_columns(path, &names, table)?;
-                let reader = builder
-                    .with_batch_size(8192)
-                    .build()
-                    .map_err(|e| parquet_error(path, e))?;
-                (
-                    table,
-                    unknown,
-                    Inner::Parquet {
-                        reader,
-                        positions,
-                        batch: None,
-                        next_row: 0,
-                        rows_before: 0,
-                    },
-                )
+                let reader = builder.with_batch_size(8192).build().map_err(|e| parquet_error(path, e))?;
+                (table, unknown, Inner::Parquet { reader, positions, batch: None, next_row: 0, rows_before: 0 })
             }
         };
-        Ok(SourceReader {
-            path: path.into(),
-            table,
-            format,
-            unknown_columns,
-            inner,
-            failed: false,
-        })
+        Ok(SourceReader { path: path.into(), table, format, unknown_columns, inner, failed: false })
     }
 
     /// The table the file holds.
@@ -339,12 +260,7 @@ impl SourceReader {
         let path = &self.path;
         let table = self.table;
         match &mut self.inner {
-            Inner::Csv {
-                reader,
-                positions,
-                width,
-                record,
-            } => match reader.read_record(record) {
+            Inner::Csv { reader, positions, width, record } => match reader.read_record(record) {
                 Ok(false) => None,
                 Ok(true) => {
                     let line = record.position().map_or(0, |p| p.line());
@@ -357,28 +273,16 @@ impl SourceReader {
                     } else {
                         Ok(positions
                             .iter()
-                            .map(|p| {
-                                p.and_then(|i| record.get(i))
-                                    .filter(|v| !v.is_empty())
-                                    .map(str::to_owned)
-                            })
+                            .map(|p| p.and_then(|i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_owned))
                             .collect())
                     };
                     Some(Ok(SourceRecord { line, fields }))
                 }
                 Err(e) => Some(Err(csv_error(path, e))),
             },
-            Inner::Jsonl {
-                reader,
-                line,
-                buffer,
-                first,
-            } => {
+            Inner::Jsonl { reader, line, buffer, first } => {
                 if let Some((first_line, value)) = first.take() {
-                    return Some(Ok(SourceRecord {
-                        line: first_line,
-                        fields: json_fields(table, value),
-                    }));
+                    return Some(Ok(SourceRecord { line: first_line, fields: json_fields(table, value) }));
                 }
                 loop {
                     buffer.clear();
@@ -394,29 +298,16 @@ impl SourceReader {
                                 Err(e) => Err(Violation::new(
                                     Reason::MalformedRecord,
                                     None,
-                                    format!(
-                                        "invalid JSON at column {}: {:?}",
-                                        e.column(),
-                                        e.classify()
-                                    ),
+                                    format!("invalid JSON at column {}: {:?}", e.column(), e.classify()),
                                 )),
                             };
-                            return Some(Ok(SourceRecord {
-                                line: *line,
-                                fields,
-                            }));
+                            return Some(Ok(SourceRecord { line: *line, fields }));
                         }
                         Err(e) => return Some(Err(read_error(path, *line + 1, e))),
                     }
                 }
             }
-            Inner::Parquet {
-                reader,
-                positions,
-                batch,
-                next_row,
-                rows_before,
-            } => loop {
+            Inner::Parquet { reader, positions, batch, next_row, rows_before } => loop {
                 if let Some((current, columns)) = batch {
                     if *next_row < current.num_rows() {
                         let row = *next_row;
@@ -433,10 +324,7 @@ impl SourceReader {
                                 })
                             })
                             .collect();
-                        return Some(Ok(SourceRecord {
-                            line: *rows_before + row as u64 + 1,
-                            fields: Ok(fields),
-                        }));
+                        return Some(Ok(SourceRecord { line: *rows_before + row as u64 + 1, fields: Ok(fields) }));
                     }
                     *rows_before += current.num_rows() as u64;
                 }
@@ -449,10 +337,7 @@ impl SourceReader {
                             *next_row = 0;
                         }
                         Err(message) => {
-                            return Some(Err(SourceError::Parquet {
-                                path: path.clone(),
-                                message,
-                            }));
+                            return Some(Err(SourceError::Parquet { path: path.clone(), message }));
                         }
                     },
                 }
@@ -479,11 +364,7 @@ impl Iterator for SourceReader {
 
 fn json_fields(table: Table, value: serde_json::Value) -> Result<Vec<Option<String>>, Violation> {
     let serde_json::Value::Object(map) = value else {
-        return Err(Violation::new(
-            Reason::MalformedRecord,
-            None,
-            "line is not a JSON object",
-        ));
+        return Err(Violation::new(Reason::MalformedRecord, None, "line is not a JSON object"));
     };
     table
         .columns()
@@ -493,11 +374,9 @@ fn json_fields(table: Table, value: serde_json::Value) -> Result<Vec<Option<Stri
             Some(serde_json::Value::String(s)) => Ok((!s.is_empty()).then(|| s.clone())),
             Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
             Some(serde_json::Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(_) => Err(Violation::new(
-                Reason::BadType,
-                Some(c.name),
-                "an object or array where a value is expected",
-            )),
+            Some(_) => {
+                Err(Violation::new(Reason::BadType, Some(c.name), "an object or array where a value is expected"))
+            }
         })
         .collect()
 }
@@ -527,72 +406,46 @@ fn parquet_as_text(
                     | DataType::Map(_, _)
                     | DataType::Binary
                     | DataType::LargeBinary => {
-                        return Err(format!(
-                            "column {name} has unusable type {}",
-                            column.data_type()
-                        ));
+                        return Err(format!("column {name} has unusable type {}", column.data_type()));
                     }
-                    _ => {
-                        cast(column, &DataType::Utf8).map_err(|e| format!("column {name}: {e}"))?
-                    }
+                    _ => cast(column, &DataType::Utf8).map_err(|e| format!("column {name}: {e}"))?,
                 };
                 at.push(Some(columns.len()));
-                fields.push(datafusion::arrow::datatypes::Field::new(
-                    name,
-                    DataType::Utf8,
-                    true,
-                ));
+                fields.push(datafusion::arrow::datatypes::Field::new(name, DataType::Utf8, true));
                 columns.push(text);
             }
             None => at.push(None),
         }
     }
     let schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
-    let options =
-        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    let converted =
-        RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| e.to_string())?;
+    let options = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    let converted = RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| e.to_string())?;
     Ok((converted, at))
 }
 
 fn csv_error(path: &Path, error: csv::Error) -> SourceError {
     let line = error.position().map_or(0, |p| p.line());
     match error.kind() {
-        csv::ErrorKind::Utf8 { pos, .. } => SourceError::NotUtf8 {
-            path: path.into(),
-            line: pos.as_ref().map_or(line, |p| p.line()),
-        },
-        csv::ErrorKind::Io(e) => SourceError::Io {
-            path: path.into(),
-            source: std::io::Error::new(e.kind(), e.to_string()),
-        },
-        _ => SourceError::Csv {
-            path: path.into(),
-            line,
-            message: error.to_string(),
-        },
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            SourceError::NotUtf8 { path: path.into(), line: pos.as_ref().map_or(line, |p| p.line()) }
+        }
+        csv::ErrorKind::Io(e) => {
+            SourceError::Io { path: path.into(), source: std::io::Error::new(e.kind(), e.to_string()) }
+        }
+        _ => SourceError::Csv { path: path.into(), line, message: error.to_string() },
     }
 }
 
 fn read_error(path: &Path, line: u64, error: std::io::Error) -> SourceError {
     if error.kind() == std::io::ErrorKind::InvalidData {
-        SourceError::NotUtf8 {
-            path: path.into(),
-            line,
-        }
+        SourceError::NotUtf8 { path: path.into(), line }
     } else {
-        SourceError::Io {
-            path: path.into(),
-            source: error,
-        }
+        SourceError::Io { path: path.into(), source: error }
     }
 }
 
 fn parquet_error(path: &Path, error: impl std::fmt::Display) -> SourceError {
-    SourceError::Parquet {
-        path: path.into(),
-        message: error.to_string(),
-    }
+    SourceError::Parquet { path: path.into(), message: error.to_string() }
 }
 
 /// A row that breaks the contract, where it is and why.
@@ -638,10 +491,7 @@ pub struct BatchValidator {
 impl BatchValidator {
     /// A validator for one batch of `table`.
     pub fn new(table: Table) -> Self {
-        BatchValidator {
-            table,
-            seen: HashMap::new(),
-        }
+        BatchValidator { table, seen: HashMap::new() }
     }
 
     /// Checks one record.
@@ -681,22 +531,14 @@ pub fn validate_file(
     for record in reader {
         let record = record?;
         outcome.rows += 1;
-        let key = record
-            .fields
-            .as_ref()
-            .ok()
-            .and_then(|fields| fields[0].clone());
+        let key = record.fields.as_ref().ok().and_then(|fields| fields[0].clone());
         match record.fields.and_then(|fields| validator.check(&fields)) {
             Ok(Some(row)) => {
                 outcome.valid += 1;
                 on_valid(row);
             }
             Ok(None) => outcome.unchanged_duplicates += 1,
-            Err(violation) => outcome.rejected.push(RejectedRow {
-                line: record.line,
-                key,
-                violation,
-            }),
+            Err(violation) => outcome.rejected.push(RejectedRow { line: record.line, key, violation }),
         }
     }
     Ok(outcome)

@@ -134,14 +134,8 @@ mod tests {
     fn codes_and_labels_parse_to_the_same_value() {
         assert_eq!(Disposition::parse("出警"), Some(Disposition::Dispatched));
         assert_eq!(Disposition::parse("派单"), Some(Disposition::Dispatched));
-        assert_eq!(
-            Disposition::parse(" TRANSFERRED "),
-            Some(Disposition::Transferred)
-        );
-        assert_eq!(
-            Disposition::parse("transferred"),
-            Some(Disposition::Transferred)
-        );
+        assert_eq!(Disposition::parse(" TRANSFERRED "), Some(Disposition::Transferred));
+        assert_eq!(Disposition::parse("transferred"), Some(Disposition::Transferred));
         assert_eq!(OrderStatus::parse("回流"), Some(OrderStatus::Returned));
         assert_eq!(Satisfaction::parse("基本满意"), Some(Satisfaction::Basic));
         assert_eq!(Channel::parse("三方通话"), Some(Channel::ThreeWay));

@@ -211,9 +211,7 @@ impl Table {
             .iter()
             .map(|c| {
                 let ty = match c.ty {
-                    ColumnType::Timestamp => {
-                        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-                    }
+                    ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
                     ColumnType::Degrees => DataType::Float64,
                     _ => DataType::Utf8,
                 };
@@ -236,37 +234,19 @@ mod tests {
 
     #[test]
     fn column_positions_match_the_constants() {
-        assert_eq!(
-            Table::Calls.column_index("narrative"),
-            Some(call_col::NARRATIVE)
-        );
-        assert_eq!(
-            Table::Calls.column_index("source_call_id"),
-            Some(call_col::SOURCE_CALL_ID)
-        );
+        assert_eq!(Table::Calls.column_index("narrative"), Some(call_col::NARRATIVE));
+        assert_eq!(Table::Calls.column_index("source_call_id"), Some(call_col::SOURCE_CALL_ID));
         assert_eq!(Table::Calls.column_index("lat"), Some(call_col::LAT));
-        assert_eq!(
-            Table::WorkOrders.column_index("callback_at"),
-            Some(order_col::CALLBACK_AT)
-        );
-        assert_eq!(
-            Table::WorkOrders.column_index("status"),
-            Some(order_col::STATUS)
-        );
+        assert_eq!(Table::WorkOrders.column_index("callback_at"), Some(order_col::CALLBACK_AT));
+        assert_eq!(Table::WorkOrders.column_index("status"), Some(order_col::STATUS));
         assert_eq!(Table::Calls.key_column(), "call_id");
         assert_eq!(Table::WorkOrders.key_column(), "order_id");
     }
 
     #[test]
     fn tables_are_detected_from_their_headers() {
-        assert_eq!(
-            Table::detect(["call_id", "narrative", "platform"]),
-            Some(Table::Calls)
-        );
-        assert_eq!(
-            Table::detect(["order_id", "call_id"]),
-            Some(Table::WorkOrders)
-        );
+        assert_eq!(Table::detect(["call_id", "narrative", "platform"]), Some(Table::Calls));
+        assert_eq!(Table::detect(["order_id", "call_id"]), Some(Table::WorkOrders));
         assert_eq!(Table::detect(["foo", "bar"]), None);
     }
 
@@ -274,10 +254,7 @@ mod tests {
     fn input_schema_has_every_column_with_its_arrow_type() {
         let schema = Table::Calls.input_schema();
         assert_eq!(schema.fields().len(), CALL_COLUMNS.len());
-        assert_eq!(
-            schema.field_with_name("lon").unwrap().data_type(),
-            &DataType::Float64
-        );
+        assert_eq!(schema.field_with_name("lon").unwrap().data_type(), &DataType::Float64);
         assert!(!schema.field_with_name("call_id").unwrap().is_nullable());
         assert!(matches!(
             schema.field_with_name("received_at").unwrap().data_type(),

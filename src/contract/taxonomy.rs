@@ -60,35 +60,16 @@ impl Taxonomy {
     /// Parses a taxonomy in the contract's CSV layout.
     pub fn parse(text: &str) -> Result<Taxonomy, TaxonomyError> {
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| TaxonomyError {
-                line: 1,
-                reason: e.to_string(),
-            })?
-            .clone();
-        let expected = [
-            "code",
-            "name_zh",
-            "name_en",
-            "police_matter",
-            "default_platform",
-            "default_department",
-        ];
+        let headers = reader.headers().map_err(|e| TaxonomyError { line: 1, reason: e.to_string() })?.clone();
+        let expected = ["code", "name_zh", "name_en", "police_matter", "default_platform", "default_department"];
         if headers.iter().collect::<Vec<_>>() != expected {
-            return Err(TaxonomyError {
-                line: 1,
-                reason: format!("header must be {}", expected.join(",")),
-            });
+            return Err(TaxonomyError { line: 1, reason: format!("header must be {}", expected.join(",")) });
         }
         let mut categories = Vec::new();
         let mut by_name = HashMap::new();
         for (i, record) in reader.records().enumerate() {
             let line = i as u64 + 2;
-            let record = record.map_err(|e| TaxonomyError {
-                line,
-                reason: e.to_string(),
-            })?;
+            let record = record.map_err(|e| TaxonomyError { line, reason: e.to_string() })?;
             let field = |k: usize| record.get(k).unwrap_or("").trim().to_string();
             let police_matter = match field(3).as_str() {
                 "true" => true,
@@ -100,15 +81,11 @@ impl Taxonomy {
                     });
                 }
             };
-            let default_platform = Platform::parse(&field(4)).ok_or_else(|| TaxonomyError {
-                line,
-                reason: format!("unknown default_platform {:?}", field(4)),
-            })?;
+            let default_platform = Platform::parse(&field(4))
+                .ok_or_else(|| TaxonomyError { line, reason: format!("unknown default_platform {:?}", field(4)) })?;
             let department = field(5);
-            let index = u16::try_from(categories.len()).map_err(|_| TaxonomyError {
-                line,
-                reason: "too many categories".into(),
-            })?;
+            let index = u16::try_from(categories.len())
+                .map_err(|_| TaxonomyError { line, reason: "too many categories".into() })?;
             let category = Category {
                 index,
                 code: field(0),
@@ -120,18 +97,12 @@ impl Taxonomy {
             };
             for name in [&category.code, &category.name_zh] {
                 if by_name.insert(name.clone(), index).is_some() {
-                    return Err(TaxonomyError {
-                        line,
-                        reason: format!("duplicate name {name}"),
-                    });
+                    return Err(TaxonomyError { line, reason: format!("duplicate name {name}") });
                 }
             }
             categories.push(category);
         }
-        Ok(Taxonomy {
-            categories,
-            by_name,
-        })
+        Ok(Taxonomy { categories, by_name })
     }
 
     /// The taxonomy compiled into the crate.
@@ -145,9 +116,7 @@ impl Taxonomy {
 
     /// Finds a category by its code or its Chinese name.
     pub fn get(&self, code_or_name: &str) -> Option<&Category> {
-        self.by_name
-            .get(code_or_name.trim())
-            .map(|&i| &self.categories[usize::from(i)])
+        self.by_name.get(code_or_name.trim()).map(|&i| &self.categories[usize::from(i)])
     }
 
     /// The category with this compact id.
@@ -175,24 +144,15 @@ mod tests {
         assert_eq!(taxonomy.get("DISPUTE.MEDICAL_BEAUTY"), Some(beauty));
         assert!(taxonomy.get("CRIM.THEFT").unwrap().police_matter);
         assert!(taxonomy.get("INVALID.PRANK").unwrap().is_invalid());
-        assert_eq!(
-            taxonomy.get("INVALID.PRANK").unwrap().default_department,
-            None
-        );
+        assert_eq!(taxonomy.get("INVALID.PRANK").unwrap().default_department, None);
         assert!(taxonomy.get("NOPE").is_none());
     }
 
     #[test]
     fn shipped_copy_matches_the_contract_when_it_is_beside_the_repo() {
-        let contract = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data-contract/taxonomy.csv"
-        );
+        let contract = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data-contract/taxonomy.csv");
         if let Ok(text) = std::fs::read_to_string(contract) {
-            assert_eq!(
-                text, TAXONOMY_CSV,
-                "data/taxonomy.csv drifted from the contract"
-            );
+            assert_eq!(text, TAXONOMY_CSV, "data/taxonomy.csv drifted from the contract");
         }
     }
 

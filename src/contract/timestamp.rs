@@ -14,17 +14,33 @@ pub const MICROS_PER_SEC: i64 = 1_000_000;
 /// and `2023-07-19 13:02:11` (or with `T` and no offset), which mean Asia/Shanghai.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
-    if text.len() < 19 || !text.is_char_boundary(19) {
+    let bytes = text.as_bytes();
+    if bytes.len() < 19 {
         return None;
     }
-    let (date_time, zone) = text.split_at(19);
-    let separator = date_time.as_bytes()[10];
+    let separator = bytes[10];
     if separator != b'T' && separator != b' ' && separator != b't' {
         return None;
     }
-    let naive =
-        NaiveDateTime::parse_from_str(&date_time.replace(['t', 'T'], " "), "%Y-%m-%d %H:%M:%S")
-            .ok()?;
+    if bytes[4] != b'-' || bytes[7] != b'-' || bytes[13] != b':' || bytes[16] != b':' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        bytes[range].iter().try_fold(0i64, |acc, b| b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0')))
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let local_secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let zone = &text[19..];
     // Optional fractional seconds.
     let (micros, zone) = match zone.strip_prefix('.') {
         Some(rest) => {
@@ -48,8 +64,27 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         "Z" | "z" => 0,
         _ => parse_offset(zone)?,
     };
-    let local_secs = naive.and_utc().timestamp();
     Some((local_secs - offset_secs) * MICROS_PER_SEC + micros)
+}
+
+/// Days in a month of the proleptic Gregorian calendar.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Parses `+08:00`, `+0800` or `+08` into seconds east of UTC.
@@ -66,11 +101,7 @@ fn parse_offset(zone: &str) -> Option<i64> {
         5 if rest.as_bytes()[2] == b':' => (&rest[..2], &rest[3..]),
         _ => return None,
     };
-    if !hours
-        .bytes()
-        .chain(minutes.bytes())
-        .all(|b| b.is_ascii_digit())
-    {
+    if !hours.bytes().chain(minutes.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     let (hours, minutes): (i64, i64) = (hours.parse().ok()?, minutes.parse().ok()?);
@@ -92,8 +123,7 @@ pub fn to_utc(micros: i64) -> Option<DateTime<Utc>> {
 
 /// The instant in Asia/Shanghai local time.
 pub fn to_shanghai(micros: i64) -> Option<NaiveDateTime> {
-    DateTime::from_timestamp_micros(micros + SHANGHAI_OFFSET_SECS * MICROS_PER_SEC)
-        .map(|t| t.naive_utc())
+    DateTime::from_timestamp_micros(micros + SHANGHAI_OFFSET_SECS * MICROS_PER_SEC).map(|t| t.naive_utc())
 }
 
 /// UTC microseconds of a Shanghai local date-time.
@@ -144,14 +174,8 @@ mod tests {
         assert_eq!(parse_timestamp("2023-07-19 13:02:11"), Some(T));
         assert_eq!(parse_timestamp("2023-07-19T13:02:11"), Some(T));
         assert_eq!(parse_timestamp("2023-07-19T13:02:11+0800"), Some(T));
-        assert_eq!(
-            parse_timestamp("2023-07-19T05:02:11.250Z"),
-            Some(T + 250_000)
-        );
-        assert_eq!(
-            parse_timestamp("2023-07-19T05:02:11.123456789Z"),
-            Some(T + 123_456)
-        );
+        assert_eq!(parse_timestamp("2023-07-19T05:02:11.250Z"), Some(T + 250_000));
+        assert_eq!(parse_timestamp("2023-07-19T05:02:11.123456789Z"), Some(T + 123_456));
         assert_eq!(parse_timestamp("2023-07-18T21:02:11-08:00"), Some(T));
     }
 
@@ -174,26 +198,12 @@ mod tests {
 
     #[test]
     fn formatting_round_trips_in_every_style() {
-        for style in [
-            TimestampStyle::ShanghaiLocal,
-            TimestampStyle::IsoOffset,
-            TimestampStyle::IsoUtcMillis,
-        ] {
+        for style in [TimestampStyle::ShanghaiLocal, TimestampStyle::IsoOffset, TimestampStyle::IsoUtcMillis] {
             let text = format_timestamp(T + 250_000, style);
-            let expected = if style == TimestampStyle::IsoUtcMillis {
-                T + 250_000
-            } else {
-                T
-            };
+            let expected = if style == TimestampStyle::IsoUtcMillis { T + 250_000 } else { T };
             assert_eq!(parse_timestamp(&text), Some(expected), "{text}");
         }
-        assert_eq!(
-            format_timestamp(T, TimestampStyle::ShanghaiLocal),
-            "2023-07-19 13:02:11"
-        );
-        assert_eq!(
-            format_timestamp(T, TimestampStyle::IsoOffset),
-            "2023-07-19T13:02:11+08:00"
-        );
+        assert_eq!(format_timestamp(T, TimestampStyle::ShanghaiLocal), "2023-07-19 13:02:11");
+        assert_eq!(format_timestamp(T, TimestampStyle::IsoOffset), "2023-07-19T13:02:11+08:00");
     }
 }

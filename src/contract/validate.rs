@@ -5,8 +5,7 @@ use std::fmt;
 use super::taxonomy::{Category, Taxonomy};
 use super::timestamp::parse_timestamp;
 use super::{
-    CHINA_LAT, CHINA_LON, Channel, Disposition, OrderStatus, Platform, Satisfaction, call_col as c,
-    order_col as o,
+    CHINA_LAT, CHINA_LON, Channel, Disposition, OrderStatus, Platform, Satisfaction, call_col as c, order_col as o,
 };
 
 /// Why a row breaks the contract; the code is what quarantine and truth files record.
@@ -95,11 +94,7 @@ pub struct Violation {
 impl Violation {
     /// A violation of `reason` in `column`.
     pub fn new(reason: Reason, column: Option<&'static str>, detail: impl Into<String>) -> Self {
-        Violation {
-            reason,
-            column,
-            detail: detail.into(),
-        }
+        Violation { reason, column, detail: detail.into() }
     }
 }
 
@@ -182,11 +177,7 @@ pub struct WorkOrder {
 type Fields<'a> = &'a [Option<String>];
 
 fn text(fields: Fields<'_>, i: usize) -> Option<&str> {
-    fields
-        .get(i)
-        .and_then(|f| f.as_deref())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    fields.get(i).and_then(|f| f.as_deref()).map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn owned(fields: Fields<'_>, i: usize) -> Option<String> {
@@ -194,25 +185,16 @@ fn owned(fields: Fields<'_>, i: usize) -> Option<String> {
 }
 
 fn required<'a>(fields: Fields<'a>, i: usize, name: &'static str) -> Result<&'a str, Violation> {
-    text(fields, i)
-        .ok_or_else(|| Violation::new(Reason::MissingValue, Some(name), "required value is empty"))
+    text(fields, i).ok_or_else(|| Violation::new(Reason::MissingValue, Some(name), "required value is empty"))
 }
 
 fn timestamp(value: &str, name: &'static str) -> Result<i64, Violation> {
     parse_timestamp(value).ok_or_else(|| {
-        Violation::new(
-            Reason::BadTimestamp,
-            Some(name),
-            "expected ISO 8601 with offset or YYYY-MM-DD HH:MM:SS",
-        )
+        Violation::new(Reason::BadTimestamp, Some(name), "expected ISO 8601 with offset or YYYY-MM-DD HH:MM:SS")
     })
 }
 
-fn optional_timestamp(
-    fields: Fields<'_>,
-    i: usize,
-    name: &'static str,
-) -> Result<Option<i64>, Violation> {
+fn optional_timestamp(fields: Fields<'_>, i: usize, name: &'static str) -> Result<Option<i64>, Violation> {
     text(fields, i).map(|v| timestamp(v, name)).transpose()
 }
 
@@ -223,11 +205,7 @@ fn enumeration<E>(
     codes: &[&str],
 ) -> Result<E, Violation> {
     parse(value).ok_or_else(|| {
-        Violation::new(
-            Reason::BadEnum,
-            Some(name),
-            format!("expected one of {} or a Chinese label", codes.join(", ")),
-        )
+        Violation::new(Reason::BadEnum, Some(name), format!("expected one of {} or a Chinese label", codes.join(", ")))
     })
 }
 
@@ -236,12 +214,7 @@ fn codes<E: Copy>(all: &[E], code: fn(E) -> &'static str) -> Vec<&'static str> {
 }
 
 fn platform(value: &str, name: &'static str) -> Result<Platform, Violation> {
-    enumeration(
-        value,
-        name,
-        Platform::parse,
-        &codes(Platform::ALL, Platform::code),
-    )
+    enumeration(value, name, Platform::parse, &codes(Platform::ALL, Platform::code))
 }
 
 fn degrees(fields: Fields<'_>, i: usize, name: &'static str) -> Result<Option<f64>, Violation> {
@@ -249,11 +222,7 @@ fn degrees(fields: Fields<'_>, i: usize, name: &'static str) -> Result<Option<f6
         None => Ok(None),
         Some(v) => match v.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(Some(x)),
-            _ => Err(Violation::new(
-                Reason::BadNumber,
-                Some(name),
-                "not a finite decimal number",
-            )),
+            _ => Err(Violation::new(Reason::BadNumber, Some(name), "not a finite decimal number")),
         },
     }
 }
@@ -262,53 +231,33 @@ fn degrees(fields: Fields<'_>, i: usize, name: &'static str) -> Result<Option<f6
 pub fn validate_call(fields: Fields<'_>) -> Result<Call, Violation> {
     let call_id = required(fields, c::CALL_ID, "call_id")?.to_owned();
     let platform = platform(required(fields, c::PLATFORM, "platform")?, "platform")?;
-    let received_at = timestamp(
-        required(fields, c::RECEIVED_AT, "received_at")?,
-        "received_at",
-    )?;
+    let received_at = timestamp(required(fields, c::RECEIVED_AT, "received_at")?, "received_at")?;
     let lon = degrees(fields, c::LON, "lon")?;
     let lat = degrees(fields, c::LAT, "lat")?;
     let lon_lat = match (lon, lat) {
         (None, None) => None,
         (Some(lon), Some(lat)) => {
-            let inside = (CHINA_LON.0..=CHINA_LON.1).contains(&lon)
-                && (CHINA_LAT.0..=CHINA_LAT.1).contains(&lat);
+            let inside = (CHINA_LON.0..=CHINA_LON.1).contains(&lon) && (CHINA_LAT.0..=CHINA_LAT.1).contains(&lat);
             if !inside {
                 return Err(Violation::new(
                     Reason::CoordinatesOutOfRange,
-                    Some(if (CHINA_LON.0..=CHINA_LON.1).contains(&lon) {
-                        "lat"
-                    } else {
-                        "lon"
-                    }),
+                    Some(if (CHINA_LON.0..=CHINA_LON.1).contains(&lon) { "lat" } else { "lon" }),
                     "outside China's bounding box (73..136 E, 3..54 N)",
                 ));
             }
             Some((lon, lat))
         }
         (Some(_), None) => {
-            return Err(Violation::new(
-                Reason::CoordinatesIncomplete,
-                Some("lat"),
-                "lon given without lat",
-            ));
+            return Err(Violation::new(Reason::CoordinatesIncomplete, Some("lat"), "lon given without lat"));
         }
         (None, Some(_)) => {
-            return Err(Violation::new(
-                Reason::CoordinatesIncomplete,
-                Some("lon"),
-                "lat given without lon",
-            ));
+            return Err(Violation::new(Reason::CoordinatesIncomplete, Some("lon"), "lat given without lon"));
         }
     };
     let category_text = required(fields, c::CATEGORY, "category")?;
-    let category = Taxonomy::builtin().get(category_text).ok_or_else(|| {
-        Violation::new(
-            Reason::UnknownCategory,
-            Some("category"),
-            "not a taxonomy code or name",
-        )
-    })?;
+    let category = Taxonomy::builtin()
+        .get(category_text)
+        .ok_or_else(|| Violation::new(Reason::UnknownCategory, Some("category"), "not a taxonomy code or name"))?;
     let narrative = required(fields, c::NARRATIVE, "narrative")?.to_owned();
     let disposition = enumeration(
         required(fields, c::DISPOSITION, "disposition")?,
@@ -340,13 +289,8 @@ pub fn validate_work_order(fields: Fields<'_>) -> Result<WorkOrder, Violation> {
     let order_id = required(fields, o::ORDER_ID, "order_id")?.to_owned();
     let call_id = required(fields, o::CALL_ID, "call_id")?.to_owned();
     let created_at = timestamp(required(fields, o::CREATED_AT, "created_at")?, "created_at")?;
-    let from_platform = platform(
-        required(fields, o::FROM_PLATFORM, "from_platform")?,
-        "from_platform",
-    )?;
-    let to_platform = text(fields, o::TO_PLATFORM)
-        .map(|v| platform(v, "to_platform"))
-        .transpose()?;
+    let from_platform = platform(required(fields, o::FROM_PLATFORM, "from_platform")?, "from_platform")?;
+    let to_platform = text(fields, o::TO_PLATFORM).map(|v| platform(v, "to_platform")).transpose()?;
     let channel = enumeration(
         required(fields, o::CHANNEL, "channel")?,
         "channel",
@@ -363,23 +307,12 @@ pub fn validate_work_order(fields: Fields<'_>) -> Result<WorkOrder, Violation> {
         &codes(OrderStatus::ALL, OrderStatus::code),
     )?;
     let satisfaction = text(fields, o::SATISFACTION)
-        .map(|v| {
-            enumeration(
-                v,
-                "satisfaction",
-                Satisfaction::parse,
-                &codes(Satisfaction::ALL, Satisfaction::code),
-            )
-        })
+        .map(|v| enumeration(v, "satisfaction", Satisfaction::parse, &codes(Satisfaction::ALL, Satisfaction::code)))
         .transpose()?;
     let callback_at = optional_timestamp(fields, o::CALLBACK_AT, "callback_at")?;
 
     // signed_at <= feedback_at <= closed_at where present; none before created_at.
-    let stages = [
-        ("signed_at", signed_at),
-        ("feedback_at", feedback_at),
-        ("closed_at", closed_at),
-    ];
+    let stages = [("signed_at", signed_at), ("feedback_at", feedback_at), ("closed_at", closed_at)];
     let mut previous = ("created_at", created_at);
     for (name, value) in stages {
         if let Some(value) = value {
@@ -394,11 +327,7 @@ pub fn validate_work_order(fields: Fields<'_>) -> Result<WorkOrder, Violation> {
         }
     }
     if callback_at.is_some_and(|t| t < created_at) {
-        return Err(Violation::new(
-            Reason::TimestampOrder,
-            Some("callback_at"),
-            "callback_at is before created_at",
-        ));
+        return Err(Violation::new(Reason::TimestampOrder, Some("callback_at"), "callback_at is before created_at"));
     }
     Ok(WorkOrder {
         order_id,
@@ -440,10 +369,7 @@ mod tests {
             "转办",
             "",
         ];
-        values
-            .iter()
-            .map(|v| (!v.is_empty()).then(|| v.to_string()))
-            .collect()
+        values.iter().map(|v| (!v.is_empty()).then(|| v.to_string())).collect()
     }
 
     fn order_fields() -> Vec<Option<String>> {
@@ -462,10 +388,7 @@ mod tests {
             "满意",
             "2023-07-22T10:00:00+08:00",
         ];
-        values
-            .iter()
-            .map(|v| (!v.is_empty()).then(|| v.to_string()))
-            .collect()
+        values.iter().map(|v| (!v.is_empty()).then(|| v.to_string())).collect()
     }
 
     fn call_breaks(index: usize, value: Option<&str>) -> Violation {
@@ -496,18 +419,8 @@ mod tests {
             (c::CALL_ID, None, Reason::MissingValue, "call_id"),
             (c::NARRATIVE, Some("   "), Reason::MissingValue, "narrative"),
             (c::PLATFORM, Some("911"), Reason::BadEnum, "platform"),
-            (
-                c::RECEIVED_AT,
-                Some("2023-13-01 00:00:00"),
-                Reason::BadTimestamp,
-                "received_at",
-            ),
-            (
-                c::CATEGORY,
-                Some("UFO.SIGHTING"),
-                Reason::UnknownCategory,
-                "category",
-            ),
+            (c::RECEIVED_AT, Some("2023-13-01 00:00:00"), Reason::BadTimestamp, "received_at"),
+            (c::CATEGORY, Some("UFO.SIGHTING"), Reason::UnknownCategory, "category"),
             (c::DISPOSITION, Some("挂断"), Reason::BadEnum, "disposition"),
             (c::LON, Some("east"), Reason::BadNumber, "lon"),
             (c::LAT, None, Reason::CoordinatesIncomplete, "lat"),
@@ -518,11 +431,7 @@ mod tests {
         ];
         for (index, value, reason, column) in cases {
             let violation = call_breaks(index, value);
-            assert_eq!(
-                (violation.reason, violation.column),
-                (reason, Some(column)),
-                "{value:?}"
-            );
+            assert_eq!((violation.reason, violation.column), (reason, Some(column)), "{value:?}");
         }
     }
 
@@ -531,90 +440,37 @@ mod tests {
         let cases = [
             (o::ORDER_ID, None, Reason::MissingValue, "order_id"),
             (o::CALL_ID, None, Reason::MissingValue, "call_id"),
-            (
-                o::CREATED_AT,
-                Some("yesterday"),
-                Reason::BadTimestamp,
-                "created_at",
-            ),
-            (
-                o::FROM_PLATFORM,
-                Some("999"),
-                Reason::BadEnum,
-                "from_platform",
-            ),
+            (o::CREATED_AT, Some("yesterday"), Reason::BadTimestamp, "created_at"),
+            (o::FROM_PLATFORM, Some("999"), Reason::BadEnum, "from_platform"),
             (o::TO_PLATFORM, Some("x"), Reason::BadEnum, "to_platform"),
             (o::CHANNEL, Some("FAX"), Reason::BadEnum, "channel"),
             (o::STATUS, Some("LOST"), Reason::BadEnum, "status"),
-            (
-                o::SATISFACTION,
-                Some("很好"),
-                Reason::BadEnum,
-                "satisfaction",
-            ),
-            (
-                o::SIGNED_AT,
-                Some("2023-07-19T13:02:00+08:00"),
-                Reason::TimestampOrder,
-                "signed_at",
-            ),
-            (
-                o::FEEDBACK_AT,
-                Some("2023-07-19T13:03:30+08:00"),
-                Reason::TimestampOrder,
-                "feedback_at",
-            ),
-            (
-                o::CLOSED_AT,
-                Some("2023-07-19T13:59:00+08:00"),
-                Reason::TimestampOrder,
-                "closed_at",
-            ),
-            (
-                o::CALLBACK_AT,
-                Some("2023-07-19T12:00:00+08:00"),
-                Reason::TimestampOrder,
-                "callback_at",
-            ),
-            (
-                o::CLOSED_AT,
-                Some("2023-07-21 25:00:00"),
-                Reason::BadTimestamp,
-                "closed_at",
-            ),
+            (o::SATISFACTION, Some("很好"), Reason::BadEnum, "satisfaction"),
+            (o::SIGNED_AT, Some("2023-07-19T13:02:00+08:00"), Reason::TimestampOrder, "signed_at"),
+            (o::FEEDBACK_AT, Some("2023-07-19T13:03:30+08:00"), Reason::TimestampOrder, "feedback_at"),
+            (o::CLOSED_AT, Some("2023-07-19T13:59:00+08:00"), Reason::TimestampOrder, "closed_at"),
+            (o::CALLBACK_AT, Some("2023-07-19T12:00:00+08:00"), Reason::TimestampOrder, "callback_at"),
+            (o::CLOSED_AT, Some("2023-07-21 25:00:00"), Reason::BadTimestamp, "closed_at"),
         ];
         for (index, value, reason, column) in cases {
             let violation = order_breaks(index, value);
-            assert_eq!(
-                (violation.reason, violation.column),
-                (reason, Some(column)),
-                "{value:?}"
-            );
+            assert_eq!((violation.reason, violation.column), (reason, Some(column)), "{value:?}");
         }
     }
 
     #[test]
     fn optional_values_may_be_empty() {
         let mut fields = order_fields();
-        for i in [
-            o::TO_PLATFORM,
-            o::DEPARTMENT,
-            o::SIGNED_AT,
-            o::FEEDBACK_AT,
-            o::CLOSED_AT,
-            o::SATISFACTION,
-            o::CALLBACK_AT,
-        ] {
+        for i in
+            [o::TO_PLATFORM, o::DEPARTMENT, o::SIGNED_AT, o::FEEDBACK_AT, o::CLOSED_AT, o::SATISFACTION, o::CALLBACK_AT]
+        {
             fields[i] = None;
         }
         let order = validate_work_order(&fields).unwrap();
         assert_eq!(order.signed_at, None);
         // Feedback without signing is still ordered against creation.
         fields[o::FEEDBACK_AT] = Some("2023-07-19T13:00:00+08:00".into());
-        assert_eq!(
-            validate_work_order(&fields).unwrap_err().reason,
-            Reason::TimestampOrder
-        );
+        assert_eq!(validate_work_order(&fields).unwrap_err().reason, Reason::TimestampOrder);
     }
 
     #[test]

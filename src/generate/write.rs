@@ -65,10 +65,45 @@ fn file_schema(table: Table) -> Arc<datafusion::arrow::datatypes::Schema> {
     Arc::new(datafusion::arrow::datatypes::Schema::new(fields))
 }
 
+/// An Arrow builder for one contract column: rows go straight into columns, with no per-row copies.
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Time(TimestampMicrosecondBuilder),
+    Degrees(Float64Builder),
+}
+
+impl ColumnBuilder {
+    fn new(ty: ColumnType) -> ColumnBuilder {
+        match ty {
+            ColumnType::Timestamp => {
+                ColumnBuilder::Time(TimestampMicrosecondBuilder::with_capacity(PARQUET_BATCH).with_timezone("UTC"))
+            }
+            ColumnType::Degrees => ColumnBuilder::Degrees(Float64Builder::with_capacity(PARQUET_BATCH)),
+            _ => ColumnBuilder::Text(StringBuilder::with_capacity(PARQUET_BATCH, PARQUET_BATCH * 16)),
+        }
+    }
+
+    fn append(&mut self, value: Option<&str>) {
+        match self {
+            ColumnBuilder::Text(b) => b.append_option(value),
+            ColumnBuilder::Time(b) => b.append_option(value.and_then(parse_timestamp)),
+            ColumnBuilder::Degrees(b) => b.append_option(value.and_then(|v| v.parse().ok())),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish()),
+            ColumnBuilder::Degrees(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
 enum Sink {
     Csv(csv::Writer<BufWriter<File>>),
     Jsonl(BufWriter<File>),
-    Parquet { writer: ArrowWriter<File>, buffer: Vec<Vec<Option<String>>> },
+    Parquet { writer: ArrowWriter<File>, columns: Vec<ColumnBuilder>, buffered: usize },
 }
 
 /// Writes one table to one file.
@@ -101,11 +136,12 @@ impl TableWriter {
                         ZstdLevel::try_new(3)
                             .map_err(|e| WriteError::Parquet { path: path.clone(), message: e.to_string() })?,
                     ))
-                    .set_max_row_group_row_count(Some(256 * 1024))
+                    .set_max_row_group_row_count(Some(128 * 1024))
                     .build();
                 let writer = ArrowWriter::try_new(file, file_schema(table), Some(properties))
                     .map_err(|e| WriteError::Parquet { path: path.clone(), message: e.to_string() })?;
-                Sink::Parquet { writer, buffer: Vec::with_capacity(PARQUET_BATCH) }
+                let columns = table.columns().iter().map(|c| ColumnBuilder::new(c.ty)).collect();
+                Sink::Parquet { writer, columns, buffered: 0 }
             }
         };
         Ok(TableWriter { table, path, sink: Some(sink), rows: 0 })
@@ -166,9 +202,12 @@ impl TableWriter {
                 }
                 out.write_all(text.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(io)?;
             }
-            Some(Sink::Parquet { buffer, .. }) => {
-                buffer.push(fields.to_vec());
-                if buffer.len() >= PARQUET_BATCH {
+            Some(Sink::Parquet { columns, buffered, .. }) => {
+                for (column, value) in columns.iter_mut().zip(fields) {
+                    column.append(value.as_deref());
+                }
+                *buffered += 1;
+                if *buffered >= PARQUET_BATCH {
                     self.flush_parquet()?;
                 }
             }
@@ -179,44 +218,18 @@ impl TableWriter {
     }
 
     fn flush_parquet(&mut self) -> Result<(), WriteError> {
-        let Some(Sink::Parquet { writer, buffer }) = self.sink.as_mut() else {
+        let Some(Sink::Parquet { writer, columns, buffered }) = self.sink.as_mut() else {
             return Ok(());
         };
-        if buffer.is_empty() {
+        if *buffered == 0 {
             return Ok(());
         }
-        let mut columns: Vec<ArrayRef> = Vec::new();
-        for (i, column) in self.table.columns().iter().enumerate() {
-            let array: ArrayRef = match column.ty {
-                ColumnType::Timestamp => {
-                    let mut builder = TimestampMicrosecondBuilder::with_capacity(buffer.len()).with_timezone("UTC");
-                    for row in buffer.iter() {
-                        builder.append_option(row[i].as_deref().and_then(parse_timestamp));
-                    }
-                    Arc::new(builder.finish())
-                }
-                ColumnType::Degrees => {
-                    let mut builder = Float64Builder::with_capacity(buffer.len());
-                    for row in buffer.iter() {
-                        builder.append_option(row[i].as_deref().and_then(|v| v.parse().ok()));
-                    }
-                    Arc::new(builder.finish())
-                }
-                _ => {
-                    let mut builder = StringBuilder::with_capacity(buffer.len(), buffer.len() * 16);
-                    for row in buffer.iter() {
-                        builder.append_option(row[i].as_deref());
-                    }
-                    Arc::new(builder.finish())
-                }
-            };
-            columns.push(array);
-        }
+        let arrays: Vec<ArrayRef> = columns.iter_mut().map(ColumnBuilder::finish).collect();
         let path = self.path.clone();
         let fail = |e: &dyn std::fmt::Display| WriteError::Parquet { path: path.clone(), message: e.to_string() };
-        let batch = RecordBatch::try_new(file_schema(self.table), columns).map_err(|e| fail(&e))?;
+        let batch = RecordBatch::try_new(file_schema(self.table), arrays).map_err(|e| fail(&e))?;
         writer.write(&batch).map_err(|e| fail(&e))?;
-        buffer.clear();
+        *buffered = 0;
         Ok(())
     }
 
