@@ -134,6 +134,25 @@ pub struct EventSpec {
     pub tags: Vec<TruthTag>,
 }
 
+impl EventSpec {
+    /// A call by `person` to `platform` about category `category` at `time`; everything else is drawn.
+    pub fn new(time: i64, platform: Platform, category: u16, person: PersonKey) -> EventSpec {
+        EventSpec {
+            time,
+            platform,
+            category,
+            person,
+            counterparty: None,
+            counterparty_text: None,
+            place: None,
+            narrative: None,
+            phone: None,
+            name: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct CallDraft {
     time: i64,
@@ -452,19 +471,7 @@ impl<'a> Generator<'a> {
         let shape = CATEGORY_MODELS[usize::from(category)].shape;
         let time = self.time_of_day(date, shape);
         let person = self.draw_person(category);
-        EventSpec {
-            time,
-            platform,
-            category,
-            person,
-            counterparty: None,
-            counterparty_text: None,
-            place: None,
-            narrative: None,
-            phone: None,
-            name: None,
-            tags: Vec::new(),
-        }
+        EventSpec::new(time, platform, category, person)
     }
 
     fn time_of_day(&mut self, date: NaiveDate, shape: DayShape) -> i64 {

@@ -163,19 +163,7 @@ impl Planter<'_> {
     }
 
     fn spec(&self, time: i64, platform: Platform, code: &str, person: PersonKey) -> EventSpec {
-        EventSpec {
-            time,
-            platform,
-            category: category_index(code),
-            person,
-            counterparty: None,
-            counterparty_text: None,
-            place: None,
-            narrative: None,
-            phone: None,
-            name: None,
-            tags: Vec::new(),
-        }
+        EventSpec::new(time, platform, category_index(code), person)
     }
 
     /// How an accomplice is named by a victim: full name, surname and sex, or a description.
@@ -466,6 +454,25 @@ impl Planter<'_> {
         (!urban.is_empty()).then(|| *pick(&mut self.rng, &urban))
     }
 
+    /// Plants one hotspot call near `centre` (district, centre, spread in km) about a counterparty.
+    fn plant_in_hotspot(
+        &mut self,
+        mut spec: EventSpec,
+        (district, centre, spread_km): (usize, (f64, f64), f64),
+        counterparty: Option<usize>,
+        mention: Option<String>,
+    ) {
+        let place = place_near(&mut self.rng, district, centre, spread_km);
+        let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
+        let model = model(&category.code);
+        spec.narrative = Some(fill_template(&mut self.rng, category, &model, mention.as_deref(), &place));
+        spec.counterparty = counterparty;
+        spec.counterparty_text = mention;
+        spec.place = Some(place);
+        spec.tags = vec![TruthTag::Hotspot];
+        self.events.push(spec);
+    }
+
     /// (c) An emerging hotspot: wage disputes climbing at one construction site over the last part of the period.
     fn emerging_hotspot(&mut self) -> HotspotTruth {
         let code = "DISPUTE.LABOR";
@@ -483,16 +490,8 @@ impl Planter<'_> {
             let time = self.at(date, 8..18);
             let platform = if self.rng.random_bool(0.6) { Platform::P12345 } else { Platform::P110 };
             let worker = PersonKey { pool: Pool::Local, index: 100_000 + i * 4 / 5 };
-            let mut spec = self.spec(time, platform, code, worker);
-            let place = place_near(&mut self.rng, district, centre, 0.08);
             let mention = company.map(|c| self.registry.mention(&mut self.rng, c));
-            let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
-            spec.narrative = Some(fill_template(&mut self.rng, category, &model(code), mention.as_deref(), &place));
-            spec.counterparty = company;
-            spec.counterparty_text = mention;
-            spec.place = Some(place);
-            spec.tags = vec![TruthTag::Hotspot];
-            self.events.push(spec);
+            self.plant_in_hotspot(self.spec(time, platform, code, worker), (district, centre, 0.08), company, mention);
         }
         HotspotTruth {
             id: "HS-1",
@@ -525,16 +524,8 @@ impl Planter<'_> {
             let time = self.at(date, 20..24) + if self.rng.random_bool(0.3) { 3 * 3600 * MICROS_PER_SEC } else { 0 };
             let platform = if self.rng.random_bool(0.55) { Platform::P110 } else { Platform::P12345 };
             let resident = PersonKey { pool: Pool::Local, index: 200_000 + i % residents };
-            let mut spec = self.spec(time, platform, code, resident);
-            let place = place_near(&mut self.rng, district, centre, 0.07);
             let mention = bar.filter(|_| self.rng.random_bool(0.75)).map(|b| self.registry.mention(&mut self.rng, b));
-            let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
-            spec.narrative = Some(fill_template(&mut self.rng, category, &model(code), mention.as_deref(), &place));
-            spec.counterparty = bar;
-            spec.counterparty_text = mention;
-            spec.place = Some(place);
-            spec.tags = vec![TruthTag::Hotspot];
-            self.events.push(spec);
+            self.plant_in_hotspot(self.spec(time, platform, code, resident), (district, centre, 0.07), bar, mention);
         }
         HotspotTruth {
             id: "HS-2",
