@@ -147,11 +147,10 @@ pub struct SourceReader {
     failed: bool,
 }
 
-fn check_columns(
-    path: &Path,
-    names: &[String],
-    table: Option<Table>,
-) -> Result<(Table, Vec<Option<usize>>, BTreeSet<String>), SourceError> {
+/// The table a file holds, where each contract column is in it, and the columns it has that the contract does not know.
+type ColumnCheck = (Table, Vec<Option<usize>>, BTreeSet<String>);
+
+fn check_columns(path: &Path, names: &[String], table: Option<Table>) -> Result<ColumnCheck, SourceError> {
     let table = match table {
         Some(t) => t,
         None => Table::detect(names.iter().map(String::as_str))

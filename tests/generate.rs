@@ -259,7 +259,7 @@ fn callers_are_heavy_tailed_with_messy_identities() {
     let median = counts[counts.len() / 2];
     let top = *counts.last().unwrap();
     assert!(median <= 2, "most people call once or twice (median {median})");
-    assert!(top >= 25 && top <= 2_000, "a few call very often (top {top})");
+    assert!((25..=2_000).contains(&top), "a few call very often (top {top})");
     let multi_phone = phones_per_person.values().filter(|p| p.len() >= 2).count();
     assert!(multi_phone * 20 > phones_per_person.len() / 10, "several phones per person: {multi_phone}");
     let shared = people_per_phone.values().filter(|p| p.len() >= 2).count();
@@ -422,6 +422,13 @@ fn total_rows_match_the_request_and_dates_stay_in_the_period() {
     let data = crate::util::load(&dir);
     let rows = validate_file(&dir.join("calls.csv"), None, |_| {}).unwrap().rows;
     assert_eq!(rows, 5_000);
+    assert!(!data.rings.is_empty(), "5,000 calls are enough to plant");
+    for calls in [0, 1, 999] {
+        let tiny = scratch(&format!("tiny-{calls}"));
+        let config = GenerateConfig { calls, out: tiny.clone(), ..GenerateConfig::default() };
+        generate(&config, &mut |_| {}).unwrap();
+        assert_eq!(validate_file(&tiny.join("calls.csv"), None, |_| {}).unwrap().rows, calls);
+    }
     let first = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
     let last = NaiveDate::from_ymd_opt(2023, 12, 31).unwrap();
     let outside =

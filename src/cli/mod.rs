@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::contract::Table;
 use crate::demo::{DemoReport, DemoSettings, FileCheck, run_demo};
 use crate::figures::Figure;
-use crate::generate::{GenerateConfig, GenerateSummary, OutputFormat, generate};
+use crate::generate::{GenerateConfig, GenerateSummary, MIN_CALLS_TO_PLANT, OutputFormat, generate};
 use crate::source::validate_file;
 use table::{Align, write_table};
 
@@ -198,7 +198,9 @@ fn print_generated<W: Write>(out: &mut W, summary: &GenerateSummary, seconds: f6
     }
     let broken: u64 = summary.malformed.iter().map(|(_, _, n)| n).sum();
     writeln!(out, "{broken} rows broken on purpose (truth/malformed.csv)")?;
-    if !summary.planted.is_empty() {
+    if summary.planted.is_empty() {
+        writeln!(out, "nothing planted (--no-plant, or fewer than {MIN_CALLS_TO_PLANT} calls)")?;
+    } else {
         let rows: Vec<Vec<String>> =
             summary.planted.iter().map(|(kind, n)| vec![kind.clone(), n.to_string()]).collect();
         write_table(out, &["planted pattern", "calls"], &[Align::Left, Align::Right], &rows, 40)?;

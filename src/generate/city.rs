@@ -171,12 +171,12 @@ mod tests {
     #[test]
     fn places_fall_in_their_district_and_near_its_centre() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        for district in 0..DISTRICTS.len() {
+        for (district, expected) in DISTRICTS.iter().enumerate() {
             let place = random_place(&mut rng, district);
-            assert!(place.address.contains(DISTRICTS[district].name));
-            let km = distance_m(DISTRICTS[district].centre, (place.lon, place.lat)) / 1000.0;
-            assert!(km < 6.0 * DISTRICTS[district].spread_km, "{km} km");
-            assert!(place.grid_id().starts_with(DISTRICTS[district].code));
+            assert!(place.address.contains(expected.name));
+            let km = distance_m(expected.centre, (place.lon, place.lat)) / 1000.0;
+            assert!(km < 6.0 * expected.spread_km, "{km} km");
+            assert!(place.grid_id().starts_with(expected.code));
         }
     }
 

@@ -65,6 +65,9 @@ impl Default for GenerateConfig {
     }
 }
 
+/// Fewest calls for which patterns are planted.
+pub const MIN_CALLS_TO_PLANT: u64 = 5_000;
+
 /// The command that made the committed sample in `data/sample`.
 pub const SAMPLE_COMMAND: &str = "hotline generate --calls 10000 --seed 20230719 --out data/sample";
 
@@ -304,7 +307,10 @@ pub fn generate(config: &GenerateConfig, progress: &mut dyn FnMut(u64)) -> Resul
     }
     fs::create_dir_all(&config.out).map_err(|source| GenerateError::Io { path: config.out.clone(), source })?;
     let registry = Registry::generate(config.seed);
-    let plan = if config.plant { Plan::build(config, &registry) } else { Plan::empty() };
+    // Planted patterns need a few hundred calls of their own; below this they would crowd out
+    // the background (and the row count could not be kept).
+    let plan =
+        if config.plant && config.calls >= MIN_CALLS_TO_PLANT { Plan::build(config, &registry) } else { Plan::empty() };
     let mut generator = Generator::new(config, registry)?;
     let hotspots = config.out.join("truth").join("hotspots.csv");
     plant::write_hotspots(&hotspots, &plan.hotspots)
@@ -1180,7 +1186,7 @@ pub fn choose_template(rng: &mut ChaCha8Rng, category: &Category) -> &'static st
     if candidates.is_empty() {
         "来电人反映{address}附近有情况，请求处理。"
     } else {
-        *pick(rng, &candidates)
+        candidates[rng.random_range(0..candidates.len())]
     }
 }
 

@@ -127,6 +127,7 @@ pub struct CategoryModel {
     pub amount: (u32, u32),
 }
 
+#[allow(clippy::too_many_arguments)] // a table row constructor: one argument per column
 const fn m(
     code: &'static str,
     weight_110: f64,

@@ -298,7 +298,7 @@ impl Planter<'_> {
             })
             .collect();
         let first = self.days() * 0.55;
-        let span = (self.days() * 0.3).min(45.0).max(1.0);
+        let span = (self.days() * 0.3).clamp(1.0, 45.0);
         let mut burst_days: Vec<f64> = (0..10).map(|_| first + self.rng.random_range(0.0..span)).collect();
         burst_days.sort_by(f64::total_cmp);
         let accident = "TRAFFIC.ACCIDENT";
@@ -381,7 +381,7 @@ impl Planter<'_> {
             let shop = self.registry.pick(&mut self.rng, &[CounterpartyKind::Supermarket, CounterpartyKind::Shop]);
             let mention = shop.map(|s| self.registry.entries[s].name.clone());
             let script =
-                scripts[self.rng.random_range(0..scripts.len())].replace("{item}", *pick(&mut self.rng, &items));
+                scripts[self.rng.random_range(0..scripts.len())].replace("{item}", pick::<&str>(&mut self.rng, &items));
             let place = match shop {
                 Some(s) => self.registry.entries[s].place.clone(),
                 None => random_place(&mut self.rng, 0),

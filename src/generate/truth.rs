@@ -41,7 +41,10 @@ pub struct MalformedRow {
     pub call_id: String,
 }
 
-fn read_rows(path: &Path) -> Result<Vec<(u64, HashMap<String, String>)>, TruthError> {
+/// Rows of a CSV file as (line, column → value).
+type Rows = Vec<(u64, HashMap<String, String>)>;
+
+fn read_rows(path: &Path) -> Result<Rows, TruthError> {
     let read = |message: String| TruthError::Read { path: path.to_owned(), message };
     let mut reader = csv::Reader::from_path(path).map_err(|e| read(e.to_string()))?;
     let headers = reader.headers().map_err(|e| read(e.to_string()))?.clone();
