@@ -9,4 +9,6 @@ pub mod demo;
 pub mod figures;
 pub mod generate;
 pub mod pii;
+pub mod pseudonym;
 pub mod source;
+pub mod warehouse;

@@ -83,6 +83,81 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// A resident ID as given, checked and, when legacy, upgraded to 18 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentId {
+    /// 18 characters, check character upper-case.
+    pub canonical: String,
+    /// Whether the check character was right (always true for an upgraded 15-digit ID, which had none).
+    pub check_ok: bool,
+    /// Date of birth, when the digits make a real date.
+    pub birth: Option<chrono::NaiveDate>,
+    /// Sex from the sequence digit's parity.
+    pub female: bool,
+    /// Administrative division code (first six digits).
+    pub region: String,
+}
+
+/// Parses a resident ID (18 characters with a final `X`/`x` allowed, or legacy 15 digits).
+/// A wrong check character is a flag, not a rejection; anything else is `None`.
+pub fn parse_resident_id(raw: &str) -> Option<ResidentId> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    if !compact.is_ascii() {
+        return None;
+    }
+    let (canonical, check_ok) = match compact.len() {
+        15 => (upgrade_legacy_id(&compact)?, true),
+        18 => {
+            let (first17, last) = compact.split_at(17);
+            let expected = resident_id_check_char(first17)?;
+            if !(last.as_bytes()[0].is_ascii_digit() || last == "X") {
+                return None;
+            }
+            (compact.clone(), last.starts_with(expected))
+        }
+        _ => return None,
+    };
+    let birth = chrono::NaiveDate::parse_from_str(&canonical[6..14], "%Y%m%d").ok();
+    let female = canonical.as_bytes()[16] % 2 == 0;
+    Some(ResidentId { region: canonical[..6].to_owned(), canonical, check_ok, birth, female })
+}
+
+/// Two-character surnames, so that 欧阳娜娜 is 欧阳 + 娜娜.
+const COMPOUND_SURNAMES: [&str; 12] =
+    ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "司徒", "夏侯"];
+
+/// Forms of address that follow a surname and name nobody in particular.
+const HONORIFICS: [&str; 6] = ["先生", "女士", "师傅", "小姐", "阿姨", "老师"];
+
+/// A caller's name as matching needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameParts {
+    /// The name without white space (`王 建国` → `王建国`).
+    pub normalised: String,
+    /// The surname, when one can be told.
+    pub surname: Option<String>,
+    /// Whether only a surname and a form of address were given (`王先生`): weak evidence.
+    pub honorific_only: bool,
+}
+
+/// Splits a name as given into what identity matching compares.
+pub fn normalize_name(raw: &str) -> NameParts {
+    let normalised: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    for honorific in HONORIFICS {
+        if let Some(surname) = normalised.strip_suffix(honorific)
+            && (1..=2).contains(&surname.chars().count())
+        {
+            return NameParts { surname: Some(surname.to_owned()), honorific_only: true, normalised };
+        }
+    }
+    let surname = COMPOUND_SURNAMES
+        .iter()
+        .find(|s| normalised.starts_with(*s) && normalised.chars().count() > 2)
+        .map(|s| (*s).to_owned())
+        .or_else(|| normalised.chars().next().map(String::from));
+    NameParts { surname, honorific_only: false, normalised }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +195,38 @@ mod tests {
         assert_eq!(resident_id_check_char("44052418800101001"), Some('4'));
         assert_eq!(resident_id_check_char("4405241880010100"), None);
         assert_eq!(upgrade_legacy_id("110105491231002").as_deref(), Some("11010519491231002X"));
+    }
+
+    #[test]
+    fn resident_ids_are_checked_upgraded_and_read() {
+        let id = parse_resident_id(" 11010519491231002x ").unwrap();
+        assert_eq!(id.canonical, "11010519491231002X");
+        assert!(id.check_ok);
+        assert_eq!(id.birth, chrono::NaiveDate::from_ymd_opt(1949, 12, 31));
+        assert!(id.female);
+        assert_eq!(id.region, "110105");
+        let wrong = parse_resident_id("110105194912310021").unwrap();
+        assert!(!wrong.check_ok, "a wrong check digit is flagged, not rejected");
+        let legacy = parse_resident_id("110105491231002").unwrap();
+        assert_eq!(legacy.canonical, "11010519491231002X");
+        for bad in ["", "1101051949123100", "11010519491231002Y", "ABCDEFGHIJKLMNOPQR", "王王王王王王", "王王王王王"]
+        {
+            assert_eq!(parse_resident_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_split_into_surname_and_honorific() {
+        let honorific = normalize_name("王先生");
+        assert_eq!((honorific.surname.as_deref(), honorific.honorific_only), (Some("王"), true));
+        let spaced = normalize_name(" 王 建国");
+        assert_eq!(
+            (spaced.normalised.as_str(), spaced.surname.as_deref(), spaced.honorific_only),
+            ("王建国", Some("王"), false)
+        );
+        assert_eq!(normalize_name("欧阳娜娜").surname.as_deref(), Some("欧阳"));
+        assert_eq!(normalize_name("欧阳女士").surname.as_deref(), Some("欧阳"));
+        assert_eq!(normalize_name("").surname, None);
     }
 
     #[test]

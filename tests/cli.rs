@@ -53,3 +53,47 @@ fn bad_settings_are_refused_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--days"));
 }
+
+#[test]
+fn init_lays_out_a_warehouse_with_a_private_key_beside_it_and_refuses_twice() {
+    let root = scratch("cli-init");
+    let warehouse = root.join("wh");
+    let output = hotline().env_remove("HOTLINE_KEY").args(["init", "--warehouse"]).arg(&warehouse).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(warehouse.join(hotline::warehouse::MARKER).exists());
+    let key_file = root.join("wh.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 64);
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(key.trim()), "the key is never printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let again = hotline().env_remove("HOTLINE_KEY").args(["init", "--warehouse"]).arg(&warehouse).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already a hotline warehouse"));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key, "the key is not replaced");
+
+    let occupied = root.join("occupied");
+    std::fs::create_dir_all(&occupied).unwrap();
+    std::fs::write(occupied.join("notes.txt"), "x").unwrap();
+    let refused = hotline().env_remove("HOTLINE_KEY").args(["init", "--warehouse"]).arg(&occupied).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not empty"));
+
+    let from_env = root.join("env-wh");
+    let with_env =
+        hotline().env("HOTLINE_KEY", "ab".repeat(32)).args(["init", "--warehouse"]).arg(&from_env).output().unwrap();
+    assert!(with_env.status.success());
+    assert!(!root.join("env-wh.key").exists(), "no key file when the key comes from the environment");
+    let bad_env = hotline()
+        .env("HOTLINE_KEY", "secret-but-short")
+        .args(["init", "--warehouse"])
+        .arg(root.join("bad"))
+        .output()
+        .unwrap();
+    assert_eq!(bad_env.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad_env.stderr);
+    assert!(stderr.contains("HOTLINE_KEY") && !stderr.contains("secret-but-short"), "{stderr}");
+}

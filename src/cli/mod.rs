@@ -38,6 +38,15 @@ enum Command {
     Validate(ValidateArgs),
     /// Run every stage on freshly generated data and print what it found.
     Demo(DemoArgs),
+    /// Lay out a new warehouse and its pseudonymisation key (HOTLINE_KEY, or a 0600 key file beside the folder).
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Warehouse folder.
+    #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+    warehouse: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +177,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => run_generate(args.resolve()),
         Command::Validate(args) => run_validate(args),
         Command::Demo(args) => run_demo_command(DemoSettings { dir: args.dir, calls: args.calls, seed: args.seed }),
+        Command::Init(args) => run_init(&args.warehouse),
     }
 }
 
@@ -206,6 +216,23 @@ fn print_generated<W: Write>(out: &mut W, summary: &GenerateSummary, seconds: f6
         write_table(out, &["planted pattern", "calls"], &[Align::Left, Align::Right], &rows, 40)?;
     }
     Ok(())
+}
+
+fn run_init(dir: &std::path::Path) -> Result<ExitCode> {
+    use crate::warehouse::{KeySource, init};
+    let source = init(dir).with_context(|| format!("cannot initialise the warehouse {}", dir.display()))?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "warehouse {} initialised", dir.display())?;
+    match source {
+        KeySource::Environment => writeln!(out, "pseudonymisation key: from {}", crate::pseudonym::KEY_ENV)?,
+        KeySource::NewFile(path) => writeln!(
+            out,
+            "pseudonymisation key: new, in {} (mode 0600; keep it out of shared folders and back it up)",
+            path.display()
+        )?,
+        KeySource::ExistingFile(path) => writeln!(out, "pseudonymisation key: kept the existing {}", path.display())?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_validate(args: ValidateArgs) -> Result<ExitCode> {
