@@ -1,4 +1,11 @@
-//! The warehouse folder: where it is, the marker that makes a folder one, and its pseudonymisation key beside it.
+//! The warehouse folder: the marker that makes a folder one, its pseudonymisation key beside it, and the
+//! snapshot protocol by which a batch becomes visible all at once or not at all.
+//!
+//! Layout: `DIR/.snapshots/NNNNNNNN/<table>/...` holds complete, immutable versions of every table;
+//! `DIR/current` is a symlink to the newest committed snapshot and `DIR/<table>` a symlink to
+//! `current/<table>`. A commit writes a new snapshot (hard-linking files it does not change), makes
+//! it durable, and then replaces `current` with one atomic rename. A plain Parquet reader pointed at
+//! `DIR/<table>` therefore sees one committed version, never a half-written batch.
 
 use std::fs;
 use std::io::Write;
@@ -14,6 +21,15 @@ pub const MARKER: &str = "hotline-warehouse.json";
 
 /// Layout version written by this build.
 pub const LAYOUT_VERSION: u32 = 1;
+
+/// Folder of the snapshots.
+const SNAPSHOTS: &str = ".snapshots";
+
+/// Committed snapshots kept besides the current one.
+pub const SNAPSHOTS_KEPT: u64 = 4;
+
+/// The symlink to the committed snapshot.
+const CURRENT: &str = "current";
 
 /// Errors of warehouse set-up; each names the folder or file.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +51,253 @@ pub enum WarehouseError {
     /// The key could not be had.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The folder is not a warehouse.
+    #[error("{0}: not a hotline warehouse (run `hotline init --warehouse` first)")]
+    NotAWarehouse(PathBuf),
+    /// A table name that could escape the warehouse or clash with its own files.
+    #[error("{0:?} is not a valid table name (lower-case letters, digits and _)")]
+    BadTableName(String),
+}
+
+/// An opened warehouse.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    dir: PathBuf,
+}
+
+/// A committed snapshot's number.
+pub type SnapshotId = u64;
+
+fn valid_table_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != CURRENT
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name.as_bytes()[0].is_ascii_lowercase()
+}
+
+fn sync_dir(path: &Path) -> Result<(), WarehouseError> {
+    fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| WarehouseError::Io { path: path.to_owned(), source })
+}
+
+impl Warehouse {
+    /// Opens a warehouse folder (reading needs nothing more; writing goes through [`Warehouse::begin`]).
+    pub fn open(dir: &Path) -> Result<Warehouse, WarehouseError> {
+        if !dir.join(MARKER).exists() {
+            return Err(WarehouseError::NotAWarehouse(dir.to_owned()));
+        }
+        Ok(Warehouse { dir: dir.to_owned() })
+    }
+
+    /// The warehouse folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The committed snapshot, if any commit has happened.
+    pub fn current(&self) -> Result<Option<SnapshotId>, WarehouseError> {
+        let link = self.dir.join(CURRENT);
+        match fs::read_link(&link) {
+            Ok(target) => Ok(target.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(WarehouseError::Io { path: link, source }),
+        }
+    }
+
+    /// Folder of a table in the committed snapshot (through `DIR/<table>`); absent before its first commit.
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.dir.join(table)
+    }
+
+    fn snapshot_dir(&self, id: SnapshotId) -> PathBuf {
+        self.dir.join(SNAPSHOTS).join(format!("{id:08}"))
+    }
+
+    /// Removes staging folders, snapshots newer than `current` and half-made `current` links
+    /// (all leftovers of a crash).
+    fn clean_up(&self) -> Result<(), WarehouseError> {
+        let current = self.current()?.unwrap_or(0);
+        let entries =
+            fs::read_dir(&self.dir).map_err(|source| WarehouseError::Io { path: self.dir.clone(), source })?;
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&format!(".{CURRENT}.")) {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(|source| WarehouseError::Io { path, source })?;
+            }
+        }
+        let snapshots = self.dir.join(SNAPSHOTS);
+        let entries = match fs::read_dir(&snapshots) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(WarehouseError::Io { path: snapshots, source }),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|source| WarehouseError::Io { path: snapshots.clone(), source })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = match name.parse::<SnapshotId>() {
+                Ok(id) => id > current,
+                Err(_) => true,
+            };
+            if stale {
+                let path = entry.path();
+                fs::remove_dir_all(&path).map_err(|source| WarehouseError::Io { path, source })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes snapshots more than [`SNAPSHOTS_KEPT`] commits old (a reader that resolved an older
+    /// `current` is given that long to finish).
+    fn retire_old_snapshots(&self, newest: SnapshotId) -> Result<(), WarehouseError> {
+        for id in newest.saturating_sub(SNAPSHOTS_KEPT + 8)..newest.saturating_sub(SNAPSHOTS_KEPT) {
+            let dir = self.snapshot_dir(id);
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a commit based on the current snapshot. Only one commit runs at a time (an exclusive
+    /// lock on `DIR/.lock`, held until the commit ends, waits for any other); leftovers of a crashed
+    /// commit are removed first.
+    pub fn begin(&self) -> Result<Commit<'_>, WarehouseError> {
+        let lock_path = self.dir.join(".lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| WarehouseError::Io { path: lock_path.clone(), source })?;
+        lock.lock().map_err(|source| WarehouseError::Io { path: lock_path, source })?;
+        self.clean_up()?;
+        let base = self.current()?;
+        let id = base.unwrap_or(0) + 1;
+        let staging = self.dir.join(SNAPSHOTS).join(format!("{id:08}.staging"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
+        }
+        fs::create_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
+        Ok(Commit { warehouse: self, id, base, staging, committed: false, _lock: lock })
+    }
+}
+
+/// A snapshot being written; dropped without [`Commit::commit`], it leaves nothing visible.
+#[derive(Debug)]
+pub struct Commit<'a> {
+    warehouse: &'a Warehouse,
+    id: SnapshotId,
+    base: Option<SnapshotId>,
+    staging: PathBuf,
+    committed: bool,
+    _lock: fs::File,
+}
+
+impl Commit<'_> {
+    /// Folder to write a table's new files into (created on demand).
+    pub fn table_dir(&self, table: &str) -> Result<PathBuf, WarehouseError> {
+        if !valid_table_name(table) {
+            return Err(WarehouseError::BadTableName(table.to_owned()));
+        }
+        let dir = self.staging.join(table);
+        fs::create_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
+    /// Carries files of the base snapshot's table into this one unchanged (hard links, no copy),
+    /// except those for which `replace` says true (relative paths inside the table folder).
+    pub fn keep(&self, table: &str, replace: impl Fn(&Path) -> bool) -> Result<u64, WarehouseError> {
+        let Some(base) = self.base else { return Ok(0) };
+        let from = self.warehouse.snapshot_dir(base).join(table);
+        if !from.exists() {
+            return Ok(0);
+        }
+        let to = self.table_dir(table)?;
+        let mut kept = 0;
+        let mut stack = vec![from.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = fs::read_dir(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+                let path = entry.path();
+                let relative = path.strip_prefix(&from).unwrap_or(&path).to_owned();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if !replace(&relative) {
+                    let target = to.join(&relative);
+                    if let Some(parent) = target.parent() {
+                        fs::create_dir_all(parent)
+                            .map_err(|source| WarehouseError::Io { path: parent.to_owned(), source })?;
+                    }
+                    fs::hard_link(&path, &target)
+                        .map_err(|source| WarehouseError::Io { path: target.clone(), source })?;
+                    kept += 1;
+                }
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Makes the snapshot durable and visible in one atomic step; returns its id.
+    pub fn commit(mut self) -> Result<SnapshotId, WarehouseError> {
+        // 1. Every file and folder of the staging snapshot reaches the disk.
+        let mut stack = vec![self.staging.clone()];
+        let mut tables = Vec::new();
+        while let Some(dir) = stack.pop() {
+            let entries = fs::read_dir(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+                let path = entry.path();
+                if path.is_dir() {
+                    if dir == self.staging {
+                        tables.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                    stack.push(path);
+                } else {
+                    fs::File::open(&path)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|source| WarehouseError::Io { path, source })?;
+                }
+            }
+            sync_dir(&dir)?;
+        }
+        // 2. The staging folder takes its final name.
+        let final_dir = self.warehouse.snapshot_dir(self.id);
+        fs::rename(&self.staging, &final_dir)
+            .map_err(|source| WarehouseError::Io { path: final_dir.clone(), source })?;
+        let snapshots = self.warehouse.dir.join(SNAPSHOTS);
+        sync_dir(&snapshots)?;
+        // 3. One rename switches `current`: the commit point.
+        let dir = &self.warehouse.dir;
+        let link = dir.join(CURRENT);
+        let temporary = dir.join(format!(".{CURRENT}.{}", self.id));
+        let _ = fs::remove_file(&temporary);
+        let target = Path::new(SNAPSHOTS).join(format!("{:08}", self.id));
+        std::os::unix::fs::symlink(&target, &temporary)
+            .map_err(|source| WarehouseError::Io { path: temporary.clone(), source })?;
+        fs::rename(&temporary, &link).map_err(|source| WarehouseError::Io { path: link.clone(), source })?;
+        // 4. Each table is reachable at DIR/<table> through `current`.
+        for table in &tables {
+            let table_link = dir.join(table);
+            if fs::symlink_metadata(&table_link).is_err() {
+                std::os::unix::fs::symlink(Path::new(CURRENT).join(table), &table_link)
+                    .map_err(|source| WarehouseError::Io { path: table_link.clone(), source })?;
+            }
+        }
+        sync_dir(dir)?;
+        self.committed = true;
+        self.warehouse.retire_old_snapshots(self.id)?;
+        Ok(self.id)
+    }
+}
+
+impl Drop for Commit<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
 }
 
 /// Where the pseudonymisation key of a warehouse came from.
@@ -96,9 +359,84 @@ pub fn init(dir: &Path) -> Result<KeySource, WarehouseError> {
 mod tests {
     use super::*;
 
+    fn fresh(name: &str) -> Warehouse {
+        let root = std::env::temp_dir().join(format!("hotline-wh-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        let dir = root.join("wh");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(MARKER), "{}").unwrap();
+        Warehouse::open(&dir).unwrap()
+    }
+
+    fn write(commit: &Commit<'_>, table: &str, file: &str, text: &str) {
+        let path = commit.table_dir(table).unwrap().join(file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
     #[test]
     fn the_key_file_sits_beside_the_folder() {
         assert_eq!(key_file_for(Path::new("/data/wh")), PathBuf::from("/data/wh.key"));
         assert_eq!(key_file_for(Path::new("warehouse")), PathBuf::from("warehouse.key"));
+    }
+
+    #[test]
+    fn a_commit_becomes_visible_at_once_and_an_abandoned_one_never() {
+        let wh = fresh("visible");
+        assert_eq!(wh.current().unwrap(), None);
+        let commit = wh.begin().unwrap();
+        write(&commit, "calls", "month=2023-07/part-0.parquet", "v1-july");
+        write(&commit, "calls", "month=2023-08/part-0.parquet", "v1-august");
+        assert!(!wh.table_dir("calls").exists(), "nothing visible before the commit");
+        assert_eq!(commit.commit().unwrap(), 1);
+        assert_eq!(fs::read_to_string(wh.table_dir("calls").join("month=2023-07/part-0.parquet")).unwrap(), "v1-july");
+
+        let abandoned = wh.begin().unwrap();
+        write(&abandoned, "calls", "month=2023-07/part-0.parquet", "v2-july");
+        drop(abandoned);
+        assert_eq!(wh.current().unwrap(), Some(1));
+        assert_eq!(fs::read_to_string(wh.table_dir("calls").join("month=2023-07/part-0.parquet")).unwrap(), "v1-july");
+
+        // A later commit replaces one partition and keeps the other without copying it.
+        let commit = wh.begin().unwrap();
+        assert_eq!(commit.keep("calls", |p| p.starts_with("month=2023-07")).unwrap(), 1);
+        write(&commit, "calls", "month=2023-07/part-0.parquet", "v2-july");
+        assert_eq!(commit.commit().unwrap(), 2);
+        let calls = wh.table_dir("calls");
+        assert_eq!(fs::read_to_string(calls.join("month=2023-07/part-0.parquet")).unwrap(), "v2-july");
+        assert_eq!(fs::read_to_string(calls.join("month=2023-08/part-0.parquet")).unwrap(), "v1-august");
+        assert!(matches!(wh.begin().unwrap().table_dir("../escape"), Err(WarehouseError::BadTableName(_))));
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_commit_are_removed_and_never_read() {
+        let wh = fresh("leftovers");
+        let commit = wh.begin().unwrap();
+        write(&commit, "calls", "a.parquet", "good");
+        commit.commit().unwrap();
+        // A crash after the snapshot was renamed but before `current` moved, and one mid-staging.
+        let orphan = wh.dir().join(SNAPSHOTS).join("00000002");
+        fs::create_dir_all(orphan.join("calls")).unwrap();
+        fs::write(orphan.join("calls/a.parquet"), "half").unwrap();
+        fs::create_dir_all(wh.dir().join(SNAPSHOTS).join("00000003.staging")).unwrap();
+        assert_eq!(fs::read_to_string(wh.table_dir("calls").join("a.parquet")).unwrap(), "good");
+        let next = wh.begin().unwrap();
+        assert!(!orphan.exists());
+        assert!(!wh.dir().join(SNAPSHOTS).join("00000003.staging").exists());
+        assert_eq!(next.commit().unwrap(), 2);
+    }
+
+    #[test]
+    fn old_snapshots_are_retired_but_recent_ones_kept_for_running_readers() {
+        let wh = fresh("retire");
+        for i in 0..10 {
+            let commit = wh.begin().unwrap();
+            write(&commit, "t", "x", &i.to_string());
+            commit.commit().unwrap();
+        }
+        let kept = fs::read_dir(wh.dir().join(SNAPSHOTS)).unwrap().count() as u64;
+        assert_eq!(kept, SNAPSHOTS_KEPT + 1);
+        assert_eq!(fs::read_to_string(wh.table_dir("t").join("x")).unwrap(), "9");
     }
 }
