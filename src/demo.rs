@@ -7,8 +7,11 @@ use crate::contract::{Reason, Table};
 use crate::figures::{Figure, HeadlineCounts};
 use crate::generate::truth::{TruthError, read_malformed};
 use crate::generate::{GenerateConfig, GenerateError, GenerateSummary, OutputFormat, generate};
+use crate::ingest::{IngestError, IngestSummary, ingest};
 use crate::pii::normalize_phone;
+use crate::pseudonym::{KeyError, PseudonymKey};
 use crate::source::{SourceError, ValidRow, validate_file};
+use crate::warehouse::{self, Warehouse, WarehouseError};
 
 /// What the demo runs on.
 #[derive(Debug, Clone)]
@@ -33,6 +36,15 @@ pub enum DemoError {
     /// A truth file could not be read.
     #[error("truth: {0}")]
     Truth(#[from] TruthError),
+    /// The demo warehouse could not be set up.
+    #[error("warehouse: {0}")]
+    Warehouse(#[from] WarehouseError),
+    /// Ingest failed.
+    #[error("ingest: {0}")]
+    Ingest(#[from] IngestError),
+    /// The demo warehouse's key could not be had.
+    #[error("key: {0}")]
+    Key(#[from] KeyError),
 }
 
 /// Validation outcome of one file.
@@ -72,6 +84,10 @@ pub struct DemoReport {
     pub agreement: TruthAgreement,
     /// Headline figures (repeat calls by normalised phone until identity resolution exists).
     pub figures: Vec<Figure>,
+    /// The warehouse the batch was ingested into.
+    pub warehouse: PathBuf,
+    /// What ingest did.
+    pub ingested: IngestSummary,
 }
 
 /// Runs the demo; `progress` receives call rows generated so far.
@@ -86,7 +102,18 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     };
     let generated = generate(&config, progress)?;
     let (files, agreement, figures) = check_batch(&batch)?;
-    Ok(DemoReport { generated, files, agreement, figures })
+    // A fresh demo warehouse each run (its key file beside it is kept and reused).
+    let warehouse_dir = settings.dir.join("warehouse");
+    if warehouse_dir.join(warehouse::MARKER).exists() {
+        std::fs::remove_dir_all(&warehouse_dir)
+            .map_err(|source| WarehouseError::Io { path: warehouse_dir.clone(), source })?;
+    }
+    warehouse::init(&warehouse_dir)?;
+    let key = PseudonymKey::resolve(&warehouse::key_file_for(&warehouse_dir))?;
+    let opened = Warehouse::open(&warehouse_dir)?;
+    let inputs: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    let ingested = ingest(&opened, &inputs, None, &key, &mut |_| {})?;
+    Ok(DemoReport { generated, files, agreement, figures, warehouse: warehouse_dir, ingested })
 }
 
 /// Validates a generated batch folder, compares with its truth and computes the headline figures.

@@ -15,7 +15,7 @@ pub const KEY_ENV: &str = "HOTLINE_KEY";
 /// Bytes in a key.
 const KEY_BYTES: usize = 32;
 
-/// Hex digits kept of each pseudonym (128 bits: collisions are negligible at any realistic scale).
+/// Nibbles kept of each pseudonym (128 bits: collisions are negligible at any realistic scale).
 const PSEUDONYM_HEX: usize = 32;
 
 /// Why a key could not be had. Messages name where the key came from, never its value.
@@ -135,9 +135,10 @@ impl PseudonymKey {
         mac.update(&[0]);
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut text = hex::encode(digest);
-        text.truncate(PSEUDONYM_HEX);
-        text
+        // Written with the letters a..p for the nibbles 0..15: the same information as hex, but a
+        // pseudonym can never contain a run of digits that a scanner (or a person) takes for a phone
+        // or ID number.
+        digest.iter().flat_map(|b| [b >> 4, b & 0x0f]).take(PSEUDONYM_HEX).map(|n| char::from(b'a' + n)).collect()
     }
 
     /// `phone_key` of a canonical phone (see [`crate::pii::normalize_phone`]).
@@ -169,7 +170,7 @@ mod tests {
         let a = key.phone_key("13800001234");
         assert_eq!(a, key.phone_key("13800001234"));
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(a.bytes().all(|b| (b'a'..=b'p').contains(&b)), "letters only: {a}");
         assert_ne!(a, other.phone_key("13800001234"));
         assert_ne!(a, key.id_key("13800001234"));
         assert_ne!(a, key.phone_key("13800001235"));

@@ -195,6 +195,11 @@ pub struct Commit<'a> {
 }
 
 impl Commit<'_> {
+    /// The snapshot number this commit will have.
+    pub fn id(&self) -> SnapshotId {
+        self.id
+    }
+
     /// Folder to write a table's new files into (created on demand).
     pub fn table_dir(&self, table: &str) -> Result<PathBuf, WarehouseError> {
         if !valid_table_name(table) {

@@ -20,6 +20,12 @@ fn demo_generates_validates_and_prints_the_headline_figures() {
         assert!(stdout.contains(expected), "missing {expected}:\n{stdout}");
     }
     assert!(dir.join("batch/calls.csv").exists());
+    assert!(dir.join("warehouse/calls").exists());
+    // Run again in the same folder: a fresh warehouse, the same key.
+    let key = std::fs::read_to_string(dir.join("warehouse.key")).unwrap();
+    let again = hotline().args(["demo", "--calls", "20000", "--dir"]).arg(&dir).output().unwrap();
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_to_string(dir.join("warehouse.key")).unwrap(), key);
 }
 
 #[test]

@@ -4,5 +4,6 @@ mod util;
 
 mod cli;
 mod generate;
+mod ingest;
 mod source;
 mod warehouse;

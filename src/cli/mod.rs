@@ -40,6 +40,21 @@ enum Command {
     Demo(DemoArgs),
     /// Lay out a new warehouse and its pseudonymisation key (HOTLINE_KEY, or a 0600 key file beside the folder).
     Init(InitArgs),
+    /// Ingest export files into the warehouse as one batch: validate, normalise, pseudonymise, commit atomically.
+    Ingest(IngestArgs),
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// Export files (.csv, .jsonl, .ndjson, .parquet); a file ingested before (same content) is skipped.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Warehouse folder.
+    #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+    warehouse: PathBuf,
+    /// Table of the files (detected from the columns when omitted).
+    #[arg(long, value_parser = parse_table)]
+    table: Option<Table>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +193,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => run_validate(args),
         Command::Demo(args) => run_demo_command(DemoSettings { dir: args.dir, calls: args.calls, seed: args.seed }),
         Command::Init(args) => run_init(&args.warehouse),
+        Command::Ingest(args) => run_ingest(args),
     }
 }
 
@@ -232,6 +248,46 @@ fn run_init(dir: &std::path::Path) -> Result<ExitCode> {
         )?,
         KeySource::ExistingFile(path) => writeln!(out, "pseudonymisation key: kept the existing {}", path.display())?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_ingest(args: IngestArgs) -> Result<ExitCode> {
+    use crate::warehouse::{Warehouse, key_file_for};
+    let warehouse = Warehouse::open(&args.warehouse)?;
+    let key = crate::pseudonym::PseudonymKey::resolve(&key_file_for(&args.warehouse))?;
+    let started = Instant::now();
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("ingest {human_pos} rows, {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let summary = crate::ingest::ingest(&warehouse, &args.files, args.table, &key, &mut |rows| bar.set_position(rows))
+        .context("ingest failed; nothing was committed")?;
+    bar.finish_and_clear();
+    let mut out = io::stdout().lock();
+    for path in &summary.skipped {
+        writeln!(out, "{}: ingested before (same content), skipped", path.display())?;
+    }
+    for file in &summary.files {
+        if !file.unknown_columns.is_empty() {
+            writeln!(out, "{}: ignored unknown column(s) {}", file.path.display(), file.unknown_columns.join(", "))?;
+        }
+    }
+    let Some(batch) = &summary.batch_id else {
+        writeln!(out, "nothing new; the warehouse is unchanged")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let quarantined: u64 = summary.quarantined.values().sum();
+    let reasons: Vec<String> = summary.quarantined.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    let rows = vec![
+        vec!["read".to_owned(), summary.rows_read.to_string()],
+        vec!["accepted (new)".to_owned(), summary.accepted.to_string()],
+        vec!["updated".to_owned(), summary.updated.to_string()],
+        vec!["unchanged".to_owned(), summary.unchanged.to_string()],
+        vec!["quarantined".to_owned(), format!("{quarantined} {}", reasons.join(", "))],
+    ];
+    writeln!(out, "batch {batch} committed in {:.1} s", started.elapsed().as_secs_f64())?;
+    write_table(&mut out, &["rows", "count"], &[Align::Left, Align::Left], &rows, 90)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -320,6 +376,21 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
         40,
     )?;
     writeln!(out, "repeat-call rate counts callers by normalised phone until identity resolution lands.")?;
+    writeln!(out, "\n== 4. ingest into the warehouse ==")?;
+    let i = &report.ingested;
+    let quarantined: u64 = i.quarantined.values().sum();
+    writeln!(
+        out,
+        "{}: batch {} — {} rows read, {} accepted, {} updated, {} unchanged, {} quarantined",
+        report.warehouse.display(),
+        i.batch_id.as_deref().unwrap_or("-"),
+        i.rows_read,
+        i.accepted,
+        i.updated,
+        i.unchanged,
+        quarantined
+    )?;
+    writeln!(out, "analyst tables hold phone_key / id_key and masked names; raw values only in calls_pii")?;
     writeln!(out, "total {seconds:.1} s")
 }
 
