@@ -244,3 +244,93 @@ fn analyst_tables_hold_no_mobile_or_id_number_while_the_restricted_one_does() {
     // A table is refused by its file name, not read as calls.
     assert_eq!(Table::from_name("calls"), Some(Table::Calls));
 }
+
+fn data_rows(warehouse: &Warehouse) -> BTreeSet<String> {
+    // Batch ids differ between runs; everything else must match.
+    [&CALLS, &CALLS_PII, &WORK_ORDERS]
+        .iter()
+        .flat_map(|def| {
+            table_rows(warehouse, def).into_iter().map(move |r| format!("{}:{:?}", def.name, &r[..r.len() - 1]))
+        })
+        .collect()
+}
+
+fn ingested_files(warehouse: &Warehouse) -> BTreeSet<String> {
+    table_rows(warehouse, &INGEST_FILES).iter().filter_map(|r| r[0].text().map(str::to_owned)).collect()
+}
+
+#[test]
+fn a_killed_ingest_leaves_the_whole_batch_or_none_and_a_rerun_converges() {
+    use std::process::{Command, Stdio};
+    let batches = [
+        crate::util::batch("crash-a", 20_000, 21, hotline::generate::OutputFormat::Csv, true),
+        crate::util::batch("crash-b", 20_000, 22, hotline::generate::OutputFormat::Csv, true),
+    ];
+    let inputs = |dir: &PathBuf| vec![dir.join("calls.csv"), dir.join("work_orders.csv")];
+    // Reference: the two batches ingested without interruption.
+    let reference = new_warehouse("crash-reference");
+    let started = std::time::Instant::now();
+    run(&reference, &inputs(&batches[0]));
+    // Kill at random moments over the span an ingest takes on this machine and build.
+    let span_ms = (started.elapsed().as_millis() as u64 * 3 / 2).max(50);
+    let after_a = (data_rows(&reference), ingested_files(&reference));
+    run(&reference, &inputs(&batches[1]));
+    let after_ab = (data_rows(&reference), ingested_files(&reference));
+
+    let warehouse = new_warehouse("crash-target");
+    let hotline = env!("CARGO_BIN_EXE_hotline");
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut kills = 0;
+    for round in 0..22 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let next = if ingested_files(&warehouse).is_superset(&after_a.1) { &batches[1] } else { &batches[0] };
+        let mut child = Command::new(hotline)
+            .arg("ingest")
+            .args(inputs(next))
+            .arg("--warehouse")
+            .arg(warehouse.dir())
+            .env("HOTLINE_KEY", "5a".repeat(32))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(state % span_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Whatever happened, the warehouse shows no batch, batch A, or batches A and B, whole.
+        let seen = (data_rows(&warehouse), ingested_files(&warehouse));
+        let whole = seen.1.is_empty() && seen.0.is_empty() || seen == after_a || seen == after_ab;
+        assert!(whole, "round {round}: a partial batch is visible ({} files, {} rows)", seen.1.len(), seen.0.len());
+        if seen == after_ab {
+            break;
+        }
+    }
+    assert!(kills >= 3, "the test killed ingest mid-run ({kills} times)");
+    // Re-running to completion converges on the uninterrupted result.
+    run(&warehouse, &inputs(&batches[0]));
+    run(&warehouse, &inputs(&batches[1]));
+    assert_eq!(data_rows(&warehouse), after_ab.0);
+}
+
+#[test]
+fn a_corrupt_file_in_the_batch_commits_nothing_and_names_the_file() {
+    let warehouse = new_warehouse("ingest-corrupt");
+    let dir = scratch("ingest-corrupt-files");
+    std::fs::write(dir.join("broken.parquet"), b"PAR1 not really").unwrap();
+    let error =
+        ingest(&warehouse, &[sample().join("calls.csv"), dir.join("broken.parquet")], None, &key(), &mut |_| {})
+            .unwrap_err();
+    assert!(error.to_string().contains("broken.parquet"), "{error}");
+    assert_eq!(warehouse.current().unwrap(), None, "nothing committed, not even the good file");
+    // The good file was not marked as ingested: on its own it goes in whole.
+    let retry = run(&warehouse, &[sample().join("calls.csv")]);
+    let quarantined: u64 = retry.quarantined.values().sum();
+    assert_eq!(retry.rows_read, 10_000);
+    assert_eq!(retry.accepted + retry.unchanged + quarantined, 10_000);
+    assert_eq!(warehouse.current().unwrap(), Some(1));
+}
