@@ -186,9 +186,16 @@ fn orders_re_exported_as_they_progress_end_in_their_latest_state_with_history_ke
             ("WO-3", "SIGNED")
         ]
     );
+    // A later batch that changes nothing for these orders keeps their history.
+    let same = run(
+        &warehouse,
+        &[orders_file(&dir, "d.csv", "已办结", "2023-07-19 10:10:00,2023-07-19 11:00:00,2023-07-20 09:00:00")],
+    );
+    assert_eq!((same.accepted, same.updated, same.unchanged), (0, 0, 3));
+    assert_eq!(rows_of(&warehouse, "work_orders_history", &history_columns(&WORK_ORDERS)).len(), 6);
     let batches = table_rows(&warehouse, &INGEST_BATCHES);
-    assert_eq!(batches.len(), 3);
-    assert_eq!(table_rows(&warehouse, &INGEST_FILES).len(), 3);
+    assert_eq!(batches.len(), 4);
+    assert_eq!(table_rows(&warehouse, &INGEST_FILES).len(), 4);
 }
 
 /// Runs of digits that look like a mobile number (11 digits from 13..19) or a resident ID (17 digits and a check character).
@@ -238,6 +245,14 @@ fn analyst_tables_hold_no_mobile_or_id_number_while_the_restricted_one_does() {
             leaks.len(),
             leaks[0].len()
         );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["calls_pii", "quarantine_pii"] {
+            let mode = std::fs::metadata(warehouse.table_dir(name)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{name} is readable by its owner only");
+        }
     }
     let restricted: Vec<String> = text_cells(&CALLS_PII).iter().flat_map(|t| personal_numbers(t)).collect();
     assert!(restricted.len() > 1000, "the scan finds them where they are meant to be");

@@ -288,6 +288,10 @@ impl Merge {
     fn write(&self, commit: &Commit<'_>, def: &TableDef, batch: &str) -> Result<(), IngestError> {
         if self.touched.is_empty() && self.superseded.is_empty() {
             commit.keep(def.name, |_| false)?;
+            commit.keep(&format!("{}_history", def.name), |_| false)?;
+            if def.restricted {
+                table_folder(commit, def, def.name)?;
+            }
             return Ok(());
         }
         let touched = &self.touched;
@@ -301,7 +305,7 @@ impl Merge {
                 by_partition.entry(partition.as_str()).or_default().push(row);
             }
         }
-        let table_dir = commit.table_dir(def.name)?;
+        let table_dir = table_folder(commit, def, def.name)?;
         for (partition, mut rows) in by_partition {
             // Sorted by time, then key, within the file.
             let time = def.time.unwrap_or(0);
@@ -316,7 +320,7 @@ impl Merge {
         let history = format!("{}_history", def.name);
         commit.keep(&history, |_| false)?;
         if !self.superseded.is_empty() {
-            let path = commit.table_dir(&history)?.join(format!("batch={batch}.parquet"));
+            let path = table_folder(commit, def, &history)?.join(format!("batch={batch}.parquet"));
             write_parquet(&path, &history_columns(def), &self.superseded).map_err(|e| file_error(&path, e))?;
         }
         Ok(())
@@ -329,13 +333,28 @@ enum Change {
     Unchanged,
 }
 
+/// A table folder of this commit; a restricted table's folder is readable by its owner only, so an
+/// analyst's account cannot open the raw personal data even with a plain Parquet reader.
+fn table_folder(commit: &Commit<'_>, def: &TableDef, name: &str) -> Result<PathBuf, IngestError> {
+    let dir = commit.table_dir(name)?;
+    #[cfg(unix)]
+    if def.restricted {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| file_error(&dir, e))?;
+    }
+    Ok(dir)
+}
+
 /// Appends rows to an append-only table as one new file of this batch.
 fn append(commit: &Commit<'_>, def: &TableDef, batch: &str, rows: &[Row]) -> Result<(), IngestError> {
     commit.keep(def.name, |_| false)?;
     if rows.is_empty() {
+        if def.restricted {
+            table_folder(commit, def, def.name)?;
+        }
         return Ok(());
     }
-    let path = commit.table_dir(def.name)?.join(format!("batch={batch}.parquet"));
+    let path = table_folder(commit, def, def.name)?.join(format!("batch={batch}.parquet"));
     write_parquet(&path, def.columns, rows).map_err(|e| file_error(&path, e))
 }
 
