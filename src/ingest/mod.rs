@@ -206,12 +206,15 @@ fn quarantine_records(table: Table, fields: Option<&[Option<String>]>, key: &Pse
     (serde_json::Value::Object(safe).to_string(), serde_json::Value::Object(raw).to_string())
 }
 
-/// The Asia/Shanghai month of an instant, as a partition folder name.
-fn month_partition(micros: Option<i64>) -> String {
-    match micros.and_then(to_shanghai) {
-        Some(t) => format!("month={}", t.format("%Y-%m")),
-        None => "month=unknown".to_owned(),
-    }
+/// The Asia/Shanghai month of an instant as a number (year × 12 + month − 1), or −1 when unknown.
+fn month_of(micros: Option<i64>) -> i32 {
+    use chrono::Datelike;
+    micros.and_then(to_shanghai).map_or(-1, |t| t.year() * 12 + t.month0() as i32)
+}
+
+/// The partition folder of a month number.
+fn partition_name(month: i32) -> String {
+    if month < 0 { "month=unknown".to_owned() } else { format!("month={:04}-{:02}", month / 12, month % 12 + 1) }
 }
 
 /// Every file of a table in the committed snapshot.
@@ -236,10 +239,10 @@ fn table_files(warehouse: &Warehouse, table: &str) -> Result<Vec<PathBuf>, Inges
     Ok(files)
 }
 
-/// A keyed table being merged: every current row by key (with its partition), and what changed.
+/// A keyed table being merged: every current row by key (with its month), and what changed.
 struct Merge {
-    rows: HashMap<String, Row>,
-    touched: BTreeSet<String>,
+    rows: HashMap<String, (i32, Row)>,
+    touched: BTreeSet<i32>,
     superseded: Vec<Row>,
 }
 
@@ -250,35 +253,37 @@ impl Merge {
         for file in table_files(warehouse, def.name)? {
             for row in read_parquet(&file, def.columns).map_err(|e| file_error(&file, e))? {
                 if let Some(k) = row[key].text() {
-                    rows.insert(k.to_owned(), row);
+                    rows.insert(k.to_owned(), (Merge::month(def, &row), row));
                 }
             }
         }
         Ok(Merge { rows, touched: BTreeSet::new(), superseded: Vec::new() })
     }
 
-    fn partition(def: &TableDef, row: &Row) -> String {
-        month_partition(def.time.and_then(|t| row[t].time()))
+    fn month(def: &TableDef, row: &Row) -> i32 {
+        month_of(def.time.and_then(|t| row[t].time()))
     }
 
     /// Applies a new version; returns whether it was new, updated or unchanged.
     fn apply(&mut self, def: &TableDef, row: Row, batch: &str) -> Change {
         let key = row[def.key.unwrap_or(0)].text().unwrap_or_default().to_owned();
-        let content = |r: &Row| r[..r.len() - 1].to_vec(); // all but batch_id
+        let month = Merge::month(def, &row);
+        // Content is every column but the last, batch_id.
+        let same = |old: &Row| old.len() == row.len() && old[..old.len() - 1] == row[..row.len() - 1];
         match self.rows.get(&key) {
-            Some(old) if content(old) == content(&row) => Change::Unchanged,
-            Some(old) => {
-                self.touched.insert(Merge::partition(def, old));
-                self.touched.insert(Merge::partition(def, &row));
+            Some((_, old)) if same(old) => Change::Unchanged,
+            Some((old_month, old)) => {
+                self.touched.insert(*old_month);
+                self.touched.insert(month);
                 let mut history = old.clone();
                 history.push(Value::Text(Some(batch.to_owned())));
                 self.superseded.push(history);
-                self.rows.insert(key, row);
+                self.rows.insert(key, (month, row));
                 Change::Updated
             }
             None => {
-                self.touched.insert(Merge::partition(def, &row));
-                self.rows.insert(key, row);
+                self.touched.insert(month);
+                self.rows.insert(key, (month, row));
                 Change::New
             }
         }
@@ -286,42 +291,41 @@ impl Merge {
 
     /// Writes the touched partitions into the commit and carries the others over.
     fn write(&self, commit: &Commit<'_>, def: &TableDef, batch: &str) -> Result<(), IngestError> {
+        let history = format!("{}_history", def.name);
         if self.touched.is_empty() && self.superseded.is_empty() {
             commit.keep(def.name, |_| false)?;
-            commit.keep(&format!("{}_history", def.name), |_| false)?;
+            commit.keep(&history, |_| false)?;
             if def.restricted {
                 table_folder(commit, def, def.name)?;
             }
             return Ok(());
         }
-        let touched = &self.touched;
+        let touched: BTreeSet<String> = self.touched.iter().map(|m| partition_name(*m)).collect();
         commit.keep(def.name, |relative| {
             relative.components().next().is_some_and(|c| touched.contains(&*c.as_os_str().to_string_lossy()))
         })?;
-        let mut by_partition: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-        let partitions: Vec<(String, &Row)> = self.rows.values().map(|r| (Merge::partition(def, r), r)).collect();
-        for (partition, row) in &partitions {
-            if touched.contains(partition) {
-                by_partition.entry(partition.as_str()).or_default().push(row);
+        let mut by_month: BTreeMap<i32, Vec<&Row>> = BTreeMap::new();
+        for (month, row) in self.rows.values() {
+            if self.touched.contains(month) {
+                by_month.entry(*month).or_default().push(row);
             }
         }
         let table_dir = table_folder(commit, def, def.name)?;
-        for (partition, mut rows) in by_partition {
+        let time = def.time.unwrap_or(0);
+        let key = def.key.unwrap_or(0);
+        for (month, mut rows) in by_month {
             // Sorted by time, then key, within the file.
-            let time = def.time.unwrap_or(0);
-            let key = def.key.unwrap_or(0);
-            rows.sort_by(|a, b| (a[time].time(), a[key].text()).cmp(&(b[time].time(), b[key].text())));
-            let dir = table_dir.join(partition);
+            rows.sort_unstable_by(|a, b| (a[time].time(), a[key].text()).cmp(&(b[time].time(), b[key].text())));
+            let dir = table_dir.join(partition_name(month));
             fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
-            let owned: Vec<Row> = rows.into_iter().cloned().collect();
             let path = dir.join("part-0.parquet");
-            write_parquet(&path, def.columns, &owned).map_err(|e| file_error(&path, e))?;
+            write_parquet(&path, def.columns, &rows).map_err(|e| file_error(&path, e))?;
         }
-        let history = format!("{}_history", def.name);
         commit.keep(&history, |_| false)?;
         if !self.superseded.is_empty() {
             let path = table_folder(commit, def, &history)?.join(format!("batch={batch}.parquet"));
-            write_parquet(&path, &history_columns(def), &self.superseded).map_err(|e| file_error(&path, e))?;
+            let rows: Vec<&Row> = self.superseded.iter().collect();
+            write_parquet(&path, &history_columns(def), &rows).map_err(|e| file_error(&path, e))?;
         }
         Ok(())
     }
@@ -355,7 +359,8 @@ fn append(commit: &Commit<'_>, def: &TableDef, batch: &str, rows: &[Row]) -> Res
         return Ok(());
     }
     let path = table_folder(commit, def, def.name)?.join(format!("batch={batch}.parquet"));
-    write_parquet(&path, def.columns, rows).map_err(|e| file_error(&path, e))
+    let rows: Vec<&Row> = rows.iter().collect();
+    write_parquet(&path, def.columns, &rows).map_err(|e| file_error(&path, e))
 }
 
 /// Ingests files into the warehouse as one batch; `progress` receives records read so far.

@@ -247,7 +247,7 @@ pub fn schema(columns: &[(&'static str, Kind)]) -> SchemaRef {
 }
 
 /// Rows as an Arrow batch.
-pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[Row]) -> Result<RecordBatch, String> {
+pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<RecordBatch, String> {
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
     for (i, (name, kind)) in columns.iter().enumerate() {
         let mismatch = || format!("column {name}: value of the wrong kind");
@@ -309,7 +309,7 @@ pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[Row]) -> Result<Record
 }
 
 /// Writes rows to a new Parquet file (zstd, row groups of 128k rows).
-pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[Row]) -> Result<(), String> {
+pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<(), String> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| e.to_string())?))
         .set_max_row_group_row_count(Some(128 * 1024))
