@@ -292,11 +292,15 @@ fn a_killed_ingest_leaves_the_whole_batch_or_none_and_a_rerun_converges() {
     run(&reference, &inputs(&batches[1]));
     let after_ab = (data_rows(&reference), ingested_files(&reference));
 
-    let warehouse = new_warehouse("crash-target");
+    let mut warehouse = new_warehouse("crash-target");
     let hotline = env!("CARGO_BIN_EXE_hotline");
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut kills = 0;
-    for round in 0..22 {
+    let mut completed = 0;
+    for round in 0..120 {
+        if kills >= 20 {
+            break;
+        }
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
@@ -315,6 +319,8 @@ fn a_killed_ingest_leaves_the_whole_batch_or_none_and_a_rerun_converges() {
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
+        } else {
+            completed += 1;
         }
         child.wait().unwrap();
         // Whatever happened, the warehouse shows no batch, batch A, or batches A and B, whole.
@@ -322,10 +328,12 @@ fn a_killed_ingest_leaves_the_whole_batch_or_none_and_a_rerun_converges() {
         let whole = seen.1.is_empty() && seen.0.is_empty() || seen == after_a || seen == after_ab;
         assert!(whole, "round {round}: a partial batch is visible ({} files, {} rows)", seen.1.len(), seen.0.len());
         if seen == after_ab {
-            break;
+            // Both batches are in: start again on a fresh warehouse to keep killing real work.
+            warehouse = new_warehouse(&format!("crash-target-{round}"));
         }
     }
-    assert!(kills >= 3, "the test killed ingest mid-run ({kills} times)");
+    assert!(kills >= 20, "the test killed ingest mid-run only {kills} times");
+    assert!(completed >= 1, "some runs finished between kills");
     // Re-running to completion converges on the uninterrupted result.
     run(&warehouse, &inputs(&batches[0]));
     run(&warehouse, &inputs(&batches[1]));
