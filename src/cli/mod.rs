@@ -213,12 +213,13 @@ fn run_generate(config: GenerateConfig) -> Result<ExitCode> {
     let summary = generate(&config, &mut |rows| bar.set_position(rows)).context("generate failed")?;
     bar.finish_and_clear();
     let mut out = io::stdout().lock();
-    print_generated(&mut out, &summary, started.elapsed().as_secs_f64())?;
+    print_generated(&mut out, &summary, Some(started.elapsed().as_secs_f64()))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_generated<W: Write>(out: &mut W, summary: &GenerateSummary, seconds: f64) -> io::Result<()> {
-    writeln!(out, "generated {} calls and {} work orders in {seconds:.1} s", summary.calls, summary.work_orders)?;
+fn print_generated<W: Write>(out: &mut W, summary: &GenerateSummary, seconds: Option<f64>) -> io::Result<()> {
+    let took = seconds.map(|s| format!(" in {s:.1} s")).unwrap_or_default();
+    writeln!(out, "generated {} calls and {} work orders{took}", summary.calls, summary.work_orders)?;
     for file in &summary.files {
         writeln!(out, "  {}", file.display())?;
     }
@@ -350,7 +351,7 @@ fn percent(x: Option<f64>) -> String {
 /// Prints the demo report.
 pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> io::Result<()> {
     writeln!(out, "== 1. generate ==")?;
-    print_generated(out, &report.generated, seconds)?;
+    print_generated(out, &report.generated, None)?;
     writeln!(out, "\n== 2. validate against the data contract ==")?;
     let rows: Vec<Vec<String>> = report.files.iter().map(file_row).collect();
     write_table(
