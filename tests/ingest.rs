@@ -357,3 +357,53 @@ fn a_corrupt_file_in_the_batch_commits_nothing_and_names_the_file() {
     assert_eq!(retry.accepted + retry.unchanged + quarantined, 10_000);
     assert_eq!(warehouse.current().unwrap(), Some(1));
 }
+
+#[test]
+fn every_quarantine_reason_reaches_the_quarantine_table_with_file_line_and_column() {
+    use hotline::contract::Reason;
+    let warehouse = new_warehouse("ingest-reasons");
+    let dir = scratch("ingest-reasons-files");
+    let calls = dir.join("calls.csv");
+    std::fs::write(
+        &calls,
+        "call_id,platform,received_at,caller_phone,caller_name,lon,lat,category,narrative,disposition\n\
+         C1,110,2023-07-19 10:00:00,13800001234,王建国,111.3,30.7,噪声扰民,吵,转办\n\
+         C2,110,2023-07-19 10:00:00,,,111.3,30.7,噪声扰民,,转办\n\
+         C3,110,2023-07-19 25:00:00,,,111.3,30.7,噪声扰民,吵,转办\n\
+         C4,911,2023-07-19 10:00:00,,,111.3,30.7,噪声扰民,吵,转办\n\
+         C5,110,2023-07-19 10:00:00,,,111.3,30.7,其他,吵,转办\n\
+         C6,110,2023-07-19 10:00:00,,,east,30.7,噪声扰民,吵,转办\n\
+         C7,110,2023-07-19 10:00:00,,,111.3,,噪声扰民,吵,转办\n\
+         C8,110,2023-07-19 10:00:00,,,30.7,111.3,噪声扰民,吵,转办\n\
+         C1,110,2023-07-19 10:00:00,13800001234,王建国,111.3,30.7,噪声扰民,不一样,转办\n\
+         C9,110,2023-07-19 10:00:00,,,111.3,30.7,噪声扰民,吵\n",
+    )
+    .unwrap();
+    let orders = dir.join("orders.jsonl");
+    std::fs::write(
+        &orders,
+        concat!(
+            r#"{"order_id":"W1","call_id":"C1","created_at":"2023-07-19T10:01:00+08:00","from_platform":"110","channel":"ONE_KEY","status":"SIGNED","signed_at":"2023-07-19T10:00:00+08:00"}"#,
+            "\n",
+            r#"{"order_id":"W2","call_id":"C1","created_at":"2023-07-19T10:01:00+08:00","from_platform":"110","channel":"ONE_KEY","status":{"x":1}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let summary = run(&warehouse, &[calls.clone(), orders.clone()]);
+    let reasons: BTreeSet<Reason> = summary.quarantined.keys().copied().collect();
+    assert_eq!(reasons, Reason::ALL.into_iter().collect::<BTreeSet<_>>(), "every reason is exercised");
+    assert_eq!(summary.accepted, 1);
+    let rows = table_rows(&warehouse, &QUARANTINE);
+    assert_eq!(rows.len() as u64, summary.quarantined.values().sum::<u64>());
+    for row in &rows {
+        assert!(row[1].text().is_some_and(|f| f.ends_with("calls.csv") || f.ends_with("orders.jsonl")));
+        assert!(matches!(row[2], Value::Int(Some(line)) if line >= 1));
+        // The analyst copy of a record never holds the raw phone or name.
+        let record = row[7].text().unwrap_or_default();
+        assert!(!record.contains("13800001234") && !record.contains("王建国"), "{record}");
+    }
+    let duplicate = rows.iter().find(|r| r[5].text() == Some("duplicate_key")).unwrap();
+    assert_eq!((duplicate[2].clone(), duplicate[4].text()), (Value::Int(Some(10)), Some("call_id")));
+    assert!(duplicate[7].text().unwrap().contains("王**"), "the name is masked, not dropped");
+}
