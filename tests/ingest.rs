@@ -282,45 +282,56 @@ fn a_killed_ingest_leaves_the_whole_batch_or_none_and_a_rerun_converges() {
         crate::util::batch("crash-b", 20_000, 22, hotline::generate::OutputFormat::Csv, true),
     ];
     let inputs = |dir: &PathBuf| vec![dir.join("calls.csv"), dir.join("work_orders.csv")];
-    // Reference: the two batches ingested without interruption.
-    let reference = new_warehouse("crash-reference");
-    let started = std::time::Instant::now();
-    run(&reference, &inputs(&batches[0]));
-    // Kill at random moments over the span an ingest takes on this machine and build.
-    let span_ms = (started.elapsed().as_millis() as u64 * 3 / 2).max(50);
-    let after_a = (data_rows(&reference), ingested_files(&reference));
-    run(&reference, &inputs(&batches[1]));
-    let after_ab = (data_rows(&reference), ingested_files(&reference));
-
-    let mut warehouse = new_warehouse("crash-target");
     let hotline = env!("CARGO_BIN_EXE_hotline");
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut kills = 0;
-    let mut completed = 0;
-    for round in 0..120 {
-        if kills >= 20 {
-            break;
-        }
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let next = if ingested_files(&warehouse).is_superset(&after_a.1) { &batches[1] } else { &batches[0] };
-        let mut child = Command::new(hotline)
+    let spawn = |warehouse: &Warehouse, files: Vec<PathBuf>| {
+        Command::new(hotline)
             .arg("ingest")
-            .args(inputs(next))
+            .args(files)
             .arg("--warehouse")
             .arg(warehouse.dir())
             .env("HOTLINE_KEY", "5a".repeat(32))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()
+    };
+    // Reference: the two batches ingested by the binary without interruption, timed so the
+    // kills below land anywhere in a run, start to finish.
+    let reference = new_warehouse("crash-reference");
+    let started = std::time::Instant::now();
+    assert!(spawn(&reference, inputs(&batches[0])).wait().unwrap().success());
+    let mut span_ms = (started.elapsed().as_millis() as u64 * 3 / 2).max(50);
+    let after_a = (data_rows(&reference), ingested_files(&reference));
+    assert!(spawn(&reference, inputs(&batches[1])).wait().unwrap().success());
+    let after_ab = (data_rows(&reference), ingested_files(&reference));
+
+    let mut warehouse = new_warehouse("crash-target");
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut kills = 0;
+    let mut completed = 0;
+    let mut kills_in_a_row = 0;
+    for round in 0..200 {
+        if kills >= 20 && completed >= 1 {
+            break;
+        }
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let next = if ingested_files(&warehouse).is_superset(&after_a.1) { &batches[1] } else { &batches[0] };
+        let mut child = spawn(&warehouse, inputs(next));
         std::thread::sleep(std::time::Duration::from_millis(state % span_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
+            kills_in_a_row += 1;
+            if kills_in_a_row >= 8 {
+                // The machine is busier than when the span was measured: widen the window.
+                span_ms = span_ms * 3 / 2;
+                kills_in_a_row = 0;
+            }
         } else {
             completed += 1;
+            kills_in_a_row = 0;
         }
         child.wait().unwrap();
         // Whatever happened, the warehouse shows no batch, batch A, or batches A and B, whole.
