@@ -53,9 +53,21 @@ pub enum KeyError {
     },
 }
 
-/// The secret key of the pseudonyms.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PseudonymKey([u8; KEY_BYTES]);
+/// The secret key of the pseudonyms, with the HMAC state it keys prepared once (setting up the
+/// key costs as much as hashing a short value, and ingest makes two pseudonyms per call).
+#[derive(Clone)]
+pub struct PseudonymKey {
+    bytes: [u8; KEY_BYTES],
+    mac: Hmac<Sha256>,
+}
+
+impl PartialEq for PseudonymKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for PseudonymKey {}
 
 impl fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,7 +80,14 @@ impl PseudonymKey {
     pub fn generate() -> PseudonymKey {
         let mut bytes = [0u8; KEY_BYTES];
         rand::rng().fill_bytes(&mut bytes);
-        PseudonymKey(bytes)
+        PseudonymKey::from_bytes(bytes)
+    }
+
+    fn from_bytes(bytes: [u8; KEY_BYTES]) -> PseudonymKey {
+        // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        PseudonymKey { bytes, mac }
     }
 
     /// Parses 64 hex digits (surrounding white space ignored).
@@ -76,7 +95,7 @@ impl PseudonymKey {
         let malformed = || KeyError::Malformed { origin: origin.to_owned() };
         let bytes = hex::decode(text.trim()).map_err(|_| malformed())?;
         let bytes: [u8; KEY_BYTES] = bytes.try_into().map_err(|_| malformed())?;
-        Ok(PseudonymKey(bytes))
+        Ok(PseudonymKey::from_bytes(bytes))
     }
 
     /// The key from `HOTLINE_KEY` if set, else from the key file.
@@ -117,7 +136,7 @@ impl PseudonymKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(io)?;
-        file.write_all(format!("{}\n", hex::encode(key.0)).as_bytes()).map_err(io)?;
+        file.write_all(format!("{}\n", hex::encode(key.bytes)).as_bytes()).map_err(io)?;
         file.sync_all().map_err(io)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::File::open(parent).and_then(|dir| dir.sync_all()).map_err(io)?;
@@ -128,9 +147,7 @@ impl PseudonymKey {
     /// The pseudonym of a value in a domain (`phone`, `id` ...): the same value in two domains
     /// gives unrelated pseudonyms, so a phone number cannot be matched against an ID number.
     pub fn pseudonym(&self, domain: &str, value: &str) -> String {
-        // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = self.mac.clone();
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

@@ -480,40 +480,130 @@ pub struct FileValidation {
     pub rejected: Vec<RejectedRow>,
 }
 
+/// Checks one record against the contract alone (no batch rule); safe to run on many threads.
+pub fn validate_record(table: Table, fields: &[Option<String>]) -> Result<ValidRow, Violation> {
+    Ok(match table {
+        Table::Calls => ValidRow::Call(validate_call(fields)?),
+        Table::WorkOrders => ValidRow::WorkOrder(validate_work_order(fields)?),
+    })
+}
+
+/// A 128-bit digest of a row key (SHA-256, truncated): a batch remembers keys by digest, not by
+/// text, so ten million keys cost 16 bytes each, and no two keys share a digest in practice.
+pub fn key_digest(key: &str) -> u128 {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(key.trim().as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    u128::from_le_bytes(bytes)
+}
+
+/// A digest of a record's content, to tell an identical repeat from a conflicting one.
+pub fn content_digest(fields: &[Option<String>]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    fields.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// What the batch rule on keys says of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The first row of its key in the batch: taken.
+    First,
+    /// Identical to an earlier row of the same key: unchanged, not taken again.
+    Repeat,
+    /// Same key as an earlier row, different content: a `duplicate_key` violation.
+    Conflict,
+}
+
+/// Hashes a key digest by its own bits: a SHA-256 digest is already uniform, so hashing it again
+/// (as the standard map's SipHash would) is wasted work on every row of a batch.
+#[derive(Debug, Default, Clone, Copy)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for u128 keys; FNV-1a keeps it correct for anything else.
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = (value as u64) ^ ((value >> 64) as u64);
+    }
+}
+
+/// The keys a batch has taken so far, each with its content digest and a tag the caller chooses
+/// (ingest keeps the row's month there, to find rows that move partition).
+#[derive(Debug, Default)]
+pub struct BatchKeys {
+    seen: HashMap<u128, (u64, i32), std::hash::BuildHasherDefault<DigestHasher>>,
+}
+
+impl BatchKeys {
+    /// Applies the batch rule to a row's key and content.
+    pub fn admit(&mut self, key: u128, content: u64, tag: i32) -> KeyCheck {
+        match self.seen.entry(key) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert((content, tag));
+                KeyCheck::First
+            }
+            std::collections::hash_map::Entry::Occupied(slot) if slot.get().0 == content => KeyCheck::Repeat,
+            std::collections::hash_map::Entry::Occupied(_) => KeyCheck::Conflict,
+        }
+    }
+
+    /// The tag of a key taken by this batch.
+    pub fn tag(&self, key: u128) -> Option<i32> {
+        self.seen.get(&key).map(|&(_, tag)| tag)
+    }
+
+    /// Keys taken.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether no key was taken.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+/// The violation of a row whose key an earlier, different row of the batch already has.
+pub fn duplicate_key_violation(table: Table) -> Violation {
+    Violation::new(
+        Reason::DuplicateKey,
+        Some(table.key_column()),
+        "an earlier row of this batch has the same key and different content",
+    )
+}
+
 /// Validates a record, including the batch rule on keys: the first row of a key is taken, an
 /// identical later row is unchanged (`Ok(None)`), a different later row is a `duplicate_key`.
 pub struct BatchValidator {
     table: Table,
-    seen: HashMap<String, u64>,
+    keys: BatchKeys,
 }
 
 impl BatchValidator {
     /// A validator for one batch of `table`.
     pub fn new(table: Table) -> Self {
-        BatchValidator { table, seen: HashMap::new() }
+        BatchValidator { table, keys: BatchKeys::default() }
     }
 
     /// Checks one record.
     pub fn check(&mut self, fields: &[Option<String>]) -> Result<Option<ValidRow>, Violation> {
-        let row = match self.table {
-            Table::Calls => ValidRow::Call(validate_call(fields)?),
-            Table::WorkOrders => ValidRow::WorkOrder(validate_work_order(fields)?),
-        };
-        let key = fields[0].as_deref().unwrap_or_default().trim().to_owned();
-        let mut hasher = std::hash::DefaultHasher::new();
-        fields.hash(&mut hasher);
-        let content = hasher.finish();
-        match self.seen.get(&key) {
-            None => {
-                self.seen.insert(key, content);
-                Ok(Some(row))
-            }
-            Some(&earlier) if earlier == content => Ok(None),
-            Some(_) => Err(Violation::new(
-                Reason::DuplicateKey,
-                Some(self.table.key_column()),
-                "an earlier row of this batch has the same key and different content",
-            )),
+        let row = validate_record(self.table, fields)?;
+        let key = key_digest(fields[0].as_deref().unwrap_or_default());
+        match self.keys.admit(key, content_digest(fields), 0) {
+            KeyCheck::First => Ok(Some(row)),
+            KeyCheck::Repeat => Ok(None),
+            KeyCheck::Conflict => Err(duplicate_key_violation(self.table)),
         }
     }
 }

@@ -31,6 +31,9 @@ pub const SNAPSHOTS_KEPT: u64 = 4;
 /// The symlink to the committed snapshot.
 const CURRENT: &str = "current";
 
+/// Folder of a staging snapshot for a commit's temporary files.
+const SCRATCH: &str = ".scratch";
+
 /// Errors of warehouse set-up; each names the folder or file.
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -210,6 +213,20 @@ impl Commit<'_> {
         Ok(dir)
     }
 
+    /// The base snapshot's folder of a table (what readers see now), if that snapshot has one.
+    pub fn base_table_dir(&self, table: &str) -> Option<PathBuf> {
+        let dir = self.warehouse.snapshot_dir(self.base?).join(table);
+        (valid_table_name(table) && dir.is_dir()).then_some(dir)
+    }
+
+    /// A private folder for this commit's temporary files (spilled rows); it is removed before the
+    /// commit and, like the rest of the staging snapshot, after a crash.
+    pub fn scratch_dir(&self) -> Result<PathBuf, WarehouseError> {
+        let dir = self.staging.join(SCRATCH);
+        fs::create_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+        Ok(dir)
+    }
+
     /// Carries files of the base snapshot's table into this one unchanged (hard links, no copy),
     /// except those for which `replace` says true (relative paths inside the table folder).
     pub fn keep(&self, table: &str, replace: impl Fn(&Path) -> bool) -> Result<u64, WarehouseError> {
@@ -246,6 +263,11 @@ impl Commit<'_> {
 
     /// Makes the snapshot durable and visible in one atomic step; returns its id.
     pub fn commit(mut self) -> Result<SnapshotId, WarehouseError> {
+        // 0. Temporary files are not part of the snapshot.
+        let scratch = self.staging.join(SCRATCH);
+        if scratch.exists() {
+            fs::remove_dir_all(&scratch).map_err(|source| WarehouseError::Io { path: scratch.clone(), source })?;
+        }
         // 1. Every file and folder of the staging snapshot reaches the disk.
         let mut stack = vec![self.staging.clone()];
         let mut tables = Vec::new();

@@ -198,6 +198,35 @@ fn orders_re_exported_as_they_progress_end_in_their_latest_state_with_history_ke
     assert_eq!(table_rows(&warehouse, &INGEST_FILES).len(), 4);
 }
 
+#[test]
+fn a_corrected_time_moves_the_row_to_its_new_month_without_a_duplicate() {
+    let warehouse = new_warehouse("ingest-move");
+    let dir = scratch("ingest-move-files");
+    let header = "order_id,call_id,created_at,from_platform,to_platform,channel,department,signed_at,feedback_at,closed_at,status";
+    let file = |name: &str, created_2: &str| {
+        let path = dir.join(name);
+        let rows = format!(
+            "{header}\nWO-1,C-1,2023-07-19 10:00:00,110,12345,ONE_KEY,城管局,,,,PENDING\n\
+             WO-2,C-2,{created_2},110,12345,ONE_KEY,城管局,,,,PENDING\n"
+        );
+        std::fs::write(&path, rows).unwrap();
+        path
+    };
+    let first = run(&warehouse, &[file("a.csv", "2023-07-31 23:30:00")]);
+    assert_eq!(first.accepted, 2);
+    // The desk corrects WO-2's time across the month boundary: 2023-08-01 in Asia/Shanghai.
+    let second = run(&warehouse, &[file("b.csv", "2023-08-01 00:30:00")]);
+    assert_eq!((second.accepted, second.updated, second.unchanged), (0, 1, 1));
+    let root = warehouse.table_dir("work_orders");
+    let july = read_parquet(&root.join("month=2023-07/part-0.parquet"), WORK_ORDERS.columns).unwrap();
+    let august = read_parquet(&root.join("month=2023-08/part-0.parquet"), WORK_ORDERS.columns).unwrap();
+    let ids = |rows: &[Row]| rows.iter().map(|r| r[0].text().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!((ids(&july), ids(&august)), (vec!["WO-1".to_owned()], vec!["WO-2".to_owned()]));
+    let history = rows_of(&warehouse, "work_orders_history", &history_columns(&WORK_ORDERS));
+    assert_eq!(ids(&history), vec!["WO-2".to_owned()], "the July version is kept as history");
+    assert_eq!(table_rows(&warehouse, &WORK_ORDERS).len(), 2);
+}
+
 /// Runs of digits that look like a mobile number (11 digits from 13..19) or a resident ID (17 digits and a check character).
 fn personal_numbers(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();

@@ -5,24 +5,30 @@
 //! updated (the previous version moves to `<table>_history`). Bad rows go to `quarantine` with
 //! file, line, column and reason. A file whose content hash is in `ingest_files` is skipped.
 
+pub mod merge;
 pub mod tables;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::contract::timestamp::to_shanghai;
-use crate::contract::{Call, Reason, Table, WorkOrder};
-use crate::pii::{mask_name, normalize_name, normalize_phone, parse_resident_id};
+use crate::contract::{Call, Reason, Table, Violation, WorkOrder};
+use crate::pii::{NameParts, ResidentId, mask_name, normalize_name, normalize_phone, parse_resident_id};
 use crate::pseudonym::PseudonymKey;
-use crate::source::{BatchValidator, SourceError, SourceReader, ValidRow};
+use crate::source::{
+    BatchKeys, KeyCheck, SourceError, SourceReader, SourceRecord, ValidRow, content_digest, duplicate_key_violation,
+    key_digest, validate_record,
+};
 use crate::warehouse::{Commit, Warehouse, WarehouseError};
+use datafusion::arrow::array::RecordBatch;
+use merge::{HistoryWriter, MergeOutcome, MonthSpill, merge_table, month_of};
 use tables::{
-    CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, QUARANTINE, QUARANTINE_PII, Row, TableDef, Value, WORK_ORDERS,
-    history_columns, read_parquet, write_parquet,
+    BatchBuilder, CALLS, CALLS_PII, Cell, INGEST_BATCHES, INGEST_FILES, ParquetAppender, QUARANTINE, QUARANTINE_PII,
+    TableDef, Value, WORK_ORDERS, read_parquet,
 };
 
 /// Errors that stop an ingest run (nothing is committed); each names the file concerned.
@@ -104,78 +110,99 @@ fn text(value: Option<&str>) -> Value {
     Value::Text(value.map(str::to_owned))
 }
 
-/// The warehouse rows of a valid call: the analyst row and the restricted personal-data row.
-fn call_rows(call: &Call, key: &PseudonymKey, batch: &str) -> (Row, Row) {
-    let phone_canonical = call.caller_phone.as_deref().and_then(normalize_phone);
-    let phone_key = match (&phone_canonical, &call.caller_phone) {
-        (Some(canonical), _) => Some(key.phone_key(canonical)),
-        // Not a recognisable number: still pseudonymised, never stored raw for analysts.
-        (None, Some(raw)) => Some(key.phone_key(&format!("raw:{}", raw.trim()))),
-        (None, None) => None,
-    };
-    let id = call.caller_id_number.as_deref().and_then(parse_resident_id);
-    let id_key = match (&id, &call.caller_id_number) {
-        (Some(id), _) => Some(key.id_key(&id.canonical)),
-        (None, Some(raw)) => Some(key.id_key(&format!("raw:{}", raw.trim().to_uppercase()))),
-        (None, None) => None,
-    };
-    let name = call.caller_name.as_deref().map(normalize_name);
-    let (lon, lat) = call.lon_lat.map_or((None, None), |(lon, lat)| (Some(lon), Some(lat)));
-    let analyst = vec![
-        text(Some(&call.call_id)),
-        text(Some(call.platform.code())),
-        Value::Time(Some(call.received_at)),
-        Value::Text(phone_key),
-        Value::Text(id_key),
-        Value::Text(call.caller_name.as_deref().map(mask_name)),
-        text(call.address.as_deref()),
-        text(call.district.as_deref()),
-        text(call.grid_id.as_deref()),
-        Value::Float(lon),
-        Value::Float(lat),
-        text(Some(&call.category.code)),
-        text(call.counterparty.as_deref()),
-        text(Some(&call.narrative)),
-        text(Some(call.disposition.code())),
-        text(call.source_call_id.as_deref()),
-        text(Some(batch)),
-    ];
-    let restricted = vec![
-        text(Some(&call.call_id)),
-        Value::Time(Some(call.received_at)),
-        text(call.caller_phone.as_deref()),
-        Value::Text(phone_canonical),
-        text(call.caller_name.as_deref()),
-        Value::Text(name.as_ref().map(|n| n.normalised.clone())),
-        Value::Text(name.as_ref().and_then(|n| n.surname.clone())),
-        Value::Bool(name.as_ref().map(|n| n.honorific_only)),
-        text(call.caller_id_number.as_deref()),
-        Value::Text(id.as_ref().map(|i| i.canonical.clone())),
-        Value::Bool(id.as_ref().map(|i| i.check_ok)),
-        Value::Text(id.as_ref().and_then(|i| i.birth).map(|b| b.to_string())),
-        Value::Bool(id.as_ref().map(|i| i.female)),
-        text(Some(batch)),
-    ];
-    (analyst, restricted)
+/// A valid call with what ingest derives from its personal data.
+struct CallOut {
+    call: Call,
+    phone_key: Option<String>,
+    id_key: Option<String>,
+    name_masked: Option<String>,
+    phone_canonical: Option<String>,
+    name: Option<NameParts>,
+    id: Option<ResidentId>,
 }
 
-fn order_row(order: &WorkOrder, batch: &str) -> Row {
-    vec![
-        text(Some(&order.order_id)),
-        text(Some(&order.call_id)),
-        Value::Time(Some(order.created_at)),
-        text(Some(order.from_platform.code())),
-        text(order.to_platform.map(|p| p.code())),
-        text(Some(order.channel.code())),
-        text(order.department.as_deref()),
-        Value::Time(order.signed_at),
-        Value::Time(order.feedback_at),
-        Value::Time(order.closed_at),
-        text(Some(order.status.code())),
-        text(order.satisfaction.map(|s| s.code())),
-        Value::Time(order.callback_at),
-        text(Some(batch)),
-    ]
+impl CallOut {
+    fn new(call: Call, key: &PseudonymKey) -> CallOut {
+        let phone_canonical = call.caller_phone.as_deref().and_then(normalize_phone);
+        let phone_key = match (&phone_canonical, &call.caller_phone) {
+            (Some(canonical), _) => Some(key.phone_key(canonical)),
+            // Not a recognisable number: still pseudonymised, never stored raw for analysts.
+            (None, Some(raw)) => Some(key.phone_key(&format!("raw:{}", raw.trim()))),
+            (None, None) => None,
+        };
+        let id = call.caller_id_number.as_deref().and_then(parse_resident_id);
+        let id_key = match (&id, &call.caller_id_number) {
+            (Some(id), _) => Some(key.id_key(&id.canonical)),
+            (None, Some(raw)) => Some(key.id_key(&format!("raw:{}", raw.trim().to_uppercase()))),
+            (None, None) => None,
+        };
+        let name = call.caller_name.as_deref().map(normalize_name);
+        let name_masked = call.caller_name.as_deref().map(mask_name);
+        CallOut { call, phone_key, id_key, name_masked, phone_canonical, name, id }
+    }
+
+    /// Appends the analyst row and the restricted row.
+    fn push(&self, batch: &str, calls: &mut BatchBuilder, pii: &mut BatchBuilder) -> Result<(), String> {
+        let call = &self.call;
+        let (lon, lat) = call.lon_lat.map_or((None, None), |(lon, lat)| (Some(lon), Some(lat)));
+        calls.push(&[
+            Cell::Text(Some(&call.call_id)),
+            Cell::Text(Some(call.platform.code())),
+            Cell::Time(Some(call.received_at)),
+            Cell::Text(self.phone_key.as_deref()),
+            Cell::Text(self.id_key.as_deref()),
+            Cell::Text(self.name_masked.as_deref()),
+            Cell::Text(call.address.as_deref()),
+            Cell::Text(call.district.as_deref()),
+            Cell::Text(call.grid_id.as_deref()),
+            Cell::Float(lon),
+            Cell::Float(lat),
+            Cell::Text(Some(&call.category.code)),
+            Cell::Text(call.counterparty.as_deref()),
+            Cell::Text(Some(&call.narrative)),
+            Cell::Text(Some(call.disposition.code())),
+            Cell::Text(call.source_call_id.as_deref()),
+            Cell::Text(Some(batch)),
+        ])?;
+        let name = self.name.as_ref();
+        let id = self.id.as_ref();
+        let birth = id.and_then(|i| i.birth).map(|b| b.to_string());
+        pii.push(&[
+            Cell::Text(Some(&call.call_id)),
+            Cell::Time(Some(call.received_at)),
+            Cell::Text(call.caller_phone.as_deref()),
+            Cell::Text(self.phone_canonical.as_deref()),
+            Cell::Text(call.caller_name.as_deref()),
+            Cell::Text(name.map(|n| n.normalised.as_str())),
+            Cell::Text(name.and_then(|n| n.surname.as_deref())),
+            Cell::Bool(name.map(|n| n.honorific_only)),
+            Cell::Text(call.caller_id_number.as_deref()),
+            Cell::Text(id.map(|i| i.canonical.as_str())),
+            Cell::Bool(id.map(|i| i.check_ok)),
+            Cell::Text(birth.as_deref()),
+            Cell::Bool(id.map(|i| i.female)),
+            Cell::Text(Some(batch)),
+        ])
+    }
+}
+
+fn push_order(order: &WorkOrder, batch: &str, orders: &mut BatchBuilder) -> Result<(), String> {
+    orders.push(&[
+        Cell::Text(Some(&order.order_id)),
+        Cell::Text(Some(&order.call_id)),
+        Cell::Time(Some(order.created_at)),
+        Cell::Text(Some(order.from_platform.code())),
+        Cell::Text(order.to_platform.map(|p| p.code())),
+        Cell::Text(Some(order.channel.code())),
+        Cell::Text(order.department.as_deref()),
+        Cell::Time(order.signed_at),
+        Cell::Time(order.feedback_at),
+        Cell::Time(order.closed_at),
+        Cell::Text(Some(order.status.code())),
+        Cell::Text(order.satisfaction.map(|s| s.code())),
+        Cell::Time(order.callback_at),
+        Cell::Text(Some(batch)),
+    ])
 }
 
 /// A quarantined record as JSON: raw for the restricted table; for analysts, personal fields pseudonymised or masked.
@@ -206,17 +233,6 @@ fn quarantine_records(table: Table, fields: Option<&[Option<String>]>, key: &Pse
     (serde_json::Value::Object(safe).to_string(), serde_json::Value::Object(raw).to_string())
 }
 
-/// The Asia/Shanghai month of an instant as a number (year × 12 + month − 1), or −1 when unknown.
-fn month_of(micros: Option<i64>) -> i32 {
-    use chrono::Datelike;
-    micros.and_then(to_shanghai).map_or(-1, |t| t.year() * 12 + t.month0() as i32)
-}
-
-/// The partition folder of a month number.
-fn partition_name(month: i32) -> String {
-    if month < 0 { "month=unknown".to_owned() } else { format!("month={:04}-{:02}", month / 12, month % 12 + 1) }
-}
-
 /// Every file of a table in the committed snapshot.
 fn table_files(warehouse: &Warehouse, table: &str) -> Result<Vec<PathBuf>, IngestError> {
     let root = warehouse.table_dir(table);
@@ -239,104 +255,6 @@ fn table_files(warehouse: &Warehouse, table: &str) -> Result<Vec<PathBuf>, Inges
     Ok(files)
 }
 
-/// A keyed table being merged: every current row by key (with its month), and what changed.
-struct Merge {
-    rows: HashMap<String, (i32, Row)>,
-    touched: BTreeSet<i32>,
-    superseded: Vec<Row>,
-}
-
-impl Merge {
-    fn load(warehouse: &Warehouse, def: &TableDef) -> Result<Merge, IngestError> {
-        let key = def.key.unwrap_or(0);
-        let mut rows = HashMap::new();
-        for file in table_files(warehouse, def.name)? {
-            for row in read_parquet(&file, def.columns).map_err(|e| file_error(&file, e))? {
-                if let Some(k) = row[key].text() {
-                    rows.insert(k.to_owned(), (Merge::month(def, &row), row));
-                }
-            }
-        }
-        Ok(Merge { rows, touched: BTreeSet::new(), superseded: Vec::new() })
-    }
-
-    fn month(def: &TableDef, row: &Row) -> i32 {
-        month_of(def.time.and_then(|t| row[t].time()))
-    }
-
-    /// Applies a new version; returns whether it was new, updated or unchanged.
-    fn apply(&mut self, def: &TableDef, row: Row, batch: &str) -> Change {
-        let key = row[def.key.unwrap_or(0)].text().unwrap_or_default().to_owned();
-        let month = Merge::month(def, &row);
-        // Content is every column but the last, batch_id.
-        let same = |old: &Row| old.len() == row.len() && old[..old.len() - 1] == row[..row.len() - 1];
-        match self.rows.get(&key) {
-            Some((_, old)) if same(old) => Change::Unchanged,
-            Some((old_month, old)) => {
-                self.touched.insert(*old_month);
-                self.touched.insert(month);
-                let mut history = old.clone();
-                history.push(Value::Text(Some(batch.to_owned())));
-                self.superseded.push(history);
-                self.rows.insert(key, (month, row));
-                Change::Updated
-            }
-            None => {
-                self.touched.insert(month);
-                self.rows.insert(key, (month, row));
-                Change::New
-            }
-        }
-    }
-
-    /// Writes the touched partitions into the commit and carries the others over.
-    fn write(&self, commit: &Commit<'_>, def: &TableDef, batch: &str) -> Result<(), IngestError> {
-        let history = format!("{}_history", def.name);
-        if self.touched.is_empty() && self.superseded.is_empty() {
-            commit.keep(def.name, |_| false)?;
-            commit.keep(&history, |_| false)?;
-            if def.restricted {
-                table_folder(commit, def, def.name)?;
-            }
-            return Ok(());
-        }
-        let touched: BTreeSet<String> = self.touched.iter().map(|m| partition_name(*m)).collect();
-        commit.keep(def.name, |relative| {
-            relative.components().next().is_some_and(|c| touched.contains(&*c.as_os_str().to_string_lossy()))
-        })?;
-        let mut by_month: BTreeMap<i32, Vec<&Row>> = BTreeMap::new();
-        for (month, row) in self.rows.values() {
-            if self.touched.contains(month) {
-                by_month.entry(*month).or_default().push(row);
-            }
-        }
-        let table_dir = table_folder(commit, def, def.name)?;
-        let time = def.time.unwrap_or(0);
-        let key = def.key.unwrap_or(0);
-        for (month, mut rows) in by_month {
-            // Sorted by time, then key, within the file.
-            rows.sort_unstable_by(|a, b| (a[time].time(), a[key].text()).cmp(&(b[time].time(), b[key].text())));
-            let dir = table_dir.join(partition_name(month));
-            fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
-            let path = dir.join("part-0.parquet");
-            write_parquet(&path, def.columns, &rows).map_err(|e| file_error(&path, e))?;
-        }
-        commit.keep(&history, |_| false)?;
-        if !self.superseded.is_empty() {
-            let path = table_folder(commit, def, &history)?.join(format!("batch={batch}.parquet"));
-            let rows: Vec<&Row> = self.superseded.iter().collect();
-            write_parquet(&path, &history_columns(def), &rows).map_err(|e| file_error(&path, e))?;
-        }
-        Ok(())
-    }
-}
-
-enum Change {
-    New,
-    Updated,
-    Unchanged,
-}
-
 /// A table folder of this commit; a restricted table's folder is readable by its owner only, so an
 /// analyst's account cannot open the raw personal data even with a plain Parquet reader.
 fn table_folder(commit: &Commit<'_>, def: &TableDef, name: &str) -> Result<PathBuf, IngestError> {
@@ -349,18 +267,290 @@ fn table_folder(commit: &Commit<'_>, def: &TableDef, name: &str) -> Result<PathB
     Ok(dir)
 }
 
-/// Appends rows to an append-only table as one new file of this batch.
-fn append(commit: &Commit<'_>, def: &TableDef, batch: &str, rows: &[Row]) -> Result<(), IngestError> {
+/// An append-only table of this commit: the base snapshot's files kept, this batch's rows in one new file.
+fn appender(commit: &Commit<'_>, def: &'static TableDef, batch: &str) -> Result<ParquetAppender, IngestError> {
+    let dir = table_folder(commit, def, def.name)?;
     commit.keep(def.name, |_| false)?;
-    if rows.is_empty() {
-        if def.restricted {
-            table_folder(commit, def, def.name)?;
+    Ok(ParquetAppender::new(dir.join(format!("batch={batch}.parquet")), def.columns))
+}
+
+fn finish_appender(appender: ParquetAppender, def: &TableDef) -> Result<(), IngestError> {
+    appender.finish().map(|_| ()).map_err(|message| IngestError::File { path: PathBuf::from(def.name), message })
+}
+
+/// Records handed from the reading thread to the workers at a time.
+const CHUNK_RECORDS: usize = 8192;
+
+/// A record after the parallel stage: contract checks, normalisation and pseudonyms done.
+struct Checked {
+    key: u128,
+    content: u64,
+    month: i32,
+    row: Result<CheckedRow, Violation>,
+}
+
+enum CheckedRow {
+    Call(Box<CallOut>),
+    Order(WorkOrder),
+}
+
+fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey) -> Checked {
+    let fields = match &record.fields {
+        Ok(fields) => fields,
+        Err(violation) => return Checked { key: 0, content: 0, month: -1, row: Err(violation.clone()) },
+    };
+    match validate_record(table, fields) {
+        Err(violation) => Checked { key: 0, content: 0, month: -1, row: Err(violation) },
+        Ok(valid) => {
+            let key_hash = key_digest(fields[0].as_deref().unwrap_or_default());
+            let content = content_digest(fields);
+            let (month, row) = match valid {
+                ValidRow::Call(call) => {
+                    (month_of(Some(call.received_at)), CheckedRow::Call(Box::new(CallOut::new(call, key))))
+                }
+                ValidRow::WorkOrder(order) => (month_of(Some(order.created_at)), CheckedRow::Order(order)),
+            };
+            Checked { key: key_hash, content, month, row: Ok(row) }
         }
-        return Ok(());
     }
-    let path = table_folder(commit, def, def.name)?.join(format!("batch={batch}.parquet"));
-    let rows: Vec<&Row> = rows.iter().collect();
-    write_parquet(&path, def.columns, &rows).map_err(|e| file_error(&path, e))
+}
+
+/// Everything phase one writes to: spills of the keyed tables, quarantine, and the batch's keys.
+struct BatchSink<'a> {
+    batch: String,
+    key: &'a PseudonymKey,
+    calls: MonthSpill,
+    calls_pii: MonthSpill,
+    orders: MonthSpill,
+    call_keys: BatchKeys,
+    order_keys: BatchKeys,
+    quarantine: ParquetAppender,
+    quarantine_pii: ParquetAppender,
+}
+
+impl BatchSink<'_> {
+    fn quarantine(
+        &mut self,
+        table: Table,
+        file_name: &str,
+        record: &SourceRecord,
+        violation: &Violation,
+    ) -> Result<(), String> {
+        let (safe, raw) = quarantine_records(table, record.fields.as_deref().ok(), self.key);
+        let line = Cell::Int(Some(record.line as i64));
+        self.quarantine.push(&[
+            Cell::Text(Some(&self.batch)),
+            Cell::Text(Some(file_name)),
+            line,
+            Cell::Text(Some(table.name())),
+            Cell::Text(violation.column),
+            Cell::Text(Some(violation.reason.code())),
+            Cell::Text(Some(&violation.detail)),
+            Cell::Text(Some(&safe)),
+        ])?;
+        self.quarantine_pii.push(&[
+            Cell::Text(Some(&self.batch)),
+            Cell::Text(Some(file_name)),
+            line,
+            Cell::Text(Some(&raw)),
+        ])
+    }
+
+    /// Takes one checked record in file order: the batch rule on keys, then quarantine for a bad
+    /// record. Returns the row to store (with its month) when the record is the first of its key.
+    fn take(
+        &mut self,
+        table: Table,
+        file_name: &str,
+        record: &SourceRecord,
+        checked: Checked,
+        summary: &mut IngestSummary,
+        outcome: &mut FileOutcome,
+    ) -> Result<Option<(i32, CheckedRow)>, String> {
+        let violation = match checked.row {
+            Ok(row) => {
+                let keys = match row {
+                    CheckedRow::Call(_) => &mut self.call_keys,
+                    CheckedRow::Order(_) => &mut self.order_keys,
+                };
+                match keys.admit(checked.key, checked.content, checked.month) {
+                    KeyCheck::First => return Ok(Some((checked.month, row))),
+                    KeyCheck::Repeat => {
+                        summary.unchanged += 1;
+                        return Ok(None);
+                    }
+                    KeyCheck::Conflict => duplicate_key_violation(table),
+                }
+            }
+            Err(violation) => violation,
+        };
+        *summary.quarantined.entry(violation.reason).or_insert(0) += 1;
+        outcome.quarantined += 1;
+        self.quarantine(table, file_name, record, &violation)?;
+        Ok(None)
+    }
+
+    /// Writes rows built by [`build_batches`] to the spills.
+    fn spill(&mut self, built: Vec<(SpillTable, i32, RecordBatch)>) -> Result<(), String> {
+        for (table, month, batch) in built {
+            let spill = match table {
+                SpillTable::Calls => &mut self.calls,
+                SpillTable::CallsPii => &mut self.calls_pii,
+                SpillTable::Orders => &mut self.orders,
+            };
+            spill.write(month, &batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which spill a built batch goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SpillTable {
+    Calls,
+    CallsPii,
+    Orders,
+}
+
+/// Builds Arrow batches, by table and month, of rows taken from one chunk.
+fn build_batches(rows: &[(i32, CheckedRow)], batch: &str) -> Result<Vec<(SpillTable, i32, RecordBatch)>, String> {
+    let mut calls: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
+    let mut calls_pii: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
+    let mut orders: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
+    for (month, row) in rows {
+        match row {
+            CheckedRow::Call(call) => call.push(
+                batch,
+                calls.entry(*month).or_insert_with(|| BatchBuilder::new(CALLS.columns)),
+                calls_pii.entry(*month).or_insert_with(|| BatchBuilder::new(CALLS_PII.columns)),
+            )?,
+            CheckedRow::Order(order) => push_order(
+                order,
+                batch,
+                orders.entry(*month).or_insert_with(|| BatchBuilder::new(WORK_ORDERS.columns)),
+            )?,
+        }
+    }
+    let mut built = Vec::new();
+    for (table, builders) in
+        [(SpillTable::Calls, calls), (SpillTable::CallsPii, calls_pii), (SpillTable::Orders, orders)]
+    {
+        for (month, mut builder) in builders {
+            built.push((table, month, builder.finish()?));
+        }
+    }
+    Ok(built)
+}
+
+/// Reads one file on a thread of its own, checks its records on every core, and takes them in order.
+fn ingest_file(
+    reader: SourceReader,
+    sink: &mut BatchSink<'_>,
+    outcome: &mut FileOutcome,
+    summary: &mut IngestSummary,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), IngestError> {
+    let table = reader.table();
+    let path = reader.path().to_owned();
+    let file_name = path.display().to_string();
+    let key = sink.key;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<SourceRecord>, SourceError>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+            for record in reader {
+                match record {
+                    Ok(record) => {
+                        chunk.push(record);
+                        if chunk.len() == CHUNK_RECORDS
+                            && sender
+                                .send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_RECORDS))))
+                                .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = sender.send(Ok(chunk));
+            }
+        });
+        for chunk in receiver {
+            let chunk = chunk?;
+            // Contract checks, normalisation and pseudonyms on every core; the batch rule on keys in
+            // file order; Arrow batches built on every core; then the spills, in order.
+            let checked: Vec<Checked> = chunk.par_iter().map(|record| check_record(table, record, key)).collect();
+            let mut taken = Vec::with_capacity(chunk.len());
+            for (record, checked) in chunk.iter().zip(checked) {
+                outcome.rows += 1;
+                summary.rows_read += 1;
+                let row = sink.take(table, &file_name, record, checked, summary, outcome);
+                taken.extend(row.map_err(|e| file_error(&path, e))?);
+            }
+            let batch = sink.batch.clone();
+            let parts = taken.len().div_ceil(rayon::current_num_threads()).max(1);
+            let built: Vec<_> = taken.par_chunks(parts).map(|part| build_batches(part, &batch)).collect();
+            for part in built {
+                sink.spill(part.map_err(|e| file_error(&path, e))?).map_err(|e| file_error(&path, e))?;
+            }
+            progress(summary.rows_read);
+        }
+        Ok(())
+    })
+}
+
+/// Merges the three keyed tables (on threads of their own) and carries untouched partitions over.
+fn merge_keyed_tables(
+    commit: &Commit<'_>,
+    batch: &str,
+    spills: [(&'static TableDef, BTreeMap<i32, PathBuf>, &BatchKeys); 3],
+) -> Result<Vec<MergeOutcome>, IngestError> {
+    let internal = |def: &TableDef, message: String| IngestError::File { path: PathBuf::from(def.name), message };
+    // Rows that move partition are found before the merge, with the keys of the batch.
+    let mut plans = Vec::new();
+    for (def, spilled, keys) in spills {
+        let base = commit.base_table_dir(def.name);
+        let (moved, moved_from) = merge::moved_keys(def, base.as_deref(), keys).map_err(|e| internal(def, e))?;
+        let out = table_folder(commit, def, def.name)?;
+        let history_dir = commit.table_dir(&format!("{}_history", def.name))?;
+        let history = HistoryWriter::new(history_dir.join(format!("batch={batch}.parquet")), def, batch);
+        plans.push((def, base, spilled, moved, moved_from, out, history));
+    }
+    let results: Vec<Result<MergeOutcome, IngestError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plans
+            .into_iter()
+            .map(|(def, base, spilled, moved, moved_from, out, mut history)| {
+                scope.spawn(move || {
+                    let outcome = merge_table(def, base.as_deref(), &spilled, &moved, &moved_from, &out, &mut history)
+                        .and_then(|outcome| history.finish().map(|()| outcome))
+                        .map_err(|e| internal(def, e))?;
+                    let rewritten = &outcome.rewritten;
+                    commit.keep(def.name, |relative| {
+                        relative
+                            .components()
+                            .next()
+                            .is_some_and(|c| rewritten.contains(&*c.as_os_str().to_string_lossy()))
+                    })?;
+                    commit.keep(&format!("{}_history", def.name), |_| false)?;
+                    Ok(outcome)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(IngestError::File { path: PathBuf::from("merge"), message: "a merge thread failed".into() })
+                })
+            })
+            .collect()
+    });
+    results.into_iter().collect()
 }
 
 /// Ingests files into the warehouse as one batch; `progress` receives records read so far.
@@ -382,12 +572,21 @@ pub fn ingest(
             }
         }
     }
+    let scratch = commit.scratch_dir()?;
+    let spill =
+        |def: &'static TableDef| MonthSpill::new(def, scratch.join(def.name)).map_err(|e| file_error(&scratch, e));
+    let mut sink = BatchSink {
+        batch: batch.clone(),
+        key,
+        calls: spill(&CALLS)?,
+        calls_pii: spill(&CALLS_PII)?,
+        orders: spill(&WORK_ORDERS)?,
+        call_keys: BatchKeys::default(),
+        order_keys: BatchKeys::default(),
+        quarantine: appender(&commit, &QUARANTINE, &batch)?,
+        quarantine_pii: appender(&commit, &QUARANTINE_PII, &batch)?,
+    };
     let mut summary = IngestSummary::default();
-    let mut validators: HashMap<Table, BatchValidator> = HashMap::new();
-    let mut calls = Vec::new();
-    let mut orders = Vec::new();
-    let mut quarantine = Vec::new();
-    let mut quarantine_pii = Vec::new();
     let mut manifest = Vec::new();
     for path in files {
         let (hash, bytes) = sha256_of(path)?;
@@ -398,44 +597,12 @@ pub fn ingest(
         let reader = SourceReader::open(path, table)?;
         let file_table = reader.table();
         let unknown_columns = reader.unknown_columns().iter().cloned().collect();
-        let validator = validators.entry(file_table).or_insert_with(|| BatchValidator::new(file_table));
         let mut outcome =
             FileOutcome { path: path.clone(), table: file_table, rows: 0, quarantined: 0, unknown_columns };
-        let file_name = path.display().to_string();
-        for record in reader {
-            let record = record?;
-            outcome.rows += 1;
-            summary.rows_read += 1;
-            if summary.rows_read % 65_536 == 0 {
-                progress(summary.rows_read);
-            }
-            let checked = record.fields.as_ref().map_err(Clone::clone).and_then(|fields| validator.check(fields));
-            match checked {
-                Ok(Some(ValidRow::Call(call))) => calls.push(call_rows(&call, key, &batch)),
-                Ok(Some(ValidRow::WorkOrder(order))) => orders.push(order_row(&order, &batch)),
-                Ok(None) => summary.unchanged += 1,
-                Err(violation) => {
-                    outcome.quarantined += 1;
-                    *summary.quarantined.entry(violation.reason).or_insert(0) += 1;
-                    let (safe, raw) = quarantine_records(file_table, record.fields.as_deref().ok(), key);
-                    let line = Value::Int(Some(record.line as i64));
-                    quarantine.push(vec![
-                        text(Some(&batch)),
-                        text(Some(&file_name)),
-                        line.clone(),
-                        text(Some(file_table.name())),
-                        text(violation.column),
-                        text(Some(violation.reason.code())),
-                        text(Some(&violation.detail)),
-                        text(Some(&safe)),
-                    ]);
-                    quarantine_pii.push(vec![text(Some(&batch)), text(Some(&file_name)), line, text(Some(&raw))]);
-                }
-            }
-        }
+        ingest_file(reader, &mut sink, &mut outcome, &mut summary, progress)?;
         manifest.push(vec![
             text(Some(&hash)),
-            text(Some(&file_name)),
+            text(Some(&path.display().to_string())),
             Value::Int(Some(bytes as i64)),
             text(Some(file_table.name())),
             text(Some(&batch)),
@@ -449,45 +616,49 @@ pub fn ingest(
         // Every file was ingested before: nothing changes, no snapshot is made.
         return Ok(summary);
     }
-
-    let mut call_merge = Merge::load(warehouse, &CALLS)?;
-    let mut pii_merge = Merge::load(warehouse, &CALLS_PII)?;
-    for (analyst, restricted) in calls {
-        match call_merge.apply(&CALLS, analyst, &batch) {
-            Change::New => summary.accepted += 1,
-            Change::Updated => summary.updated += 1,
-            Change::Unchanged => summary.unchanged += 1,
-        }
-        pii_merge.apply(&CALLS_PII, restricted, &batch);
-    }
-    let mut order_merge = Merge::load(warehouse, &WORK_ORDERS)?;
-    for row in orders {
-        match order_merge.apply(&WORK_ORDERS, row, &batch) {
-            Change::New => summary.accepted += 1,
-            Change::Updated => summary.updated += 1,
-            Change::Unchanged => summary.unchanged += 1,
-        }
-    }
-    call_merge.write(&commit, &CALLS, &batch)?;
-    pii_merge.write(&commit, &CALLS_PII, &batch)?;
-    order_merge.write(&commit, &WORK_ORDERS, &batch)?;
-    append(&commit, &QUARANTINE, &batch, &quarantine)?;
-    append(&commit, &QUARANTINE_PII, &batch, &quarantine_pii)?;
-    append(&commit, &INGEST_FILES, &batch, &manifest)?;
-    let quarantined: u64 = summary.quarantined.values().sum();
-    let count = |n: u64| Value::Int(Some(n as i64));
-    let batch_row = vec![
-        text(Some(&batch)),
-        Value::Time(Some(started)),
-        Value::Time(Some(chrono::Utc::now().timestamp_micros())),
-        count(summary.files.len() as u64),
-        count(summary.rows_read),
-        count(summary.accepted),
-        count(summary.updated),
-        count(summary.unchanged),
-        count(quarantined),
+    let BatchSink { calls, calls_pii, orders, call_keys, order_keys, quarantine, quarantine_pii, .. } = sink;
+    let finish = |spill: MonthSpill| spill.finish().map_err(|e| file_error(&scratch, e));
+    let spills = [
+        (&CALLS, finish(calls)?, &call_keys),
+        (&CALLS_PII, finish(calls_pii)?, &call_keys),
+        (&WORK_ORDERS, finish(orders)?, &order_keys),
     ];
-    append(&commit, &INGEST_BATCHES, &batch, &[batch_row])?;
+    finish_appender(quarantine, &QUARANTINE)?;
+    finish_appender(quarantine_pii, &QUARANTINE_PII)?;
+    let outcomes = merge_keyed_tables(&commit, &batch, spills)?;
+    drop((call_keys, order_keys));
+    // Counts are of calls and orders; the restricted copy of calls mirrors the calls.
+    for (def, outcome) in [&CALLS, &CALLS_PII, &WORK_ORDERS].iter().zip(&outcomes) {
+        if def.restricted {
+            continue;
+        }
+        summary.accepted += outcome.new;
+        summary.updated += outcome.updated;
+        summary.unchanged += outcome.unchanged;
+    }
+    let mut files_table = appender(&commit, &INGEST_FILES, &batch)?;
+    for row in &manifest {
+        let cells: Vec<Cell<'_>> = row.iter().map(Value::cell).collect();
+        files_table.push(&cells).map_err(|e| file_error(Path::new(INGEST_FILES.name), e))?;
+    }
+    finish_appender(files_table, &INGEST_FILES)?;
+    let quarantined: u64 = summary.quarantined.values().sum();
+    let count = |n: u64| Cell::Int(Some(n as i64));
+    let mut batches = appender(&commit, &INGEST_BATCHES, &batch)?;
+    batches
+        .push(&[
+            Cell::Text(Some(&batch)),
+            Cell::Time(Some(started)),
+            Cell::Time(Some(chrono::Utc::now().timestamp_micros())),
+            count(summary.files.len() as u64),
+            count(summary.rows_read),
+            count(summary.accepted),
+            count(summary.updated),
+            count(summary.unchanged),
+            count(quarantined),
+        ])
+        .map_err(|e| file_error(Path::new(INGEST_BATCHES.name), e))?;
+    finish_appender(batches, &INGEST_BATCHES)?;
     commit.commit()?;
     summary.batch_id = Some(batch);
     Ok(summary)

@@ -308,6 +308,187 @@ pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<Recor
     RecordBatch::try_new(schema(columns), arrays).map_err(|e| e.to_string())
 }
 
+/// One value to append to a [`BatchBuilder`], borrowed (no allocation per value).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// Text.
+    Text(Option<&'a str>),
+    /// UTC microseconds.
+    Time(Option<i64>),
+    /// Float.
+    Float(Option<f64>),
+    /// Integer.
+    Int(Option<i64>),
+    /// Boolean.
+    Bool(Option<bool>),
+}
+
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Time(TimestampMicrosecondBuilder),
+    Float(Float64Builder),
+    Int(Int64Builder),
+    Bool(BooleanBuilder),
+}
+
+/// Builds Arrow batches of a column list row by row, column-wise in memory.
+pub struct BatchBuilder {
+    columns: &'static [(&'static str, Kind)],
+    builders: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl BatchBuilder {
+    /// An empty builder.
+    pub fn new(columns: &'static [(&'static str, Kind)]) -> Self {
+        let builders = columns
+            .iter()
+            .map(|(_, kind)| match kind {
+                Text => ColumnBuilder::Text(StringBuilder::new()),
+                Time => ColumnBuilder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+                Float => ColumnBuilder::Float(Float64Builder::new()),
+                Int => ColumnBuilder::Int(Int64Builder::new()),
+                Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            })
+            .collect();
+        BatchBuilder { columns, builders, rows: 0 }
+    }
+
+    /// Rows appended since the last [`BatchBuilder::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no row is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one row; the cells must match the columns in number and kind.
+    pub fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), String> {
+        if cells.len() != self.builders.len() {
+            return Err(format!("{} values for {} columns", cells.len(), self.builders.len()));
+        }
+        // Kinds are checked before anything is appended, so a bad row leaves the columns aligned.
+        for ((builder, cell), (name, _)) in self.builders.iter().zip(cells).zip(self.columns) {
+            let fits = matches!(
+                (builder, cell),
+                (ColumnBuilder::Text(_), Cell::Text(_))
+                    | (ColumnBuilder::Time(_), Cell::Time(_))
+                    | (ColumnBuilder::Float(_), Cell::Float(_))
+                    | (ColumnBuilder::Int(_), Cell::Int(_))
+                    | (ColumnBuilder::Bool(_), Cell::Bool(_))
+            );
+            if !fits {
+                return Err(format!("column {name}: value of the wrong kind"));
+            }
+        }
+        for (builder, cell) in self.builders.iter_mut().zip(cells) {
+            match (builder, *cell) {
+                (ColumnBuilder::Text(b), Cell::Text(v)) => b.append_option(v),
+                (ColumnBuilder::Time(b), Cell::Time(v)) => b.append_option(v),
+                (ColumnBuilder::Float(b), Cell::Float(v)) => b.append_option(v),
+                (ColumnBuilder::Int(b), Cell::Int(v)) => b.append_option(v),
+                (ColumnBuilder::Bool(b), Cell::Bool(v)) => b.append_option(v),
+                _ => unreachable!("kinds were checked above"),
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows appended so far as a batch; the builder starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, String> {
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|builder| -> ArrayRef {
+                match builder {
+                    ColumnBuilder::Text(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Time(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Float(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Int(b) => Arc::new(b.finish()),
+                    ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        self.rows = 0;
+        RecordBatch::try_new(schema(self.columns), arrays).map_err(|e| e.to_string())
+    }
+}
+
+impl Value {
+    /// The value as a cell to append.
+    pub fn cell(&self) -> Cell<'_> {
+        match self {
+            Value::Text(v) => Cell::Text(v.as_deref()),
+            Value::Time(v) => Cell::Time(*v),
+            Value::Float(v) => Cell::Float(*v),
+            Value::Int(v) => Cell::Int(*v),
+            Value::Bool(v) => Cell::Bool(*v),
+        }
+    }
+}
+
+/// Warehouse Parquet settings: zstd, row groups of 128k rows (large enough to scan fast, small
+/// enough that a month of calls has several to prune and parallelise over).
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .build()
+}
+
+/// A Parquet file written batch by batch, created on the first row (an empty table writes no file).
+pub struct ParquetAppender {
+    path: std::path::PathBuf,
+    columns: &'static [(&'static str, Kind)],
+    builder: BatchBuilder,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl ParquetAppender {
+    /// An appender that will create `path`.
+    pub fn new(path: std::path::PathBuf, columns: &'static [(&'static str, Kind)]) -> Self {
+        ParquetAppender { path, columns, builder: BatchBuilder::new(columns), writer: None }
+    }
+
+    /// Appends a row, writing a batch out every 8,192 rows.
+    pub fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), String> {
+        self.builder.push(cells)?;
+        if self.builder.len() >= 8192 { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let batch = self.builder.finish()?;
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => {
+                let file = File::create(&self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
+                let writer = ArrowWriter::try_new(file, schema(self.columns), Some(writer_properties()))
+                    .map_err(|e| format!("{}: {e}", self.path.display()))?;
+                self.writer.insert(writer)
+            }
+        };
+        writer.write(&batch).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// Writes what is left and closes the file; returns whether a file was written.
+    pub fn finish(mut self) -> Result<bool, String> {
+        self.flush()?;
+        match self.writer.take() {
+            Some(writer) => {
+                writer.close().map_err(|e| format!("{}: {e}", self.path.display()))?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 /// Writes rows to a new Parquet file (zstd, row groups of 128k rows).
 pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<(), String> {
     let properties = WriterProperties::builder()
