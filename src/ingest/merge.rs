@@ -13,8 +13,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use datafusion::arrow::ipc::CompressionType;
 use datafusion::arrow::ipc::reader::StreamReader;
-use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
@@ -69,8 +70,17 @@ impl MonthSpill {
             std::collections::btree_map::Entry::Vacant(slot) => {
                 let path = self.dir.join(format!("{}.arrows", partition_name(month)));
                 let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let writer = StreamWriter::try_new(BufWriter::with_capacity(1 << 20, file), &schema(self.def.columns))
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                // LZ4 halves the bytes spilled for little CPU: at 10M calls the spill is gigabytes,
+                // and writing it uncompressed runs into the kernel's dirty-page limits.
+                let options = IpcWriteOptions::default()
+                    .try_with_compression(Some(CompressionType::LZ4_FRAME))
+                    .map_err(|e| e.to_string())?;
+                let writer = StreamWriter::try_new_with_options(
+                    BufWriter::with_capacity(1 << 20, file),
+                    &schema(self.def.columns),
+                    options,
+                )
+                .map_err(|e| format!("{}: {e}", path.display()))?;
                 slot.insert(writer)
             }
         };

@@ -504,31 +504,61 @@ fn ingest_file(
     })
 }
 
-/// Merges the three keyed tables (on threads of their own) and carries untouched partitions over.
+/// One keyed table's merge: its spilled months and the keys that move partition.
+struct MergePlan {
+    def: &'static TableDef,
+    spilled: BTreeMap<i32, PathBuf>,
+    moved: HashSet<u128>,
+    moved_from: std::collections::BTreeSet<i32>,
+}
+
+fn merge_error(def: &TableDef, message: String) -> IngestError {
+    IngestError::File { path: PathBuf::from(def.name), message }
+}
+
+/// Finds the rows of a keyed table that move partition (reading only the warehouse's key column).
+fn plan_merge(
+    commit: &Commit<'_>,
+    def: &'static TableDef,
+    spilled: BTreeMap<i32, PathBuf>,
+    keys: &BatchKeys,
+) -> Result<MergePlan, IngestError> {
+    let base = commit.base_table_dir(def.name);
+    let (moved, moved_from) = merge::moved_keys(def, base.as_deref(), keys).map_err(|e| merge_error(def, e))?;
+    Ok(MergePlan { def, spilled, moved, moved_from })
+}
+
+/// Merges the keyed tables (on threads of their own) and carries untouched partitions over.
 fn merge_keyed_tables(
     commit: &Commit<'_>,
     batch: &str,
-    spills: [(&'static TableDef, BTreeMap<i32, PathBuf>, &BatchKeys); 3],
+    plans: Vec<MergePlan>,
 ) -> Result<Vec<MergeOutcome>, IngestError> {
-    let internal = |def: &TableDef, message: String| IngestError::File { path: PathBuf::from(def.name), message };
-    // Rows that move partition are found before the merge, with the keys of the batch.
-    let mut plans = Vec::new();
-    for (def, spilled, keys) in spills {
-        let base = commit.base_table_dir(def.name);
-        let (moved, moved_from) = merge::moved_keys(def, base.as_deref(), keys).map_err(|e| internal(def, e))?;
+    let mut prepared = Vec::new();
+    for plan in plans {
+        let def = plan.def;
         let out = table_folder(commit, def, def.name)?;
-        let history_dir = commit.table_dir(&format!("{}_history", def.name))?;
+        let history_dir = table_folder(commit, def, &format!("{}_history", def.name))?;
         let history = HistoryWriter::new(history_dir.join(format!("batch={batch}.parquet")), def, batch);
-        plans.push((def, base, spilled, moved, moved_from, out, history));
+        prepared.push((plan, commit.base_table_dir(def.name), out, history));
     }
     let results: Vec<Result<MergeOutcome, IngestError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plans
+        let handles: Vec<_> = prepared
             .into_iter()
-            .map(|(def, base, spilled, moved, moved_from, out, mut history)| {
+            .map(|(plan, base, out, mut history)| {
                 scope.spawn(move || {
-                    let outcome = merge_table(def, base.as_deref(), &spilled, &moved, &moved_from, &out, &mut history)
-                        .and_then(|outcome| history.finish().map(|()| outcome))
-                        .map_err(|e| internal(def, e))?;
+                    let def = plan.def;
+                    let outcome = merge_table(
+                        def,
+                        base.as_deref(),
+                        &plan.spilled,
+                        &plan.moved,
+                        &plan.moved_from,
+                        &out,
+                        &mut history,
+                    )
+                    .and_then(|outcome| history.finish().map(|()| outcome))
+                    .map_err(|e| merge_error(def, e))?;
                     let rewritten = &outcome.rewritten;
                     commit.keep(def.name, |relative| {
                         relative
@@ -618,15 +648,16 @@ pub fn ingest(
     }
     let BatchSink { calls, calls_pii, orders, call_keys, order_keys, quarantine, quarantine_pii, .. } = sink;
     let finish = |spill: MonthSpill| spill.finish().map_err(|e| file_error(&scratch, e));
-    let spills = [
-        (&CALLS, finish(calls)?, &call_keys),
-        (&CALLS_PII, finish(calls_pii)?, &call_keys),
-        (&WORK_ORDERS, finish(orders)?, &order_keys),
+    let plans = vec![
+        plan_merge(&commit, &CALLS, finish(calls)?, &call_keys)?,
+        plan_merge(&commit, &CALLS_PII, finish(calls_pii)?, &call_keys)?,
+        plan_merge(&commit, &WORK_ORDERS, finish(orders)?, &order_keys)?,
     ];
+    // The batch's keys are not needed to merge: free them before months are loaded.
+    drop((call_keys, order_keys));
     finish_appender(quarantine, &QUARANTINE)?;
     finish_appender(quarantine_pii, &QUARANTINE_PII)?;
-    let outcomes = merge_keyed_tables(&commit, &batch, spills)?;
-    drop((call_keys, order_keys));
+    let outcomes = merge_keyed_tables(&commit, &batch, plans)?;
     // Counts are of calls and orders; the restricted copy of calls mirrors the calls.
     for (def, outcome) in [&CALLS, &CALLS_PII, &WORK_ORDERS].iter().zip(&outcomes) {
         if def.restricted {
