@@ -11,6 +11,7 @@ use crate::ingest::{IngestError, IngestSummary, ingest};
 use crate::pii::normalize_phone;
 use crate::pseudonym::{KeyError, PseudonymKey};
 use crate::source::{SourceError, ValidRow, validate_file};
+use crate::sql::{SessionOptions, SqlError, open_session, queries};
 use crate::warehouse::{self, Warehouse, WarehouseError};
 
 /// What the demo runs on.
@@ -45,6 +46,48 @@ pub enum DemoError {
     /// The demo warehouse's key could not be had.
     #[error("key: {0}")]
     Key(#[from] KeyError),
+    /// A named query failed.
+    #[error("sql: {0}")]
+    Sql(#[from] SqlError),
+}
+
+/// A headline figure as the named query `headline_summary` computes it from the warehouse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlFigure {
+    /// Figure name.
+    pub name: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Numerator.
+    pub numerator: u64,
+    /// Denominator.
+    pub denominator: u64,
+}
+
+/// Runs `headline_summary` in a warehouse.
+pub fn headline_figures_by_sql(warehouse: &Path) -> Result<Vec<SqlFigure>, DemoError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    let session = open_session(warehouse, SessionOptions::default())?;
+    let sql = queries::find("headline_summary")?.bind(&[])?;
+    let (_, batches) = session.collect(&sql)?;
+    let mut figures = Vec::new();
+    for batch in &batches {
+        let text = |c: usize, i: usize| batch.column(c).as_string::<i32>().value(i).to_owned();
+        let count = |c: usize, i: usize| {
+            let column = batch.column(c).as_primitive::<Int64Type>();
+            if column.is_null(i) { 0 } else { column.value(i).max(0) as u64 }
+        };
+        for i in 0..batch.num_rows() {
+            figures.push(SqlFigure {
+                name: text(0, i),
+                name_zh: text(1, i),
+                numerator: count(2, i),
+                denominator: count(3, i),
+            });
+        }
+    }
+    Ok(figures)
 }
 
 /// Validation outcome of one file.
@@ -88,6 +131,8 @@ pub struct DemoReport {
     pub warehouse: PathBuf,
     /// What ingest did.
     pub ingested: IngestSummary,
+    /// The headline figures through the named query, from the warehouse.
+    pub sql_figures: Vec<SqlFigure>,
 }
 
 /// Runs the demo; `progress` receives call rows generated so far.
@@ -113,7 +158,8 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let opened = Warehouse::open(&warehouse_dir)?;
     let inputs: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let ingested = ingest(&opened, &inputs, None, &key, &mut |_| {})?;
-    Ok(DemoReport { generated, files, agreement, figures, warehouse: warehouse_dir, ingested })
+    let sql_figures = headline_figures_by_sql(&warehouse_dir)?;
+    Ok(DemoReport { generated, files, agreement, figures, warehouse: warehouse_dir, ingested, sql_figures })
 }
 
 /// Validates a generated batch folder, compares with its truth and computes the headline figures.

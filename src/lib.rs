@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod pii;
 pub mod pseudonym;
 pub mod source;
+pub mod sql;
 pub mod warehouse;

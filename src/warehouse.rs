@@ -113,7 +113,9 @@ impl Warehouse {
         self.dir.join(table)
     }
 
-    fn snapshot_dir(&self, id: SnapshotId) -> PathBuf {
+    /// The folder of a committed snapshot (readers resolve `current` once and read this folder, so a
+    /// commit during a query never mixes two snapshots).
+    pub fn snapshot_dir(&self, id: SnapshotId) -> PathBuf {
         self.dir.join(SNAPSHOTS).join(format!("{id:08}"))
     }
 

@@ -103,3 +103,80 @@ fn init_lays_out_a_warehouse_with_a_private_key_beside_it_and_refuses_twice() {
     let stderr = String::from_utf8_lossy(&bad_env.stderr);
     assert!(stderr.contains("HOTLINE_KEY") && !stderr.contains("secret-but-short"), "{stderr}");
 }
+
+#[test]
+fn sql_runs_one_statement_in_every_format_and_refuses_writes_with_exit_2() {
+    let warehouse = crate::util::sample_warehouse();
+    let run = |args: &[&str]| hotline().arg("sql").args(args).arg("--warehouse").arg(&warehouse).output().unwrap();
+    let table =
+        run(&["SELECT category_name(category) AS 类别, COUNT(*) AS n FROM calls GROUP BY 1 ORDER BY 2 DESC LIMIT 3"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success(), "{text}{}", String::from_utf8_lossy(&table.stderr));
+    assert!(text.contains("类别") && text.contains("(3 rows)"), "{text}");
+    let csv =
+        run(&["SELECT district, COUNT(*) AS n FROM calls GROUP BY district ORDER BY district", "--format", "csv"]);
+    let csv_text = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv_text.starts_with("district,n\n"), "{csv_text}");
+    let jsonl = run(&["SELECT 1 AS a UNION ALL SELECT 2", "--format", "jsonl"]);
+    assert_eq!(String::from_utf8_lossy(&jsonl.stdout).lines().count(), 2);
+    let out = scratch("cli-sql-out").join("r.parquet");
+    let parquet = run(&["SELECT * FROM work_orders", "--format", "parquet", "--out", out.to_str().unwrap()]);
+    assert!(parquet.status.success() && std::fs::metadata(&out).unwrap().len() > 1000);
+    let refused = run(&["DROP TABLE calls"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("refused"));
+}
+
+#[test]
+fn sql_exits_0_when_the_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let warehouse = crate::util::sample_warehouse();
+    let mut child = hotline()
+        .args(["sql", "SELECT * FROM calls a, calls b", "--format", "csv", "--warehouse"])
+        .arg(&warehouse)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("call_id,"));
+    // The pipe is closed here, as `| head -1` would.
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit {status:?}");
+}
+
+#[test]
+fn named_queries_are_listed_shown_and_run_with_parameters() {
+    let warehouse = crate::util::sample_warehouse();
+    let list = hotline().args(["query", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("headline_summary"));
+    let show = hotline().args(["query", "show", "headline_summary"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&show.stdout).contains("from_month"));
+    let all = hotline()
+        .args(["query", "run", "headline_summary", "--format", "csv", "--warehouse"])
+        .arg(&warehouse)
+        .output()
+        .unwrap();
+    let july = hotline()
+        .args([
+            "query",
+            "run",
+            "headline_summary",
+            "-p",
+            "from_month=2023-07",
+            "-p",
+            "to_month=2023-07",
+            "--format",
+            "csv",
+        ])
+        .arg("--warehouse")
+        .arg(&warehouse)
+        .output()
+        .unwrap();
+    assert!(all.status.success() && july.status.success(), "{}", String::from_utf8_lossy(&july.stderr));
+    assert_ne!(all.stdout, july.stdout, "the month range changes the figures");
+    let unknown = hotline().args(["query", "run", "headline_summary", "-p", "nope=1"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -6,4 +6,5 @@ mod cli;
 mod generate;
 mod ingest;
 mod source;
+mod sql;
 mod warehouse;

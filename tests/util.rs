@@ -96,3 +96,21 @@ pub fn reference() -> &'static Loaded {
     static LOADED: OnceLock<Loaded> = OnceLock::new();
     LOADED.get_or_init(|| load(&reference_batch()))
 }
+
+/// A warehouse holding the committed sample (`data/sample`), ingested once per test run with a fixed key.
+pub fn sample_warehouse() -> PathBuf {
+    static MADE: OnceLock<PathBuf> = OnceLock::new();
+    MADE.get_or_init(|| {
+        use hotline::ingest::ingest;
+        use hotline::pseudonym::PseudonymKey;
+        use hotline::warehouse::{Warehouse, init};
+        let dir = scratch("sample-warehouse").join("wh");
+        init(&dir).expect("init");
+        let key = PseudonymKey::from_hex(&"5a".repeat(32), "test").expect("key");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+        let files = [sample.join("calls.csv"), sample.join("work_orders.csv")];
+        ingest(&Warehouse::open(&dir).expect("open"), &files, None, &key, &mut |_| {}).expect("ingest");
+        dir
+    })
+    .clone()
+}

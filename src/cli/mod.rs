@@ -1,5 +1,6 @@
 //! The command-line delivery layer: parses arguments into settings, calls the engine and prints; nothing else lives here.
 
+pub mod sql;
 pub mod table;
 
 use std::io::{self, Write};
@@ -14,7 +15,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::contract::Table;
 use crate::demo::{DemoReport, DemoSettings, FileCheck, run_demo};
-use crate::figures::Figure;
 use crate::generate::{GenerateConfig, GenerateSummary, MIN_CALLS_TO_PLANT, OutputFormat, generate};
 use crate::source::validate_file;
 use table::{Align, write_table};
@@ -42,6 +42,13 @@ enum Command {
     Init(InitArgs),
     /// Ingest export files into the warehouse as one batch: validate, normalise, pseudonymise, commit atomically.
     Ingest(IngestArgs),
+    /// Query the warehouse in SQL: one statement, a file (-f), or the interactive shell.
+    Sql(sql::SqlArgs),
+    /// The named queries: every headline figure, transfer matrix, SLA league table …
+    Query {
+        #[command(subcommand)]
+        command: sql::QueryCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +201,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => run_demo_command(DemoSettings { dir: args.dir, calls: args.calls, seed: args.seed }),
         Command::Init(args) => run_init(&args.warehouse),
         Command::Ingest(args) => run_ingest(args),
+        Command::Sql(args) => sql::run_sql(args),
+        Command::Query { command } => sql::run_query(command),
     }
 }
 
@@ -367,17 +376,7 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
         "rejections matching truth/malformed.csv (same line and reason): {} of {} planted, {} rejected",
         a.matched, a.planted, a.rejected
     )?;
-    writeln!(out, "\n== 3. headline figures (computed from the validated rows) ==")?;
-    let rows: Vec<Vec<String>> = report.figures.iter().map(figure_row).collect();
-    write_table(
-        out,
-        &["figure", "名称", "value", "target", "numerator / denominator"],
-        &[Align::Left, Align::Left, Align::Right, Align::Right, Align::Right],
-        &rows,
-        40,
-    )?;
-    writeln!(out, "repeat-call rate counts callers by normalised phone until identity resolution lands.")?;
-    writeln!(out, "\n== 4. ingest into the warehouse ==")?;
+    writeln!(out, "\n== 3. ingest into the warehouse ==")?;
     let i = &report.ingested;
     let quarantined: u64 = i.quarantined.values().sum();
     writeln!(
@@ -392,6 +391,38 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
         quarantined
     )?;
     writeln!(out, "analyst tables hold phone_key / id_key and masked names; raw values only in calls_pii")?;
+    writeln!(out, "\n== 4. headline figures: `hotline query run headline_summary` on the warehouse ==")?;
+    let rows: Vec<Vec<String>> = report
+        .sql_figures
+        .iter()
+        .map(|f| {
+            let value = (f.denominator > 0).then(|| f.numerator as f64 / f.denominator as f64);
+            let own = report.figures.iter().find(|r| r.name == f.name);
+            let check = match own {
+                Some(r) if (r.numerator, r.denominator) == (f.numerator, f.denominator) => "same".to_owned(),
+                Some(r) => format!("{} / {}", r.numerator, r.denominator),
+                None => "-".to_owned(),
+            };
+            vec![
+                f.name.clone(),
+                f.name_zh.clone(),
+                percent(value),
+                percent(own.and_then(|r| r.target)),
+                format!("{} / {}", f.numerator, f.denominator),
+                check,
+            ]
+        })
+        .collect();
+    write_table(
+        out,
+        &["figure", "名称", "value", "target", "numerator / denominator", "plain-Rust check"],
+        &[Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left],
+        &rows,
+        40,
+    )?;
+    writeln!(out, "repeat-call rate counts callers by phone_key until identity resolution lands;")?;
+    writeln!(out, "the check column recounts every figure from the validated export rows without SQL.")?;
+    writeln!(out, "explore: hotline sql --warehouse {}", report.warehouse.display())?;
     writeln!(out, "total {seconds:.1} s")
 }
 
@@ -403,15 +434,5 @@ fn file_row(f: &FileCheck) -> Vec<String> {
         f.valid.to_string(),
         f.rejected.values().sum::<u64>().to_string(),
         reasons.join(", "),
-    ]
-}
-
-fn figure_row(f: &Figure) -> Vec<String> {
-    vec![
-        f.name.to_owned(),
-        f.name_zh.to_owned(),
-        percent(f.value()),
-        percent(f.target),
-        format!("{} / {}", f.numerator, f.denominator),
     ]
 }

@@ -1,0 +1,71 @@
+-- name: headline_summary
+-- description: Every headline figure of the data contract over a month range, one row per figure, with numerator and denominator.
+-- param: from_month = 0000-01 | first month included, YYYY-MM (Asia/Shanghai; calls by received_at, orders by created_at)
+-- param: to_month = 9999-12 | last month included, YYYY-MM
+WITH c AS (
+    SELECT c.call_id, c.platform, c.category, c.disposition, c.source_call_id, c.phone_key, c.received_at,
+           cat.police_matter
+    FROM calls c
+    JOIN categories cat ON cat.code = c.category
+    WHERE c.month BETWEEN {{from_month}} AND {{to_month}}
+),
+valid_110 AS (
+    SELECT * FROM c WHERE platform = '110' AND category NOT LIKE 'INVALID.%'
+),
+o AS (
+    SELECT * FROM work_orders WHERE month BETWEEN {{from_month}} AND {{to_month}}
+),
+original AS (
+    SELECT call_id, phone_key, category, received_at FROM c WHERE source_call_id IS NULL
+),
+repeats AS (
+    SELECT COUNT(DISTINCT a.call_id) AS n
+    FROM original a
+    JOIN original b
+      ON b.phone_key = a.phone_key
+     AND b.category = a.category
+     AND b.call_id <> a.call_id
+     AND b.received_at <= a.received_at
+     AND b.received_at >= a.received_at - INTERVAL '7 days'
+),
+figures AS (
+    SELECT 1 AS ord, 'non_police_share' AS figure, '双非占比' AS name_zh,
+           SUM(CASE WHEN NOT police_matter THEN 1 ELSE 0 END) AS numerator, COUNT(*) AS denominator
+    FROM valid_110
+    UNION ALL
+    SELECT 2, 'diversion_rate', '分流率',
+           SUM(CASE WHEN disposition = 'TRANSFERRED' THEN 1 ELSE 0 END), COUNT(*)
+    FROM valid_110 WHERE NOT police_matter
+    UNION ALL
+    SELECT 3, 'self_handling_rate', '自处率',
+           SUM(CASE WHEN disposition = 'ANSWERED' THEN 1 ELSE 0 END), COUNT(*)
+    FROM valid_110 WHERE NOT police_matter
+    UNION ALL
+    SELECT 4, 'signing_3min_rate', '3分钟签收率',
+           SUM(CASE WHEN signed_at IS NOT NULL AND signed_at <= created_at + INTERVAL '180 seconds' THEN 1 ELSE 0 END),
+           COUNT(*)
+    FROM o
+    UNION ALL
+    SELECT 5, 'feedback_2h_rate', '2小时反馈率',
+           SUM(CASE WHEN feedback_at IS NOT NULL AND feedback_at <= created_at + INTERVAL '7200 seconds' THEN 1 ELSE 0 END),
+           COUNT(*)
+    FROM o
+    UNION ALL
+    SELECT 6, 'satisfaction_rate', '满意率',
+           SUM(CASE WHEN satisfaction IN ('SATISFIED', 'BASIC') THEN 1 ELSE 0 END), COUNT(*)
+    FROM o WHERE satisfaction IS NOT NULL
+    UNION ALL
+    SELECT 7, 'reflow_rate', '回流率',
+           SUM(CASE WHEN status = 'RETURNED' THEN 1 ELSE 0 END), COUNT(*)
+    FROM o WHERE from_platform = '110' AND to_platform IS NOT NULL
+    UNION ALL
+    SELECT 8, 'repeat_call_rate', '重复报警率', (SELECT n FROM repeats), COUNT(*)
+    FROM original
+)
+SELECT figure, name_zh,
+       CAST(COALESCE(numerator, 0) AS BIGINT) AS numerator,
+       CAST(denominator AS BIGINT) AS denominator,
+       CASE WHEN denominator = 0 THEN NULL
+            ELSE ROUND(100.0 * CAST(COALESCE(numerator, 0) AS DOUBLE) / CAST(denominator AS DOUBLE), 1) END AS value_pct
+FROM figures
+ORDER BY ord

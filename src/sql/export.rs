@@ -1,0 +1,120 @@
+//! Query results written as CSV, JSON, JSON Lines or Parquet, batch by batch.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::csv::{Writer as CsvWriter, WriterBuilder as CsvWriterBuilder};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
+use datafusion::parquet::arrow::ArrowWriter;
+
+use super::SqlError;
+use crate::ingest::tables::writer_properties;
+
+/// A machine-readable result format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Parquet (zstd); needs a file, not a terminal.
+    Parquet,
+}
+
+/// The kind of the last I/O error of a [`Watched`] writer, shared with its [`ResultWriter`].
+type LastError = Arc<Mutex<Option<std::io::ErrorKind>>>;
+
+/// A writer that remembers the kind of its last I/O error: Arrow's writers turn I/O errors into
+/// their own text (the CSV writer's "Csv error: Broken pipe"), and a closed pipe must stay one.
+pub struct Watched<W: Write> {
+    inner: W,
+    failed: LastError,
+}
+
+impl<W: Write> Watched<W> {
+    fn note<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result
+            && let Ok(mut failed) = self.failed.lock()
+        {
+            *failed = Some(e.kind());
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for Watched<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.note(result)
+    }
+}
+
+/// An error of an Arrow writer as I/O of the kind the output last failed with.
+fn error_of(failed: &LastError, message: String) -> SqlError {
+    let kind = failed.lock().ok().and_then(|k| *k).unwrap_or(std::io::ErrorKind::Other);
+    SqlError::Io(std::io::Error::new(kind, message))
+}
+
+enum Inner<W: Write + Send> {
+    Csv(CsvWriter<Watched<W>>),
+    Json(ArrayWriter<Watched<W>>),
+    Jsonl(LineDelimitedWriter<Watched<W>>),
+    Parquet(ArrowWriter<Watched<W>>),
+}
+
+/// Writes batches of one result in a format.
+pub struct ResultWriter<W: Write + Send> {
+    inner: Inner<W>,
+    failed: LastError,
+}
+
+impl<W: Write + Send> ResultWriter<W> {
+    /// A writer of `format` for a result with `schema`.
+    pub fn new(format: ExportFormat, out: W, schema: &SchemaRef) -> Result<Self, SqlError> {
+        let failed = LastError::default();
+        let out = Watched { inner: out, failed: failed.clone() };
+        let inner = match format {
+            ExportFormat::Csv => Inner::Csv(CsvWriterBuilder::new().with_header(true).build(out)),
+            ExportFormat::Json => Inner::Json(ArrayWriter::new(out)),
+            ExportFormat::Jsonl => Inner::Jsonl(LineDelimitedWriter::new(out)),
+            ExportFormat::Parquet => Inner::Parquet(
+                ArrowWriter::try_new(out, schema.clone(), Some(writer_properties()))
+                    .map_err(|e| SqlError::Io(std::io::Error::other(e.to_string())))?,
+            ),
+        };
+        Ok(ResultWriter { inner, failed })
+    }
+
+    /// Writes one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SqlError> {
+        let written = match &mut self.inner {
+            Inner::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
+            Inner::Json(w) => w.write(batch).map_err(|e| e.to_string()),
+            Inner::Jsonl(w) => w.write(batch).map_err(|e| e.to_string()),
+            Inner::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
+        };
+        written.map_err(|e| error_of(&self.failed, e))
+    }
+
+    /// Ends the result (closes the JSON array, writes the Parquet footer) and flushes.
+    pub fn finish(self) -> Result<(), SqlError> {
+        let ResultWriter { inner, failed } = self;
+        let finished: Result<Watched<W>, String> = match inner {
+            Inner::Csv(w) => Ok(w.into_inner()),
+            Inner::Json(mut w) => w.finish().map(|()| w.into_inner()).map_err(|e| e.to_string()),
+            Inner::Jsonl(mut w) => w.finish().map(|()| w.into_inner()).map_err(|e| e.to_string()),
+            Inner::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
+        };
+        let mut out = finished.map_err(|e| error_of(&failed, e))?;
+        out.flush().map_err(SqlError::Io)
+    }
+}

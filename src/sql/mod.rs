@@ -1,0 +1,490 @@
+//! SQL over the warehouse: the one function that opens a warehouse as a DataFusion session (tables
+//! of one snapshot, roles, functions, memory pool, read-only rules), and running queries in it.
+//!
+//! Every command that reads the warehouse goes through [`open_session`]; later the scheduler and
+//! the server will too.
+
+pub mod audit;
+pub mod export;
+pub mod functions;
+pub mod guard;
+pub mod queries;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use futures::StreamExt;
+
+use crate::contract::taxonomy::Taxonomy;
+use crate::ingest::tables::{
+    CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, Kind, QUARANTINE, QUARANTINE_PII, TableDef, WORK_ORDERS,
+    history_columns, schema,
+};
+use crate::warehouse::{Warehouse, WarehouseError};
+use audit::AuditLog;
+use guard::Limits;
+
+/// Why a query did not run or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The statement is not allowed here (write, DDL, too large …).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The SQL text does not parse.
+    #[error("SQL syntax: {0}")]
+    Parse(String),
+    /// Planning or execution failed.
+    #[error("{0}")]
+    Engine(String),
+    /// A named query is unknown or badly called.
+    #[error("{0}")]
+    Query(String),
+    /// The query ran past its time limit and was cancelled.
+    #[error("the query ran longer than {} s and was stopped (raise it with --timeout)", .0.as_secs())]
+    Timeout(Duration),
+    /// The audit log could not be written, so nothing runs.
+    #[error("audit log: {0}")]
+    Audit(String),
+    /// The warehouse could not be opened.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// Results could not be written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<datafusion::error::DataFusionError> for SqlError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        // The innermost message is the useful one; DataFusion wraps it in context layers.
+        SqlError::Engine(error.to_string())
+    }
+}
+
+/// Who is asking: analysts see pseudonymised tables only; investigators also the personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Role {
+    /// Pseudonymised tables only (the default).
+    #[default]
+    Analyst,
+    /// Adds the restricted tables with raw phones, names and ID numbers, and the audit log.
+    Investigator,
+}
+
+impl Role {
+    /// The role's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Analyst => "analyst",
+            Role::Investigator => "investigator",
+        }
+    }
+}
+
+/// Settings of a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Role.
+    pub role: Role,
+    /// Memory the queries may hold before spilling or failing; `None`: half the machine's memory.
+    pub memory_limit: Option<usize>,
+    /// Longest a statement may run.
+    pub timeout: Duration,
+    /// Limits on statement size.
+    pub limits: Limits,
+    /// Whether to write the audit log (always, except in the engine's own tests).
+    pub audit: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            role: Role::Analyst,
+            memory_limit: None,
+            timeout: Duration::from_secs(300),
+            limits: Limits::default(),
+            audit: true,
+        }
+    }
+}
+
+/// Half of this machine's memory (from /proc/meminfo), or 4 GiB when it cannot be read.
+pub fn default_memory_limit() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        text.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    total_kib.map_or(4 << 30, |kib| kib * 1024 / 2)
+}
+
+/// A table analysts can query, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Name in SQL.
+    pub name: String,
+    /// Whether it holds raw personal data (investigator role only).
+    pub restricted: bool,
+    /// What it is.
+    pub about: &'static str,
+}
+
+/// What a statement did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryStats {
+    /// Rows returned.
+    pub rows: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// What a running statement hands its caller: the schema first, then batches.
+pub enum Output<'a> {
+    /// The result's columns, before any batch.
+    Schema(&'a SchemaRef),
+    /// Result rows.
+    Batch(&'a RecordBatch),
+}
+
+/// Whether the caller wants more batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    More,
+    /// Stop the query (enough rows shown).
+    Stop,
+}
+
+/// An open warehouse as a SQL session over one committed snapshot.
+pub struct Session {
+    ctx: SessionContext,
+    runtime: tokio::runtime::Runtime,
+    options: SessionOptions,
+    snapshot: i64,
+    tables: Vec<TableInfo>,
+    audit: Option<AuditLog>,
+}
+
+/// The analyst functions and tables, for help screens.
+pub use functions::HELP as FUNCTION_HELP;
+
+/// Month-partitioned tables carry the partition as a `month` column ('YYYY-MM', Asia/Shanghai).
+const PARTITION_COLUMN: &str = "month";
+
+fn about(name: &str) -> &'static str {
+    match name {
+        "calls" => "calls, latest version of each call_id; phone_key / id_key pseudonyms and masked names",
+        "calls_pii" => "RESTRICTED raw phone, name and ID of each call, with normalised forms",
+        "work_orders" => "work orders (hand-offs), latest version of each order_id",
+        "calls_history" => "superseded versions of calls rows (superseded_by = batch)",
+        "calls_pii_history" => "RESTRICTED superseded versions of calls_pii rows",
+        "work_orders_history" => "superseded versions of work orders (PENDING → SIGNED → …)",
+        "quarantine" => "rows that broke the data contract: file, line, column, reason (personal fields masked)",
+        "quarantine_pii" => "RESTRICTED quarantined records exactly as they came",
+        "ingest_batches" => "one row per ingest run with its counts",
+        "ingest_files" => "every input file ingested, by content hash",
+        "categories" => "the call taxonomy: code, Chinese and English name, police matter or not",
+        "audit_log" => "RESTRICTED every query run against this warehouse: who, role, SQL, rows, outcome",
+        _ => "",
+    }
+}
+
+fn engine(error: impl std::fmt::Display) -> SqlError {
+    SqlError::Engine(error.to_string())
+}
+
+/// Registers a folder of Parquet files as a table with a fixed schema (an absent folder is an empty table).
+fn register_folder(
+    ctx: &SessionContext,
+    name: &str,
+    folder: &Path,
+    file_schema: SchemaRef,
+    partitioned: bool,
+) -> Result<(), SqlError> {
+    let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    if partitioned {
+        fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, false));
+    }
+    if !folder.is_dir() {
+        let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]]).map_err(engine)?;
+        ctx.register_table(name, Arc::new(empty)).map_err(engine)?;
+        return Ok(());
+    }
+    let url = ListingTableUrl::parse(format!("{}/", folder.display())).map_err(engine)?;
+    let mut options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if partitioned {
+        options = options.with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)]);
+    }
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
+    let table = ListingTable::try_new(config).map_err(engine)?;
+    ctx.register_table(name, Arc::new(table)).map_err(engine)?;
+    Ok(())
+}
+
+fn categories_table() -> Result<MemTable, SqlError> {
+    use datafusion::arrow::array::{BooleanArray, StringArray};
+    let categories = Taxonomy::builtin().categories();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("code", DataType::Utf8, false),
+        Field::new("name_zh", DataType::Utf8, false),
+        Field::new("name_en", DataType::Utf8, false),
+        Field::new("police_matter", DataType::Boolean, false),
+        Field::new("default_platform", DataType::Utf8, false),
+        Field::new("default_department", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(categories.iter().map(|c| c.code.as_str()))),
+            Arc::new(StringArray::from_iter_values(categories.iter().map(|c| c.name_zh.as_str()))),
+            Arc::new(StringArray::from_iter_values(categories.iter().map(|c| c.name_en.as_str()))),
+            Arc::new(BooleanArray::from_iter(categories.iter().map(|c| Some(c.police_matter)))),
+            Arc::new(StringArray::from_iter_values(categories.iter().map(|c| c.default_platform.code()))),
+            Arc::new(StringArray::from_iter(categories.iter().map(|c| c.default_department.as_deref()))),
+        ],
+    )
+    .map_err(engine)?;
+    MemTable::try_new(schema, vec![vec![batch]]).map_err(engine)
+}
+
+fn audit_schema() -> SchemaRef {
+    use datafusion::arrow::datatypes::TimeUnit;
+    Arc::new(Schema::new(vec![
+        Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
+        Field::new("os_user", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+        Field::new("snapshot", DataType::Int64, true),
+        Field::new("sql", DataType::Utf8, true),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("duration_ms", DataType::Float64, true),
+        Field::new("outcome", DataType::Utf8, true),
+        Field::new("error", DataType::Utf8, true),
+    ]))
+}
+
+/// Opens a warehouse as a SQL session: the committed snapshot's tables for the role, the latest
+/// version of every key (history tables hold earlier ones), the analyst functions, a memory pool
+/// that spills, and read-only rules. This is the one place a `SessionContext` is built.
+pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlError> {
+    let warehouse = Warehouse::open(dir)?;
+    let snapshot = warehouse.current()?;
+    let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
+    let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
+    let runtime_env =
+        RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(memory))).build_arc().map_err(engine)?;
+    let mut config = SessionConfig::new().with_information_schema(true);
+    config.options_mut().sql_parser.recursion_limit =
+        datafusion::config::ConfigNonZeroUsize::try_new(options.limits.max_depth.max(1)).map_err(engine)?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime_env);
+    functions::register(&ctx).map_err(engine)?;
+
+    let mut tables = Vec::new();
+    let investigator = options.role == Role::Investigator;
+    let keyed: [&TableDef; 3] = [&CALLS, &CALLS_PII, &WORK_ORDERS];
+    let folder = |name: &str| root.as_ref().map_or_else(|| dir.join(".none").join(name), |r| r.join(name));
+    for def in keyed {
+        if def.restricted && !investigator {
+            continue;
+        }
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), true)?;
+        let history = format!("{}_history", def.name);
+        let columns: Vec<(&'static str, Kind)> = history_columns(def);
+        register_folder(&ctx, &history, &folder(&history), schema(&columns), false)?;
+        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about: about(def.name) });
+        tables.push(TableInfo { name: history.clone(), restricted: def.restricted, about: about(&history) });
+    }
+    for def in [&QUARANTINE, &QUARANTINE_PII, &INGEST_BATCHES, &INGEST_FILES] {
+        if def.restricted && !investigator {
+            continue;
+        }
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
+        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about: about(def.name) });
+    }
+    ctx.register_table("categories", Arc::new(categories_table()?)).map_err(engine)?;
+    tables.push(TableInfo { name: "categories".into(), restricted: false, about: about("categories") });
+
+    let audit = if options.audit { Some(AuditLog::open(dir, options.role)?) } else { None };
+    if investigator {
+        let audit_dir = dir.join(audit::AUDIT_DIR);
+        if audit_dir.is_dir() {
+            let url = ListingTableUrl::parse(format!("{}/", audit_dir.display())).map_err(engine)?;
+            let listing = ListingOptions::new(Arc::new(JsonFormat::default())).with_file_extension(".jsonl");
+            let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(audit_schema());
+            ctx.register_table("audit_log", Arc::new(ListingTable::try_new(config).map_err(engine)?))
+                .map_err(engine)?;
+            tables.push(TableInfo { name: "audit_log".into(), restricted: true, about: about("audit_log") });
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("hotline-sql")
+        .thread_stack_size(32 << 20)
+        .enable_all()
+        .build()
+        .map_err(SqlError::Io)?;
+    Ok(Session { ctx, runtime, options, snapshot: snapshot.map_or(0, |s| s as i64), tables, audit })
+}
+
+impl Session {
+    /// The tables this session's role can query.
+    pub fn tables(&self) -> &[TableInfo] {
+        &self.tables
+    }
+
+    /// The snapshot the session reads (0 for an empty warehouse).
+    pub fn snapshot(&self) -> i64 {
+        self.snapshot
+    }
+
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.options.role
+    }
+
+    /// The underlying DataFusion context (for the engine's own stages).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The schema of a table, if this role can see it.
+    pub fn table_schema(&self, name: &str) -> Option<SchemaRef> {
+        if !self.tables.iter().any(|t| t.name == name) {
+            return None;
+        }
+        let provider = self.runtime.block_on(self.ctx.table_provider(name)).ok()?;
+        Some(provider.schema())
+    }
+
+    /// Runs every statement of `sql` in order, handing results to `output`; each statement is
+    /// checked, planned, run under the time limit, and audited (whatever its outcome).
+    pub fn run(
+        &self,
+        sql: &str,
+        output: &mut dyn FnMut(Output<'_>) -> Result<Flow, SqlError>,
+    ) -> Result<Vec<QueryStats>, SqlError> {
+        let started_at = chrono::Utc::now();
+        let started = Instant::now();
+        let statements = match guard::read_only_statements(sql, &self.options.limits) {
+            Ok(statements) => statements,
+            Err(error) => {
+                self.audit(started_at, sql, 0, started.elapsed(), Err(&error))?;
+                return Err(error);
+            }
+        };
+        let mut all = Vec::new();
+        for statement in statements {
+            let text = statement.to_string();
+            let started_at = chrono::Utc::now();
+            let started = Instant::now();
+            let mut rows = 0u64;
+            let outcome = self.run_statement(statement, &mut rows, output);
+            self.audit(started_at, &text, rows, started.elapsed(), outcome.as_ref().map(|_| ()))?;
+            outcome?;
+            all.push(QueryStats { rows, elapsed: started.elapsed() });
+        }
+        Ok(all)
+    }
+
+    /// Runs SQL and collects the result (for the engine's own stages and tests; audited like any query).
+    pub fn collect(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
+        let mut schema = None;
+        let mut batches = Vec::new();
+        self.run(sql, &mut |out| {
+            match out {
+                Output::Schema(s) => schema = Some(s.clone()),
+                Output::Batch(b) => batches.push(b.clone()),
+            }
+            Ok(Flow::More)
+        })?;
+        let schema = schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+        Ok((schema, batches))
+    }
+
+    fn audit(
+        &self,
+        started_at: chrono::DateTime<chrono::Utc>,
+        sql: &str,
+        rows: u64,
+        elapsed: Duration,
+        outcome: Result<(), &SqlError>,
+    ) -> Result<(), SqlError> {
+        match &self.audit {
+            Some(log) => log.record(self.snapshot, started_at, sql, rows, elapsed, outcome),
+            None => Ok(()),
+        }
+    }
+
+    fn run_statement(
+        &self,
+        statement: DfStatement,
+        rows: &mut u64,
+        output: &mut dyn FnMut(Output<'_>) -> Result<Flow, SqlError>,
+    ) -> Result<(), SqlError> {
+        let limit = self.options.timeout;
+        let deadline = {
+            let _entered = self.runtime.enter();
+            tokio::time::Instant::now() + limit
+        };
+        let timed_out = || SqlError::Timeout(limit);
+        // Planning runs here, on the caller's large stack.
+        let planned = self.runtime.block_on(async {
+            tokio::time::timeout_at(deadline, async {
+                let state = self.ctx.state();
+                let plan = state.statement_to_plan(statement).await?;
+                SQLOptions::new()
+                    .with_allow_ddl(false)
+                    .with_allow_dml(false)
+                    .with_allow_statements(false)
+                    .verify_plan(&plan)
+                    .map_err(|e| SqlError::Refused(e.to_string()))?;
+                let frame = self.ctx.execute_logical_plan(plan).await?;
+                Ok::<_, SqlError>(frame.execute_stream().await?)
+            })
+            .await
+        });
+        let mut stream = planned.map_err(|_| timed_out())??;
+        let schema = stream.schema();
+        if output(Output::Schema(&schema))? == Flow::Stop {
+            return Ok(());
+        }
+        // Execution runs as a task of its own, so the deadline holds even while an operator is busy.
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
+        let task = self.runtime.spawn(async move {
+            while let Some(batch) = stream.next().await {
+                if sender.send(batch).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let result = loop {
+            match self.runtime.block_on(async { tokio::time::timeout_at(deadline, receiver.recv()).await }) {
+                Err(_) => break Err(timed_out()),
+                Ok(None) => break Ok(()),
+                Ok(Some(batch)) => {
+                    let batch = match batch {
+                        Ok(batch) => batch,
+                        Err(error) => break Err(SqlError::from(error)),
+                    };
+                    *rows += batch.num_rows() as u64;
+                    match output(Output::Batch(&batch)) {
+                        Ok(Flow::More) => {}
+                        Ok(Flow::Stop) => break Ok(()),
+                        Err(error) => break Err(error),
+                    }
+                }
+            }
+        };
+        task.abort();
+        result
+    }
+}
