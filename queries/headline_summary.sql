@@ -18,15 +18,17 @@ o AS (
 original AS (
     SELECT call_id, phone_key, category, received_at FROM c WHERE source_call_id IS NULL
 ),
+-- A call repeats when the same caller's previous call about the same category is at most 7 days
+-- older: the previous one is the nearest, so no join over all earlier calls is needed.
+previous AS (
+    SELECT call_id, phone_key, received_at,
+           LAG(received_at) OVER (PARTITION BY phone_key, category ORDER BY received_at, call_id) AS previous_at
+    FROM original
+),
 repeats AS (
-    SELECT COUNT(DISTINCT a.call_id) AS n
-    FROM original a
-    JOIN original b
-      ON b.phone_key = a.phone_key
-     AND b.category = a.category
-     AND b.call_id <> a.call_id
-     AND b.received_at <= a.received_at
-     AND b.received_at >= a.received_at - INTERVAL '7 days'
+    SELECT COUNT(*) AS n
+    FROM previous
+    WHERE phone_key IS NOT NULL AND previous_at IS NOT NULL AND previous_at >= received_at - INTERVAL '7 days'
 ),
 figures AS (
     SELECT 1 AS ord, 'non_police_share' AS figure, '双非占比' AS name_zh,

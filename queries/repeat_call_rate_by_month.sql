@@ -7,15 +7,16 @@ WITH original AS (
     FROM calls
     WHERE source_call_id IS NULL AND month BETWEEN {{from_month}} AND {{to_month}}
 ),
+-- The nearest earlier call of the same caller and category decides: no join over all earlier calls.
+previous AS (
+    SELECT call_id, phone_key, received_at,
+           LAG(received_at) OVER (PARTITION BY phone_key, category ORDER BY received_at, call_id) AS previous_at
+    FROM original
+),
 repeated AS (
-    SELECT DISTINCT a.call_id
-    FROM original a
-    JOIN original b
-      ON b.phone_key = a.phone_key
-     AND b.category = a.category
-     AND b.call_id <> a.call_id
-     AND b.received_at <= a.received_at
-     AND b.received_at >= a.received_at - INTERVAL '7 days'
+    SELECT call_id
+    FROM previous
+    WHERE phone_key IS NOT NULL AND previous_at IS NOT NULL AND previous_at >= received_at - INTERVAL '7 days'
 )
 SELECT o.month,
        COUNT(*) AS original_calls,

@@ -12,7 +12,7 @@ cargo build --release --locked --quiet
 bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/hotline"
 venv="${HOTLINE_BENCH_VENV:-${CARGO_TARGET_DIR:-target}/bench-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import duckdb" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb
+"$venv/bin/python" -c "import duckdb, pytz" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb pytz
 work="${HOTLINE_BENCH_WORK:-$(mktemp -d)}"
 export HOTLINE_KEY="${HOTLINE_KEY:-$(printf '5a%.0s' $(seq 32))}"
 for calls in "${sizes[@]}"; do

@@ -180,3 +180,34 @@ fn named_queries_are_listed_shown_and_run_with_parameters() {
     let unknown = hotline().args(["query", "run", "headline_summary", "-p", "nope=1"]).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn the_shell_reads_multi_line_statements_and_backslash_commands() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let warehouse = crate::util::sample_warehouse();
+    let home = scratch("cli-shell-home");
+    let mut child = hotline()
+        .args(["sql", "--warehouse"])
+        .arg(&warehouse)
+        .env("HOME", &home)
+        .env_remove("XDG_STATE_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = "\\d\n\\d work_orders\nSELECT COUNT(*)\n  AS orders_total\n  FROM work_orders;\nDROP TABLE calls;\n\\format csv\nSELECT 1 AS one;\n\\q\n";
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("quarantine") && stdout.contains("categories"), "\\d lists tables:\n{stdout}");
+    assert!(stdout.contains("satisfaction") && stdout.contains("Timestamp"), "\\d work_orders:\n{stdout}");
+    assert!(stdout.contains("orders_total"), "the multi-line statement ran:\n{stdout}");
+    assert!(stderr.contains("refused"), "the DROP was refused and the shell went on:\n{stderr}");
+    assert!(stdout.contains("one\n1\n"), "\\format csv took effect:\n{stdout}");
+    let history = std::fs::read_to_string(home.join(".local/state/hotline/sql_history")).unwrap_or_default();
+    assert!(history.contains("orders_total"), "history is kept:\n{history}");
+}
