@@ -212,6 +212,13 @@ fn register_folder(
     file_schema: SchemaRef,
     partitioned: bool,
 ) -> Result<(), SqlError> {
+    // Text is read as Utf8View: short strings (codes, districts) stay inline and long ones are
+    // borrowed from the decoded page instead of copied, which is what scans and group-bys spend on.
+    let viewed = |f: &Field| {
+        if f.data_type() == &DataType::Utf8 { f.clone().with_data_type(DataType::Utf8View) } else { f.clone() }
+    };
+    let file_schema: SchemaRef =
+        Arc::new(Schema::new(file_schema.fields().iter().map(|f| viewed(f)).collect::<Vec<Field>>()));
     let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     if partitioned {
         fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, false));
