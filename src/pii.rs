@@ -140,6 +140,23 @@ pub struct NameParts {
     pub honorific_only: bool,
 }
 
+/// The toneless pinyin of a name, syllables run together in lower case (`王建国` → `wangjianguo`):
+/// the same person's name typed with a homophone character (`王建國`, `汪建国`) still matches on it.
+/// Latin letters are kept (lower case); anything else is dropped; `None` when nothing is left.
+/// Each character takes its most common reading, so a surname read unusually (单 as Shàn) differs.
+pub fn name_pinyin(name: &str) -> Option<String> {
+    use pinyin::ToPinyin;
+    let mut out = String::new();
+    for (c, reading) in name.chars().zip(name.to_pinyin()) {
+        match reading {
+            Some(reading) => out.push_str(reading.plain()),
+            None if c.is_ascii_alphabetic() => out.push(c.to_ascii_lowercase()),
+            None => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// Splits a name as given into what identity matching compares.
 pub fn normalize_name(raw: &str) -> NameParts {
     let normalised: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
@@ -160,6 +177,16 @@ pub fn normalize_name(raw: &str) -> NameParts {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pinyin_runs_syllables_together_without_tones() {
+        assert_eq!(name_pinyin("王建国").as_deref(), Some("wangjianguo"));
+        assert_eq!(name_pinyin("王建國"), name_pinyin("王建国"));
+        assert_eq!(name_pinyin("汪建国").as_deref(), Some("wangjianguo"));
+        assert_eq!(name_pinyin("Li 娜").as_deref(), Some("lina"));
+        assert_eq!(name_pinyin("·  "), None);
+    }
+
     use super::*;
 
     #[test]

@@ -118,8 +118,11 @@ fn analysts_cannot_reach_personal_data_and_investigators_can() {
         .collect();
     assert!(names.contains(&"calls".to_owned()));
     assert!(!names.iter().any(|n| n.contains("pii") || n == "audit_log"), "{names:?}");
+    assert!(analyst.collect("SELECT name_pinyin FROM calls").is_err());
     let investigator = session(Role::Investigator);
     assert!(scalar_i64(&investigator, "SELECT COUNT(*) FROM calls_pii") > 0);
+    // Matching features derived at ingest sit beside the raw values.
+    assert!(scalar_i64(&investigator, "SELECT COUNT(*) FROM calls_pii WHERE name_pinyin IS NOT NULL") > 0);
     assert_eq!(
         scalar_i64(&investigator, "SELECT COUNT(*) FROM calls c JOIN calls_pii p USING (call_id)"),
         scalar_i64(&investigator, "SELECT COUNT(*) FROM calls")

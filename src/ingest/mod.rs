@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::contract::{Call, Reason, Table, Violation, WorkOrder};
-use crate::pii::{NameParts, ResidentId, mask_name, normalize_name, normalize_phone, parse_resident_id};
+use crate::pii::{NameParts, ResidentId, mask_name, name_pinyin, normalize_name, normalize_phone, parse_resident_id};
 use crate::pseudonym::PseudonymKey;
 use crate::source::{
     BatchKeys, KeyCheck, SourceError, SourceReader, SourceRecord, ValidRow, content_digest, duplicate_key_violation,
@@ -118,6 +118,7 @@ struct CallOut {
     name_masked: Option<String>,
     phone_canonical: Option<String>,
     name: Option<NameParts>,
+    name_pinyin: Option<String>,
     id: Option<ResidentId>,
 }
 
@@ -138,7 +139,8 @@ impl CallOut {
         };
         let name = call.caller_name.as_deref().map(normalize_name);
         let name_masked = call.caller_name.as_deref().map(mask_name);
-        CallOut { call, phone_key, id_key, name_masked, phone_canonical, name, id }
+        let name_pinyin = name.as_ref().and_then(|n| name_pinyin(&n.normalised));
+        CallOut { call, phone_key, id_key, name_masked, phone_canonical, name, name_pinyin, id }
     }
 
     /// Appends the analyst row and the restricted row.
@@ -175,6 +177,7 @@ impl CallOut {
             Cell::Text(call.caller_name.as_deref()),
             Cell::Text(name.map(|n| n.normalised.as_str())),
             Cell::Text(name.and_then(|n| n.surname.as_deref())),
+            Cell::Text(self.name_pinyin.as_deref()),
             Cell::Bool(name.map(|n| n.honorific_only)),
             Cell::Text(call.caller_id_number.as_deref()),
             Cell::Text(id.map(|i| i.canonical.as_str())),

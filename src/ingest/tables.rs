@@ -121,6 +121,7 @@ pub const CALLS_PII: TableDef = TableDef {
         ("caller_name", Text),
         ("name_normalised", Text),
         ("surname", Text),
+        ("name_pinyin", Text),
         ("honorific_only", Bool),
         ("caller_id_number", Text),
         ("id_canonical", Text),
