@@ -270,6 +270,20 @@ impl Commit<'_> {
         if scratch.exists() {
             fs::remove_dir_all(&scratch).map_err(|source| WarehouseError::Io { path: scratch.clone(), source })?;
         }
+        // 0b. A table this commit did not write is carried over as it was: a stage writes its own
+        // tables and never makes another stage's disappear.
+        if let Some(base) = self.base {
+            let base_dir = self.warehouse.snapshot_dir(base);
+            let entries =
+                fs::read_dir(&base_dir).map_err(|source| WarehouseError::Io { path: base_dir.clone(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| WarehouseError::Io { path: base_dir.clone(), source })?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.path().is_dir() && valid_table_name(&name) && !self.staging.join(&name).exists() {
+                    self.keep(&name, |_| false)?;
+                }
+            }
+        }
         // 1. Every file and folder of the staging snapshot reaches the disk.
         let mut stack = vec![self.staging.clone()];
         let mut tables = Vec::new();
