@@ -10,6 +10,7 @@ use crate::generate::{GenerateConfig, GenerateError, GenerateSummary, OutputForm
 use crate::ingest::{IngestError, IngestSummary, ingest};
 use crate::pii::normalize_phone;
 use crate::pseudonym::{KeyError, PseudonymKey};
+use crate::resolve::eval::PairwiseScore;
 use crate::source::{SourceError, ValidRow, validate_file};
 use crate::sql::{SessionOptions, SqlError, open_session, queries};
 use crate::warehouse::{self, Warehouse, WarehouseError};
@@ -49,6 +50,9 @@ pub enum DemoError {
     /// A named query failed.
     #[error("sql: {0}")]
     Sql(#[from] SqlError),
+    /// Identity resolution failed.
+    #[error("resolve: {0}")]
+    Resolve(#[from] crate::resolve::ResolveError),
 }
 
 /// A headline figure as the named query `headline_summary` computes it from the warehouse.
@@ -125,7 +129,7 @@ pub struct DemoReport {
     pub files: Vec<FileCheck>,
     /// Rejections against the generator's truth.
     pub agreement: TruthAgreement,
-    /// Headline figures (repeat calls by normalised phone until identity resolution exists).
+    /// Headline figures recounted in plain Rust from the export rows (repeat calls by normalised phone).
     pub figures: Vec<Figure>,
     /// The warehouse the batch was ingested into.
     pub warehouse: PathBuf,
@@ -133,6 +137,40 @@ pub struct DemoReport {
     pub ingested: IngestSummary,
     /// The headline figures through the named query, from the warehouse.
     pub sql_figures: Vec<SqlFigure>,
+    /// What identity resolution did.
+    pub resolved: crate::resolve::ResolveSummary,
+    /// Pairwise score of the resolved entities against truth, and of the same-phone baseline.
+    pub resolve_score: (PairwiseScore, PairwiseScore),
+    /// The named query `repeat_callers` (top 10): header and formatted rows.
+    pub top_callers: (Vec<String>, Vec<Vec<String>>),
+}
+
+/// Runs a named query with parameters and formats its result as text cells.
+pub fn named_query_as_text(
+    warehouse: &Path,
+    name: &str,
+    params: &[(&str, &str)],
+) -> Result<(Vec<String>, Vec<Vec<String>>), DemoError> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let session = open_session(warehouse, SessionOptions::default())?;
+    let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let sql = queries::find(name)?.bind(&params)?;
+    let (schema, batches) = session.collect(&sql)?;
+    let header = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let options = FormatOptions::default().with_null("-").with_timestamp_tz_format(Some("%Y-%m-%d"));
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let formatters: Vec<ArrayFormatter<'_>> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<_, _>>()
+            .map_err(|e| SqlError::Engine(e.to_string()))?;
+        for i in 0..batch.num_rows() {
+            rows.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
+        }
+    }
+    Ok((header, rows))
 }
 
 /// Runs the demo; `progress` receives call rows generated so far.
@@ -158,8 +196,22 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let opened = Warehouse::open(&warehouse_dir)?;
     let inputs: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let ingested = ingest(&opened, &inputs, None, &key, &mut |_| {})?;
+    let resolved = crate::resolve::resolve(&opened, &crate::resolve::ResolveOptions::default(), &mut |_| {})?;
+    let resolve_score = crate::resolve::eval::evaluate_warehouse(&warehouse_dir, &batch.join("truth"))?;
     let sql_figures = headline_figures_by_sql(&warehouse_dir)?;
-    Ok(DemoReport { generated, files, agreement, figures, warehouse: warehouse_dir, ingested, sql_figures })
+    let top_callers = named_query_as_text(&warehouse_dir, "repeat_callers", &[("top", "10")])?;
+    Ok(DemoReport {
+        generated,
+        files,
+        agreement,
+        figures,
+        warehouse: warehouse_dir,
+        ingested,
+        sql_figures,
+        resolved,
+        resolve_score,
+        top_callers,
+    })
 }
 
 /// Validates a generated batch folder, compares with its truth and computes the headline figures.

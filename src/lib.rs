@@ -11,6 +11,7 @@ pub mod generate;
 pub mod ingest;
 pub mod pii;
 pub mod pseudonym;
+pub mod resolve;
 pub mod source;
 pub mod sql;
 pub mod warehouse;

@@ -1,5 +1,6 @@
 //! The command-line delivery layer: parses arguments into settings, calls the engine and prints; nothing else lives here.
 
+pub mod resolve;
 pub mod sql;
 pub mod table;
 
@@ -48,6 +49,13 @@ enum Command {
     Query {
         #[command(subcommand)]
         command: sql::QueryCommand,
+    },
+    /// Resolve callers into entities (one per real person) across phones, name variants and platforms.
+    Resolve(resolve::ResolveArgs),
+    /// Measure a stage against generator truth.
+    Eval {
+        #[command(subcommand)]
+        command: resolve::EvalCommand,
     },
 }
 
@@ -203,6 +211,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest(args) => run_ingest(args),
         Command::Sql(args) => sql::run_sql(args),
         Command::Query { command } => sql::run_query(command),
+        Command::Resolve(args) => resolve::run_resolve(args),
+        Command::Eval { command } => resolve::run_eval(command),
     }
 }
 
@@ -391,7 +401,35 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
         quarantined
     )?;
     writeln!(out, "analyst tables hold phone_key / id_key and masked names; raw values only in calls_pii")?;
-    writeln!(out, "\n== 4. headline figures: `hotline query run headline_summary` on the warehouse ==")?;
+    writeln!(out, "\n== 4. resolve callers into people: `hotline resolve` ==")?;
+    resolve::print_summary(out, &report.resolved)?;
+    let (resolved, baseline) = &report.resolve_score;
+    let score_row = |name: &str, s: &crate::resolve::eval::PairwiseScore| {
+        vec![
+            name.to_owned(),
+            format!("{:.4}", s.precision()),
+            format!("{:.4}", s.recall()),
+            format!("{:.4}", s.f1()),
+            s.clusters.to_string(),
+        ]
+    };
+    writeln!(out, "against the generator's truth ({} calls of {} people), pairwise:", resolved.items, resolved.people)?;
+    write_table(
+        out,
+        &["method", "precision", "recall", "F1", "clusters"],
+        &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right],
+        &[score_row("hotline resolve", resolved), score_row("same phone (baseline)", baseline)],
+        40,
+    )?;
+    writeln!(out, "\ntop repeat callers (`hotline query run repeat_callers -p top=10`):")?;
+    let (header, rows) = &report.top_callers;
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let aligns: Vec<Align> = header
+        .iter()
+        .map(|h| if matches!(*h, "caller" | "names" | "first_call" | "last_call") { Align::Left } else { Align::Right })
+        .collect();
+    write_table(out, &header, &aligns, rows, 24)?;
+    writeln!(out, "\n== 5. headline figures: `hotline query run headline_summary` on the warehouse ==")?;
     let rows: Vec<Vec<String>> = report
         .sql_figures
         .iter()
@@ -420,8 +458,8 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
         &rows,
         40,
     )?;
-    writeln!(out, "repeat-call rate counts callers by phone_key until identity resolution lands;")?;
-    writeln!(out, "the check column recounts every figure from the validated export rows without SQL.")?;
+    writeln!(out, "the check column recounts every figure from the validated export rows without SQL; the")?;
+    writeln!(out, "repeat-call rate counts resolved people in SQL and normalised phones in the check.")?;
     writeln!(out, "explore: hotline sql --warehouse {}", report.warehouse.display())?;
     writeln!(out, "total {seconds:.1} s")
 }

@@ -1,0 +1,620 @@
+//! Identity resolution: one entity per real person behind calls made from several phones, under
+//! varying names, to 110 and to 12345.
+//!
+//! Pipeline: calls and their restricted name/ID features are read from the warehouse ([`records`]);
+//! calls agreeing exactly on phone, name and ID become one profile ([`profile`]); profiles sharing a
+//! phone, an ID or a full name's pinyin are compared ([`cluster::candidate_pairs`]) with a
+//! Fellegi–Sunter model whose u probabilities come from random pairs and m probabilities from EM
+//! ([`train`], [`compare`]); pairs are linked strongest first under constraints that stop chaining
+//! ([`cluster`]); platform hand-offs (`source_call_id`) link for certain. The result is written back
+//! as `caller_entities`, `entities`, `resolve_model` and `resolve_runs` ([`tables`]).
+//!
+//! A second run after more calls were ingested is incremental: the earlier entities stay as they
+//! were (they may only grow or merge), only pairs touching new calls are compared, the model is
+//! reused, and entity ids of known people do not change.
+
+pub mod cluster;
+pub mod compare;
+pub mod eval;
+pub mod profile;
+pub mod records;
+pub mod tables;
+pub mod train;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+
+use self::cluster::{Candidate, ClusterSettings, Clusters, candidate_pairs, score};
+use self::compare::{COMPARISONS, Comparison, DEFS, Model, Term, agreement, compare, probability};
+use self::profile::Profiles;
+use self::records::Records;
+use self::tables::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
+use crate::ingest::tables::{Cell, ParquetAppender, TableDef};
+use crate::sql::{SessionOptions, SqlError, open_session};
+use crate::warehouse::{Warehouse, WarehouseError};
+
+/// Errors of identity resolution; each says what could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Reading the warehouse through SQL failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// The warehouse could not be opened or committed.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// A table held data of an unexpected shape.
+    #[error("unexpected data: {0}")]
+    Data(String),
+    /// Writing a table failed.
+    #[error("{path}: {message}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A call id that the warehouse does not hold.
+    #[error("no call {0:?} in the warehouse")]
+    UnknownCall(String),
+    /// Explanation asked before any model exists.
+    #[error("the warehouse has no resolve_model yet: run `hotline resolve` first")]
+    NoModel,
+    /// Reading a truth file failed.
+    #[error("{path}: {message}")]
+    Truth {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, with the line when known.
+        message: String,
+    },
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct ResolveOptions {
+    /// Retrain the model and compare every pair again, even when an earlier run exists (entity ids
+    /// are still carried over by overlap).
+    pub full: bool,
+    /// Match weight (bits) a pair needs to be linked; `None`: the default.
+    pub threshold: Option<f64>,
+}
+
+/// Stages reported to the progress callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading calls.
+    Load,
+    /// Grouping calls into profiles.
+    Profiles,
+    /// Estimating m and u.
+    Train,
+    /// Comparing candidate pairs.
+    Compare,
+    /// Clustering.
+    Cluster,
+    /// Writing tables.
+    Write,
+}
+
+impl Stage {
+    /// What the stage does, for a progress line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stage::Load => "reading calls",
+            Stage::Profiles => "grouping calls into profiles",
+            Stage::Train => "estimating m and u (random pairs, EM)",
+            Stage::Compare => "comparing candidate pairs",
+            Stage::Cluster => "linking",
+            Stage::Write => "writing caller_entities and entities",
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct ResolveSummary {
+    /// `full` or `incremental`.
+    pub mode: &'static str,
+    /// Calls in the warehouse.
+    pub calls: usize,
+    /// Calls not resolved by an earlier run.
+    pub new_calls: usize,
+    /// Profiles.
+    pub profiles: usize,
+    /// Candidate pairs compared.
+    pub candidate_pairs: usize,
+    /// Links made.
+    pub links: u64,
+    /// Links refused for contradicting IDs, names or sexes.
+    pub refused_conflict: u64,
+    /// Weak links between large clusters refused.
+    pub refused_chain: u64,
+    /// Entities.
+    pub entities: usize,
+    /// Earlier entities merged into another.
+    pub merged_entities: usize,
+    /// Weight threshold used.
+    pub threshold: f64,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// The snapshot written.
+    pub snapshot: u64,
+}
+
+/// An earlier run's verdict on one call.
+#[derive(Debug, Clone)]
+struct Previous {
+    entity: String,
+    confidence: Option<f64>,
+    link: Option<String>,
+}
+
+fn data_error(e: impl std::fmt::Display) -> ResolveError {
+    ResolveError::Data(e.to_string())
+}
+
+fn utf8(array: &dyn Array) -> Result<datafusion::arrow::array::ArrayRef, ResolveError> {
+    cast(array, &DataType::Utf8).map_err(data_error)
+}
+
+fn load_previous(dir: &Path) -> Result<(HashMap<String, Previous>, Option<Model>), ResolveError> {
+    let options = SessionOptions { audit: false, ..SessionOptions::default() };
+    let session = open_session(dir, options)?;
+    let (_, batches) = session.collect("SELECT call_id, entity_id, confidence, link FROM caller_entities")?;
+    let mut previous = HashMap::new();
+    for batch in &batches {
+        let (ids, entities, links) = (utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(3))?);
+        let (ids, entities, links) = (ids.as_string::<i32>(), entities.as_string::<i32>(), links.as_string::<i32>());
+        let confidence = batch.column(2).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        for row in 0..batch.num_rows() {
+            if ids.is_null(row) || entities.is_null(row) {
+                continue;
+            }
+            previous.insert(
+                ids.value(row).to_owned(),
+                Previous {
+                    entity: entities.value(row).to_owned(),
+                    confidence: (!confidence.is_null(row)).then(|| confidence.value(row)),
+                    link: (!links.is_null(row)).then(|| links.value(row).to_owned()),
+                },
+            );
+        }
+    }
+    let (_, batches) = session.collect("SELECT comparison, level, m, u FROM resolve_model")?;
+    let mut m: [Vec<f64>; COMPARISONS] = std::array::from_fn(|c| vec![f64::NAN; DEFS[c].levels.len()]);
+    let mut u = m.clone();
+    let mut prior = None;
+    for batch in &batches {
+        let names = utf8(batch.column(0))?;
+        let names = names.as_string::<i32>();
+        let levels = cast(batch.column(1), &DataType::Int64).map_err(data_error)?;
+        let levels = levels.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let ms = batch.column(2).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let us = batch.column(3).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        for row in 0..batch.num_rows() {
+            let name = names.value(row);
+            if name == "prior" {
+                prior = Some(ms.value(row));
+                continue;
+            }
+            let Some(c) = DEFS.iter().position(|d| d.name == name) else { continue };
+            let level = levels.value(row) as usize;
+            if level < m[c].len() {
+                m[c][level] = ms.value(row);
+                u[c][level] = us.value(row);
+            }
+        }
+    }
+    let complete = m.iter().chain(u.iter()).all(|v| v.iter().all(|x| x.is_finite()));
+    let model = match prior {
+        Some(prior) if complete => Some(Model { prior, m, u }),
+        _ => None,
+    };
+    Ok((previous, model))
+}
+
+/// Trains the model on the profiles (u from random pairs, m by two EM sessions).
+pub fn train_model(records: &Records, profiles: &Profiles, pairs: &[(u32, u32, cluster::Rule)]) -> Model {
+    use rayon::prelude::*;
+    let patterns: Vec<Comparison> = pairs
+        .par_iter()
+        .map(|&(a, b, _)| compare(records, profiles, &profiles.list[a as usize], &profiles.list[b as usize]))
+        .collect();
+    let u = train::estimate_u(records, profiles, &patterns, 0x5EED);
+    let mut by_phone: HashMap<compare::Pattern, f64> = HashMap::new();
+    let mut by_name: HashMap<compare::Pattern, f64> = HashMap::new();
+    for comparison in &patterns {
+        let p = comparison.pattern;
+        if p[compare::PHONE] >= 2 {
+            *by_phone.entry(p).or_default() += 1.0;
+        }
+        if p[compare::NAME] >= 4 {
+            *by_name.entry(p).or_default() += 1.0;
+        }
+    }
+    let phone_session = train::expectation_maximisation(&by_phone, &u, compare::PHONE);
+    let name_session = train::expectation_maximisation(&by_name, &u, compare::NAME);
+    train::combine(&phone_session, &name_session, u, profiles.list.len())
+}
+
+fn write_error(path: &Path, message: impl std::fmt::Display) -> ResolveError {
+    ResolveError::Write { path: path.to_owned(), message: message.to_string() }
+}
+
+fn push_error(dir: &Path) -> impl Fn(String) -> ResolveError + '_ {
+    move |e| write_error(dir, e)
+}
+
+fn appender(dir: &Path, def: &'static TableDef, file: &str) -> ParquetAppender {
+    ParquetAppender::new(dir.join(file), def.columns)
+}
+
+/// Resolves every call of the warehouse into entities and commits the result as a new snapshot.
+pub fn resolve(
+    warehouse: &Warehouse,
+    options: &ResolveOptions,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<ResolveSummary, ResolveError> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now().timestamp_micros();
+    progress(Stage::Load);
+    let records = Records::load(warehouse.dir())?;
+    let (previous, stored_model) = load_previous(warehouse.dir())?;
+    let incremental = !options.full && !previous.is_empty() && stored_model.is_some();
+    let known: Vec<Option<&Previous>> =
+        records.calls.iter().map(|c| previous.get(records.call_ids.value(c.call))).collect();
+    let fresh = |i: usize| !incremental || known[i].is_none();
+    progress(Stage::Profiles);
+    let profiles = Profiles::build(&records, &fresh);
+    let pairs = candidate_pairs(&records, &profiles, incremental);
+    let model = match stored_model.filter(|_| incremental) {
+        Some(model) => model,
+        None => {
+            progress(Stage::Train);
+            train_model(&records, &profiles, &pairs)
+        }
+    };
+    progress(Stage::Compare);
+    let candidates: Vec<Candidate> = score(&records, &profiles, &model, &pairs);
+    progress(Stage::Cluster);
+    let settings = ClusterSettings {
+        threshold: options.threshold.unwrap_or(ClusterSettings::default().threshold),
+        ..ClusterSettings::default()
+    };
+    let mut clusters = Clusters::new(&records, &profiles);
+    // What earlier runs decided stands: their entities only grow or merge.
+    let mut first_profile_of: HashMap<&str, u32> = HashMap::new();
+    if !previous.is_empty() {
+        for (i, call) in records.calls.iter().enumerate() {
+            if let Some(prev) = known[i] {
+                let profile = profiles.of_call[i];
+                match first_profile_of.get(prev.entity.as_str()) {
+                    Some(&other) => {
+                        if incremental {
+                            clusters.join(other, profile);
+                        }
+                    }
+                    None => {
+                        first_profile_of.insert(prev.entity.as_str(), profile);
+                    }
+                }
+                let _ = call;
+            }
+        }
+    }
+    // A transfer record is the same call received again: its caller is the source call's caller.
+    let mut handed_off = vec![false; profiles.list.len()];
+    for (i, call) in records.calls.iter().enumerate() {
+        if let Some(source) = call.source {
+            let (a, b) = (profiles.of_call[i], profiles.of_call[source as usize]);
+            if a != b && clusters.compatible(a, b) && clusters.join(a, b) {
+                handed_off[a as usize] = true;
+                handed_off[b as usize] = true;
+            }
+        }
+    }
+    clusters.link(candidates, &settings);
+
+    // Entity ids: an earlier entity keeps its id (the largest one when several merged); new people
+    // get new ids in order of their first call.
+    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    for p in 0..profiles.list.len() as u32 {
+        let root = clusters.find(p);
+        members.entry(root).or_default().push(p);
+    }
+    let mut roots: Vec<u32> = members.keys().copied().collect();
+    let first_of = |root: &u32| -> (i64, u32) {
+        let calls = members[root].iter().flat_map(|&p| profiles.list[p as usize].calls.iter());
+        calls.map(|&c| (records.calls[c as usize].received_at, c)).min().unwrap_or((0, 0))
+    };
+    roots.sort_by_cached_key(first_of);
+    let mut next_number = previous
+        .values()
+        .filter_map(|p| p.entity.strip_prefix('E').and_then(|n| n.parse::<u64>().ok()))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut entity_of_root: HashMap<u32, String> = HashMap::new();
+    let mut merged_entities = 0;
+    for root in &roots {
+        let mut old: HashMap<&str, usize> = HashMap::new();
+        for &p in &members[root] {
+            for &c in &profiles.list[p as usize].calls {
+                if let Some(prev) = known[c as usize] {
+                    *old.entry(prev.entity.as_str()).or_default() += 1;
+                }
+            }
+        }
+        let id = match old.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))) {
+            Some((id, _)) => {
+                merged_entities += old.len() - 1;
+                (*id).to_owned()
+            }
+            None => {
+                let id = format!("E{next_number:08}");
+                next_number += 1;
+                id
+            }
+        };
+        entity_of_root.insert(*root, id);
+    }
+
+    progress(Stage::Write);
+    let commit = warehouse.begin()?;
+    let snapshot = commit.id();
+    let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
+    let calls_dir = table_dir(&CALLER_ENTITIES)?;
+    let mut calls_out = appender(&calls_dir, &CALLER_ENTITIES, "part-0.parquet");
+    let entities_dir = table_dir(&ENTITIES)?;
+    let mut entities_out = appender(&entities_dir, &ENTITIES, "part-0.parquet");
+    for root in &roots {
+        let entity = &entity_of_root[root];
+        let profiles_of = &members[root];
+        let single = profiles_of.len() == 1;
+        let mut min_confidence: f64 = 1.0;
+        let mut calls: Vec<u32> = profiles_of.iter().flat_map(|&p| profiles.list[p as usize].calls.clone()).collect();
+        calls.sort_by_key(|&c| (records.calls[c as usize].received_at, c));
+        for &c in &calls {
+            let p = profiles.of_call[c as usize] as usize;
+            let (confidence, link): (f64, String) = if single {
+                (1.0, String::new())
+            } else if let Some((probability, comparison)) = clusters.best[p] {
+                (probability, agreement(&comparison.pattern))
+            } else if handed_off[p] {
+                (1.0, "hand-off".to_owned())
+            } else if let Some(prev) = known[c as usize] {
+                (prev.confidence.unwrap_or(1.0), prev.link.clone().unwrap_or_default())
+            } else {
+                (1.0, String::new())
+            };
+            min_confidence = min_confidence.min(confidence);
+            let call = &records.calls[c as usize];
+            calls_out
+                .push(&[
+                    Cell::Text(Some(records.call_ids.value(call.call))),
+                    Cell::Text(Some(entity)),
+                    Cell::Float(Some(confidence)),
+                    Cell::Text((!link.is_empty()).then_some(link.as_str())),
+                    Cell::Time(Some(call.received_at)),
+                ])
+                .map_err(push_error(&calls_dir))?;
+        }
+        let mut phones: Vec<&str> = Vec::new();
+        let mut ids: Vec<&str> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        let mut platforms: Vec<&str> = Vec::new();
+        let mut categories: Vec<&str> = Vec::new();
+        let mut districts: Vec<&str> = Vec::new();
+        let mut original = 0i64;
+        fn add<'a>(list: &mut Vec<&'a str>, value: &'a str) {
+            if !list.contains(&value) {
+                list.push(value);
+            }
+        }
+        for &c in &calls {
+            let call = &records.calls[c as usize];
+            if let Some(p) = call.phone {
+                add(&mut phones, records.phones.value(p));
+            }
+            if let Some(i) = call.id {
+                add(&mut ids, records.ids.value(i));
+            }
+            if let Some(n) = call.name {
+                add(&mut names, &records.names[n as usize].masked);
+            }
+            add(&mut platforms, records.platforms.value(call.platform));
+            add(&mut categories, records.categories.value(call.category));
+            if let Some(d) = call.district {
+                add(&mut districts, records.districts.value(d));
+            }
+            if call.source.is_none() {
+                original += 1;
+            }
+        }
+        let first = calls.first().map(|&c| records.calls[c as usize].received_at);
+        let last = calls.last().map(|&c| records.calls[c as usize].received_at);
+        let joined = |list: &[&str]| list.join(",");
+        let (phones_text, ids_text, names_text) = (joined(&phones), joined(&ids), joined(&names));
+        let (platforms_text, categories_text, districts_text) =
+            (joined(&platforms), joined(&categories), joined(&districts));
+        entities_out
+            .push(&[
+                Cell::Text(Some(entity)),
+                Cell::Int(Some(calls.len() as i64)),
+                Cell::Int(Some(original)),
+                Cell::Int(Some(phones.len() as i64)),
+                Cell::Text(Some(&phones_text)),
+                Cell::Text(Some(&ids_text)),
+                Cell::Text(Some(&names_text)),
+                Cell::Text(Some(&platforms_text)),
+                Cell::Text(Some(&categories_text)),
+                Cell::Text(Some(&districts_text)),
+                Cell::Time(first),
+                Cell::Time(last),
+                Cell::Float(Some(min_confidence)),
+            ])
+            .map_err(push_error(&entities_dir))?;
+    }
+    calls_out.finish().map_err(push_error(&calls_dir))?;
+    entities_out.finish().map_err(push_error(&entities_dir))?;
+
+    let model_dir = table_dir(&RESOLVE_MODEL)?;
+    let mut model_out = appender(&model_dir, &RESOLVE_MODEL, "part-0.parquet");
+    model_out
+        .push(&[
+            Cell::Text(Some("prior")),
+            Cell::Int(Some(0)),
+            Cell::Text(Some("probability that two profiles drawn at random are one person")),
+            Cell::Float(Some(model.prior)),
+            Cell::Float(None),
+            Cell::Float(Some(model.prior_bits())),
+            Cell::Time(Some(started_at)),
+        ])
+        .map_err(push_error(&model_dir))?;
+    for (c, def) in DEFS.iter().enumerate() {
+        for (level, description) in def.levels.iter().enumerate() {
+            let (m, u) = (model.m[c][level], model.u[c][level]);
+            model_out
+                .push(&[
+                    Cell::Text(Some(def.name)),
+                    Cell::Int(Some(level as i64)),
+                    Cell::Text(Some(description)),
+                    Cell::Float(Some(m)),
+                    Cell::Float(Some(u)),
+                    Cell::Float(Some((m / u).log2())),
+                    Cell::Time(Some(started_at)),
+                ])
+                .map_err(push_error(&model_dir))?;
+        }
+    }
+    model_out.finish().map_err(push_error(&model_dir))?;
+
+    let summary = ResolveSummary {
+        mode: if incremental { "incremental" } else { "full" },
+        calls: records.calls.len(),
+        new_calls: (0..records.calls.len()).filter(|&i| known[i].is_none()).count(),
+        profiles: profiles.list.len(),
+        candidate_pairs: pairs.len(),
+        links: clusters.linked,
+        refused_conflict: clusters.refused_conflict,
+        refused_chain: clusters.refused_chain,
+        entities: roots.len(),
+        merged_entities,
+        threshold: settings.threshold,
+        seconds: started.elapsed().as_secs_f64(),
+        snapshot,
+    };
+    commit.keep(RESOLVE_RUNS.name, |_| false)?;
+    let runs_dir = table_dir(&RESOLVE_RUNS)?;
+    let mut runs = appender(&runs_dir, &RESOLVE_RUNS, &format!("run={snapshot:08}.parquet"));
+    let count = |n: usize| Cell::Int(Some(n as i64));
+    runs.push(&[
+        Cell::Int(Some(snapshot as i64)),
+        Cell::Time(Some(started_at)),
+        Cell::Float(Some(summary.seconds)),
+        Cell::Text(Some(summary.mode)),
+        count(summary.calls),
+        count(summary.new_calls),
+        count(summary.profiles),
+        count(summary.candidate_pairs),
+        count(summary.links as usize),
+        count(summary.refused_conflict as usize),
+        count(summary.refused_chain as usize),
+        count(summary.entities),
+        count(summary.merged_entities),
+        Cell::Float(Some(summary.threshold)),
+    ])
+    .map_err(push_error(&runs_dir))?;
+    runs.finish().map_err(push_error(&runs_dir))?;
+    commit.commit()?;
+    Ok(summary)
+}
+
+/// One call as an explanation shows it: nothing raw.
+#[derive(Debug, Clone)]
+pub struct CallView {
+    /// Call id.
+    pub call_id: String,
+    /// Platform.
+    pub platform: String,
+    /// Received (UTC microseconds).
+    pub received_at: i64,
+    /// Phone key (first 8 letters), when there is a phone.
+    pub phone_key: Option<String>,
+    /// Whether an ID was taken down.
+    pub has_id: bool,
+    /// Masked name.
+    pub name_masked: Option<String>,
+    /// Main district of its profile.
+    pub district: Option<String>,
+    /// Category.
+    pub category: String,
+    /// Calls in its profile (same phone, name and ID).
+    pub profile_calls: usize,
+    /// Entity in the warehouse, if resolved.
+    pub entity_id: Option<String>,
+}
+
+/// Why two calls are or are not the same person.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// The two calls.
+    pub calls: [CallView; 2],
+    /// Prior log-odds (bits).
+    pub prior_bits: f64,
+    /// One term per comparison.
+    pub terms: Vec<Term>,
+    /// Total match weight (bits).
+    pub total_bits: f64,
+    /// Match probability.
+    pub probability: f64,
+    /// Whether the two calls share a profile (then they are one person by construction).
+    pub same_profile: bool,
+}
+
+/// Explains the comparison of two calls with the stored model, term by term.
+pub fn explain(dir: &Path, call_a: &str, call_b: &str) -> Result<Explanation, ResolveError> {
+    let records = Records::load(dir)?;
+    let (previous, model) = load_previous(dir)?;
+    let model = model.ok_or(ResolveError::NoModel)?;
+    let profiles = Profiles::build(&records, &|_| false);
+    let find = |id: &str| -> Result<usize, ResolveError> {
+        let call = records.call_ids.get(id).ok_or_else(|| ResolveError::UnknownCall(id.to_owned()))?;
+        records.calls.iter().position(|c| c.call == call).ok_or_else(|| ResolveError::UnknownCall(id.to_owned()))
+    };
+    let (a, b) = (find(call_a)?, find(call_b)?);
+    let view = |i: usize| {
+        let call = &records.calls[i];
+        let profile = &profiles.list[profiles.of_call[i] as usize];
+        let id = records.call_ids.value(call.call).to_owned();
+        CallView {
+            entity_id: previous.get(&id).map(|p| p.entity.clone()),
+            call_id: id,
+            platform: records.platforms.value(call.platform).to_owned(),
+            received_at: call.received_at,
+            phone_key: call.phone.map(|p| records.phones.value(p).chars().take(8).collect()),
+            has_id: call.id.is_some(),
+            name_masked: call.name.map(|n| records.names[n as usize].masked.clone()),
+            district: profile.main_district().map(|d| records.districts.value(d).to_owned()),
+            category: records.categories.value(call.category).to_owned(),
+            profile_calls: profile.calls.len(),
+        }
+    };
+    let (pa, pb) = (profiles.of_call[a], profiles.of_call[b]);
+    let comparison = compare(&records, &profiles, &profiles.list[pa as usize], &profiles.list[pb as usize]);
+    let terms = model.terms(&comparison);
+    let total_bits = model.prior_bits() + terms.iter().map(|t| t.bits).sum::<f64>();
+    Ok(Explanation {
+        calls: [view(a), view(b)],
+        prior_bits: model.prior_bits(),
+        terms,
+        total_bits,
+        probability: probability(total_bits),
+        same_profile: pa == pb,
+    })
+}

@@ -1,0 +1,268 @@
+//! What identity resolution compares, read from the warehouse: one compact record per call, with
+//! every text value interned so that comparisons are integer equality.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+
+use super::ResolveError;
+use crate::pii::{name_pinyin, parse_resident_id};
+use crate::sql::{Role, SessionOptions, open_session};
+
+/// A table of distinct strings; a value is known by its index.
+#[derive(Debug, Default)]
+pub struct Interner {
+    index: HashMap<String, u32>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    /// The index of a value, adding it when new.
+    pub fn intern(&mut self, value: &str) -> u32 {
+        if let Some(&i) = self.index.get(value) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.values.push(value.to_owned());
+        self.index.insert(value.to_owned(), i);
+        i
+    }
+
+    /// The index of a value already seen.
+    pub fn get(&self, value: &str) -> Option<u32> {
+        self.index.get(value).copied()
+    }
+
+    /// The value of an index.
+    pub fn value(&self, i: u32) -> &str {
+        &self.values[i as usize]
+    }
+
+    /// Number of distinct values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether nothing was interned.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// A caller's name as matching sees it (one per distinct normalised name).
+#[derive(Debug, Clone)]
+pub struct NameInfo {
+    /// Masked form for display (`王**`, `王先生`).
+    pub masked: String,
+    /// Toneless pinyin of the whole name (interned in [`Records::pinyins`]); for an honorific-only
+    /// name, of the surname alone.
+    pub pinyin: u32,
+    /// Toneless pinyin of the surname (interned in [`Records::pinyins`]).
+    pub surname_pinyin: Option<u32>,
+    /// Only a surname and a form of address (`王先生`): weak evidence.
+    pub honorific_only: bool,
+    /// Sex implied by the form of address (先生 male; 女士, 小姐 female).
+    pub female_hint: Option<bool>,
+    /// The characters, for string similarity (never printed).
+    pub chars: Vec<char>,
+}
+
+/// Facts a resident ID carries besides itself.
+#[derive(Debug, Clone, Copy)]
+pub struct IdInfo {
+    /// Date of birth as YYYYMMDD.
+    pub birth: Option<u32>,
+    /// Sex from the sequence digit.
+    pub female: bool,
+}
+
+/// One call as resolution sees it.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// Index into [`Records::call_ids`].
+    pub call: u32,
+    /// Received, microseconds since the epoch (UTC).
+    pub received_at: i64,
+    /// Interned `phone_key`.
+    pub phone: Option<u32>,
+    /// Interned `id_key` (only IDs whose check character is right).
+    pub id: Option<u32>,
+    /// Index into [`Records::names`].
+    pub name: Option<u32>,
+    /// Interned district.
+    pub district: Option<u32>,
+    /// Interned category code.
+    pub category: u32,
+    /// Interned counterparty, normalised (letters and digits only, lower case).
+    pub counterparty: Option<u32>,
+    /// The call this record was transferred from (index into [`Records::call_ids`]), when present.
+    pub source: Option<u32>,
+    /// Platform code (interned).
+    pub platform: u32,
+}
+
+/// Every call of the warehouse, ready to compare.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Calls in load order.
+    pub calls: Vec<CallRecord>,
+    /// Call ids.
+    pub call_ids: Interner,
+    /// Phone keys.
+    pub phones: Interner,
+    /// ID keys.
+    pub ids: Interner,
+    /// What each ID says (parallel to `ids`).
+    pub id_info: Vec<IdInfo>,
+    /// Normalised names (never printed).
+    pub name_values: Interner,
+    /// What each name says (parallel to `name_values`).
+    pub names: Vec<NameInfo>,
+    /// Pinyin strings of names and surnames.
+    pub pinyins: Interner,
+    /// Districts.
+    pub districts: Interner,
+    /// Category codes.
+    pub categories: Interner,
+    /// Counterparties (normalised).
+    pub counterparties: Interner,
+    /// Platforms.
+    pub platforms: Interner,
+}
+
+const SELECT: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_key, c.id_key, c.district, c.category, \
+     c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok \
+     FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id";
+
+fn text_column(batch: &RecordBatch, i: usize) -> Result<datafusion::arrow::array::ArrayRef, ResolveError> {
+    cast(batch.column(i), &DataType::Utf8).map_err(|e| ResolveError::Data(format!("column {i}: {e}")))
+}
+
+/// Letters and digits of a counterparty, lower case: `XX医美 (西陵店)` and `xx医美西陵店` agree.
+fn normalise_counterparty(raw: &str) -> String {
+    raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+impl Records {
+    /// Reads every call of the warehouse's committed snapshot with the features matching needs.
+    /// It reads the restricted table of names and ID numbers, so it runs with the investigator
+    /// role; nothing it reads leaves the process except as keys, masks and pinyin-free counts.
+    pub fn load(dir: &Path) -> Result<Records, ResolveError> {
+        let options = SessionOptions { role: Role::Investigator, audit: false, ..SessionOptions::default() };
+        let session = open_session(dir, options)?;
+        let (_, batches) = session.collect(SELECT)?;
+        let mut records = Records::default();
+        let mut pending_sources: Vec<(usize, String)> = Vec::new();
+        for batch in &batches {
+            let texts: Vec<_> =
+                [0, 2, 3, 4, 5, 6, 7, 8, 9, 11].iter().map(|&i| text_column(batch, i)).collect::<Result<_, _>>()?;
+            let text = |k: usize, row: usize| -> Option<&str> {
+                let array = texts[k].as_string::<i32>();
+                (!array.is_null(row)).then(|| array.value(row))
+            };
+            let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+            let received = cast(batch.column(1), &micros).map_err(|e| ResolveError::Data(e.to_string()))?;
+            let received = received.as_primitive::<TimestampMicrosecondType>();
+            let honorific = batch.column(10).as_boolean_opt().cloned();
+            let check_ok = batch.column(12).as_boolean_opt().cloned();
+            for row in 0..batch.num_rows() {
+                let Some(call_id) = text(0, row) else { continue };
+                let call = records.call_ids.intern(call_id);
+                let name = text(8, row).filter(|n| !n.is_empty()).map(|n| {
+                    let honorific_only = honorific.as_ref().is_some_and(|h| !h.is_null(row) && h.value(row));
+                    records.name(n, honorific_only)
+                });
+                let id_ok = check_ok.as_ref().is_some_and(|c| !c.is_null(row) && c.value(row));
+                let id = match (text(3, row), text(9, row)) {
+                    (Some(key), Some(canonical)) if id_ok => Some(records.id(key, canonical)),
+                    _ => None,
+                };
+                let record = CallRecord {
+                    call,
+                    received_at: if received.is_null(row) { 0 } else { received.value(row) },
+                    platform: records.platforms.intern(text(1, row).unwrap_or("")),
+                    phone: text(2, row).map(|p| records.phones.intern(p)),
+                    id,
+                    name,
+                    district: text(4, row).map(|d| records.districts.intern(d)),
+                    category: records.categories.intern(text(5, row).unwrap_or("")),
+                    counterparty: text(6, row)
+                        .map(normalise_counterparty)
+                        .filter(|c| !c.is_empty())
+                        .map(|c| records.counterparties.intern(&c)),
+                    source: None,
+                };
+                if let Some(source) = text(7, row).filter(|s| !s.is_empty()) {
+                    pending_sources.push((records.calls.len(), source.to_owned()));
+                }
+                records.calls.push(record);
+            }
+        }
+        for (at, source) in pending_sources {
+            records.calls[at].source = records.call_ids.get(&source);
+        }
+        Ok(records)
+    }
+
+    fn name(&mut self, normalised: &str, honorific_only: bool) -> u32 {
+        if let Some(i) = self.name_values.get(normalised) {
+            return i;
+        }
+        let i = self.name_values.intern(normalised);
+        let parts = crate::pii::normalize_name(normalised);
+        let surname = parts.surname.clone().unwrap_or_default();
+        let female_hint = if honorific_only {
+            if normalised.ends_with("先生") {
+                Some(false)
+            } else if normalised.ends_with("女士") || normalised.ends_with("小姐") {
+                Some(true)
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        let surname_pinyin = name_pinyin(&surname).map(|p| self.pinyins.intern(&p));
+        let pinyin = if honorific_only {
+            surname_pinyin.unwrap_or_else(|| self.pinyins.intern(""))
+        } else {
+            let p = name_pinyin(normalised).unwrap_or_else(|| normalised.to_owned());
+            self.pinyins.intern(&p)
+        };
+        self.names.push(NameInfo {
+            masked: crate::pii::mask_name(normalised),
+            pinyin,
+            surname_pinyin,
+            honorific_only,
+            female_hint,
+            chars: normalised.chars().collect(),
+        });
+        i
+    }
+
+    fn id(&mut self, key: &str, canonical: &str) -> u32 {
+        if let Some(i) = self.ids.get(key) {
+            return i;
+        }
+        let i = self.ids.intern(key);
+        let parsed = parse_resident_id(canonical);
+        self.id_info.push(IdInfo {
+            birth: parsed.as_ref().and_then(|p| p.birth).map(|b| {
+                use chrono::Datelike;
+                b.year() as u32 * 10_000 + b.month() * 100 + b.day()
+            }),
+            female: parsed.is_some_and(|p| p.female),
+        });
+        i
+    }
+
+    /// Sex of a call's caller as far as its ID or form of address tells.
+    pub fn female(&self, call: &CallRecord) -> Option<bool> {
+        call.id
+            .map(|i| self.id_info[i as usize].female)
+            .or_else(|| call.name.and_then(|n| self.names[n as usize].female_hint))
+    }
+}
