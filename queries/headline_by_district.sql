@@ -1,46 +1,94 @@
 -- name: headline_by_district
--- description: Every headline figure per district or county; work orders take the district of their call.
--- param: from_month = 0000-01 | first month included, YYYY-MM
+-- description: Every headline figure per district or county over a month range, each rate with its numerator and denominator; work orders take the district of their call.
+-- param: from_month = 0000-01 | first month included, YYYY-MM (calls by received_at, orders by created_at)
 -- param: to_month = 9999-12 | last month included, YYYY-MM
-WITH calls_by_district AS (
-    SELECT COALESCE(c.district, '(unknown)') AS district,
-           COUNT(*) AS calls,
-           SUM(CASE WHEN c.platform = '110' AND c.category NOT LIKE 'INVALID.%' THEN 1 ELSE 0 END) AS valid_110,
-           SUM(CASE WHEN c.platform = '110' AND c.category NOT LIKE 'INVALID.%' AND NOT k.police_matter THEN 1 ELSE 0 END) AS non_police_110,
-           SUM(CASE WHEN c.platform = '110' AND c.category NOT LIKE 'INVALID.%' AND NOT k.police_matter
-                     AND c.disposition = 'TRANSFERRED' THEN 1 ELSE 0 END) AS diverted,
-           SUM(CASE WHEN c.platform = '110' AND c.category NOT LIKE 'INVALID.%' AND NOT k.police_matter
-                     AND c.disposition = 'ANSWERED' THEN 1 ELSE 0 END) AS self_handled
+WITH c AS (
+    SELECT c.call_id, c.month, COALESCE(c.district, '(unknown)') AS district, c.platform, c.category,
+           c.disposition, c.source_call_id, COALESCE(e.entity_id, c.phone_key) AS caller, c.received_at, k.police_matter
     FROM calls c
     JOIN categories k ON k.code = c.category
-    WHERE c.month BETWEEN {{from_month}} AND {{to_month}}
-    GROUP BY COALESCE(c.district, '(unknown)')
+    -- The caller is the resolved person (caller_entities); a call resolved by no run yet falls back to its phone.
+    LEFT JOIN caller_entities e ON e.call_id = c.call_id
+    -- From the month before from_month, so the 7-day repeat rule sees calls across the boundary.
+    WHERE c.month BETWEEN COALESCE(CASE WHEN SUBSTR({{from_month}}, 6, 2) = '01'
+                                        THEN LPAD(CAST(TRY_CAST(SUBSTR({{from_month}}, 1, 4) AS INTEGER) - 1 AS VARCHAR), 4, '0') || '-12'
+                                        ELSE SUBSTR({{from_month}}, 1, 5) || LPAD(CAST(TRY_CAST(SUBSTR({{from_month}}, 6, 2) AS INTEGER) - 1 AS VARCHAR), 2, '0')
+                                   END, {{from_month}})
+                      AND {{to_month}}
+),
+calls_by_district AS (
+    SELECT district,
+           COUNT(*) AS calls,
+           COUNT(CASE WHEN platform = '110' AND category NOT LIKE 'INVALID.%' THEN 1 END) AS valid_110,
+           COUNT(CASE WHEN platform = '110' AND category NOT LIKE 'INVALID.%' AND NOT police_matter THEN 1 END) AS non_police_110,
+           COUNT(CASE WHEN platform = '110' AND category NOT LIKE 'INVALID.%' AND NOT police_matter
+                       AND disposition = 'TRANSFERRED' THEN 1 END) AS diverted,
+           COUNT(CASE WHEN platform = '110' AND category NOT LIKE 'INVALID.%' AND NOT police_matter
+                       AND disposition = 'ANSWERED' THEN 1 END) AS self_handled,
+           COUNT(CASE WHEN source_call_id IS NULL THEN 1 END) AS original_calls
+    FROM c
+    WHERE month BETWEEN {{from_month}} AND {{to_month}}
+    GROUP BY district
+),
+-- 重复报警: an original call whose caller (resolved person) made an original call of the same category at
+-- most 7 days before, in any district; it counts in the district of the repeated call.
+previous AS (
+    SELECT month, district, received_at,
+           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at, call_id) AS previous_at
+    FROM c
+    WHERE source_call_id IS NULL AND caller IS NOT NULL
+),
+repeats_by_district AS (
+    SELECT district, COUNT(*) AS repeat_calls
+    FROM previous
+    WHERE previous_at >= received_at - INTERVAL '7 days'
+      AND month BETWEEN {{from_month}} AND {{to_month}}
+    GROUP BY district
 ),
 orders_by_district AS (
-    SELECT COALESCE(c.district, '(unknown)') AS district,
+    SELECT CASE WHEN c.call_id IS NULL THEN '(call not in warehouse)' ELSE COALESCE(c.district, '(unknown)') END AS district,
            COUNT(*) AS orders,
-           SUM(CASE WHEN o.signed_at IS NOT NULL AND o.signed_at <= o.created_at + INTERVAL '180 seconds' THEN 1 ELSE 0 END) AS signed_3min,
-           SUM(CASE WHEN o.feedback_at IS NOT NULL AND o.feedback_at <= o.created_at + INTERVAL '7200 seconds' THEN 1 ELSE 0 END) AS feedback_2h,
-           SUM(CASE WHEN o.satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS rated,
-           SUM(CASE WHEN o.satisfaction IN ('SATISFIED', 'BASIC') THEN 1 ELSE 0 END) AS satisfied,
-           SUM(CASE WHEN o.from_platform = '110' AND o.to_platform IS NOT NULL THEN 1 ELSE 0 END) AS reflow_base,
-           SUM(CASE WHEN o.from_platform = '110' AND o.to_platform IS NOT NULL AND o.status = 'RETURNED' THEN 1 ELSE 0 END) AS reflowed
+           COUNT(CASE WHEN o.signed_at <= o.created_at + INTERVAL '180 seconds' THEN 1 END) AS signed_3min,
+           COUNT(CASE WHEN o.feedback_at <= o.created_at + INTERVAL '7200 seconds' THEN 1 END) AS feedback_2h,
+           COUNT(o.satisfaction) AS rated,
+           COUNT(CASE WHEN o.satisfaction IN ('SATISFIED', 'BASIC') THEN 1 END) AS satisfied,
+           COUNT(CASE WHEN o.from_platform = '110' AND o.to_platform IS NOT NULL THEN 1 END) AS reflow_base,
+           COUNT(CASE WHEN o.from_platform = '110' AND o.to_platform IS NOT NULL AND o.status = 'RETURNED' THEN 1 END) AS reflowed
     FROM work_orders o
     LEFT JOIN calls c ON c.call_id = o.call_id
     WHERE o.month BETWEEN {{from_month}} AND {{to_month}}
-    GROUP BY COALESCE(c.district, '(unknown)')
+    GROUP BY CASE WHEN c.call_id IS NULL THEN '(call not in warehouse)' ELSE COALESCE(c.district, '(unknown)') END
+),
+districts AS (
+    SELECT district FROM calls_by_district
+    UNION
+    SELECT district FROM orders_by_district
 )
-SELECT COALESCE(c.district, o.district) AS district,
-       c.calls,
-       c.valid_110,
+SELECT d.district,
+       COALESCE(c.calls, 0) AS calls,
+       COALESCE(c.valid_110, 0) AS valid_110,
+       COALESCE(c.non_police_110, 0) AS non_police_110,
        ROUND(100.0 * CAST(c.non_police_110 AS DOUBLE) / CAST(NULLIF(c.valid_110, 0) AS DOUBLE), 1) AS non_police_share_pct,
+       COALESCE(c.diverted, 0) AS diverted,
        ROUND(100.0 * CAST(c.diverted AS DOUBLE) / CAST(NULLIF(c.non_police_110, 0) AS DOUBLE), 1) AS diversion_pct,
+       COALESCE(c.self_handled, 0) AS self_handled,
        ROUND(100.0 * CAST(c.self_handled AS DOUBLE) / CAST(NULLIF(c.non_police_110, 0) AS DOUBLE), 1) AS self_handling_pct,
-       o.orders,
+       COALESCE(o.orders, 0) AS orders,
+       COALESCE(o.signed_3min, 0) AS signed_3min,
        ROUND(100.0 * CAST(o.signed_3min AS DOUBLE) / CAST(NULLIF(o.orders, 0) AS DOUBLE), 1) AS signing_3min_pct,
+       COALESCE(o.feedback_2h, 0) AS feedback_2h,
        ROUND(100.0 * CAST(o.feedback_2h AS DOUBLE) / CAST(NULLIF(o.orders, 0) AS DOUBLE), 1) AS feedback_2h_pct,
+       COALESCE(o.rated, 0) AS rated,
+       COALESCE(o.satisfied, 0) AS satisfied,
        ROUND(100.0 * CAST(o.satisfied AS DOUBLE) / CAST(NULLIF(o.rated, 0) AS DOUBLE), 1) AS satisfaction_pct,
-       ROUND(100.0 * CAST(o.reflowed AS DOUBLE) / CAST(NULLIF(o.reflow_base, 0) AS DOUBLE), 1) AS reflow_pct
-FROM calls_by_district c
-FULL OUTER JOIN orders_by_district o ON o.district = c.district
-ORDER BY c.calls DESC NULLS LAST, district
+       COALESCE(o.reflow_base, 0) AS reflow_base,
+       COALESCE(o.reflowed, 0) AS reflowed,
+       ROUND(100.0 * CAST(o.reflowed AS DOUBLE) / CAST(NULLIF(o.reflow_base, 0) AS DOUBLE), 1) AS reflow_pct,
+       COALESCE(c.original_calls, 0) AS original_calls,
+       COALESCE(r.repeat_calls, 0) AS repeat_calls,
+       ROUND(100.0 * CAST(COALESCE(r.repeat_calls, 0) AS DOUBLE) / CAST(NULLIF(c.original_calls, 0) AS DOUBLE), 1) AS repeat_call_pct
+FROM districts d
+LEFT JOIN calls_by_district c ON c.district = d.district
+LEFT JOIN repeats_by_district r ON r.district = d.district
+LEFT JOIN orders_by_district o ON o.district = d.district
+ORDER BY COALESCE(c.calls, 0) DESC, COALESCE(o.orders, 0) DESC, d.district

@@ -3,8 +3,7 @@
 -- param: from_month = 0000-01 | first month included, YYYY-MM (Asia/Shanghai; calls by received_at, orders by created_at)
 -- param: to_month = 9999-12 | last month included, YYYY-MM
 WITH c AS (
-    SELECT c.call_id, c.platform, c.category, c.disposition, c.source_call_id, c.phone_key, c.received_at,
-           cat.police_matter
+    SELECT c.call_id, c.platform, c.category, c.disposition, c.source_call_id, cat.police_matter
     FROM calls c
     JOIN categories cat ON cat.code = c.category
     WHERE c.month BETWEEN {{from_month}} AND {{to_month}}
@@ -16,19 +15,29 @@ o AS (
     SELECT * FROM work_orders WHERE month BETWEEN {{from_month}} AND {{to_month}}
 ),
 original AS (
-    SELECT call_id, phone_key, category, received_at FROM c WHERE source_call_id IS NULL
+    SELECT call_id FROM c WHERE source_call_id IS NULL
 ),
--- A call repeats when the same caller's previous call about the same category is at most 7 days
--- older: the previous one is the nearest, so no join over all earlier calls is needed.
+-- A call repeats when the same caller's (the resolved person of caller_entities; a call no resolve
+-- run has seen yet falls back to its phone_key) previous original call about the same category is at most
+-- 7 days older: the previous one is the nearest, so LAG replaces a join over all earlier calls. The
+-- window starts a month before from_month, so a call early in the range sees the calls before it.
 previous AS (
-    SELECT call_id, phone_key, received_at,
-           LAG(received_at) OVER (PARTITION BY phone_key, category ORDER BY received_at, call_id) AS previous_at
-    FROM original
+    SELECT c.month, c.received_at,
+           LAG(c.received_at) OVER (PARTITION BY COALESCE(e.entity_id, c.phone_key), c.category
+                                    ORDER BY c.received_at, c.call_id) AS previous_at
+    FROM calls c
+    LEFT JOIN caller_entities e ON e.call_id = c.call_id
+    WHERE c.source_call_id IS NULL AND COALESCE(e.entity_id, c.phone_key) IS NOT NULL
+      AND c.month BETWEEN COALESCE(CASE WHEN SUBSTR({{from_month}}, 6, 2) = '01'
+                                      THEN LPAD(CAST(TRY_CAST(SUBSTR({{from_month}}, 1, 4) AS INTEGER) - 1 AS VARCHAR), 4, '0') || '-12'
+                                      ELSE SUBSTR({{from_month}}, 1, 5) || LPAD(CAST(TRY_CAST(SUBSTR({{from_month}}, 6, 2) AS INTEGER) - 1 AS VARCHAR), 2, '0')
+                                 END, {{from_month}})
+                    AND {{to_month}}
 ),
 repeats AS (
     SELECT COUNT(*) AS n
     FROM previous
-    WHERE phone_key IS NOT NULL AND previous_at IS NOT NULL AND previous_at >= received_at - INTERVAL '7 days'
+    WHERE previous_at >= received_at - INTERVAL '7 days' AND month BETWEEN {{from_month}} AND {{to_month}}
 ),
 figures AS (
     SELECT 1 AS ord, 'non_police_share' AS figure, '双非占比' AS name_zh,

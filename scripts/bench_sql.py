@@ -28,7 +28,8 @@ def duck(warehouse):
     con.sql("SET TimeZone = 'UTC'")
     for table in ("calls", "work_orders"):
         con.sql(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning = true)")
-    for table in ("calls_history", "work_orders_history", "quarantine", "ingest_batches", "ingest_files"):
+    for table in ("calls_history", "work_orders_history", "quarantine", "ingest_batches", "ingest_files",
+                  "caller_entities", "entities"):
         files = list((warehouse / table).glob("*.parquet"))
         if files:
             con.sql(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{warehouse}/{table}/*.parquet')")

@@ -97,7 +97,7 @@ pub fn reference() -> &'static Loaded {
     LOADED.get_or_init(|| load(&reference_batch()))
 }
 
-/// A warehouse holding the committed sample (`data/sample`), ingested once per test run with a fixed key.
+/// A warehouse holding the committed sample (`data/sample`), ingested and resolved once per test run with a fixed key.
 pub fn sample_warehouse() -> PathBuf {
     static MADE: OnceLock<PathBuf> = OnceLock::new();
     MADE.get_or_init(|| {
@@ -109,7 +109,10 @@ pub fn sample_warehouse() -> PathBuf {
         let key = PseudonymKey::from_hex(&"5a".repeat(32), "test").expect("key");
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
         let files = [sample.join("calls.csv"), sample.join("work_orders.csv")];
-        ingest(&Warehouse::open(&dir).expect("open"), &files, None, &key, &mut |_| {}).expect("ingest");
+        let warehouse = Warehouse::open(&dir).expect("open");
+        ingest(&warehouse, &files, None, &key, &mut |_| {}).expect("ingest");
+        // Resolved, so that the named queries count repeat callers by person as in use.
+        hotline::resolve::resolve(&warehouse, &Default::default(), &mut |_| {}).expect("resolve");
         dir
     })
     .clone()
