@@ -151,7 +151,7 @@ pub fn named_query_as_text(
     name: &str,
     params: &[(&str, &str)],
 ) -> Result<(Vec<String>, Vec<Vec<String>>), DemoError> {
-    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    use datafusion::arrow::util::display::FormatOptions;
     let session = open_session(warehouse, SessionOptions::default())?;
     let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let sql = queries::find(name)?.bind(&params)?;
@@ -160,15 +160,7 @@ pub fn named_query_as_text(
     let options = FormatOptions::default().with_null("-").with_timestamp_tz_format(Some("%Y-%m-%d"));
     let mut rows = Vec::new();
     for batch in &batches {
-        let formatters: Vec<ArrayFormatter<'_>> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<_, _>>()
-            .map_err(|e| SqlError::Engine(e.to_string()))?;
-        for i in 0..batch.num_rows() {
-            rows.push(formatters.iter().map(|f| f.value(i).to_string()).collect());
-        }
+        crate::sql::export::append_display_rows(batch, &options, &mut rows, usize::MAX)?;
     }
     Ok((header, rows))
 }

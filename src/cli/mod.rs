@@ -404,23 +404,8 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
     writeln!(out, "\n== 4. resolve callers into people: `hotline resolve` ==")?;
     resolve::print_summary(out, &report.resolved)?;
     let (resolved, baseline) = &report.resolve_score;
-    let score_row = |name: &str, s: &crate::resolve::eval::PairwiseScore| {
-        vec![
-            name.to_owned(),
-            format!("{:.4}", s.precision()),
-            format!("{:.4}", s.recall()),
-            format!("{:.4}", s.f1()),
-            s.clusters.to_string(),
-        ]
-    };
     writeln!(out, "against the generator's truth ({} calls of {} people), pairwise:", resolved.items, resolved.people)?;
-    write_table(
-        out,
-        &["method", "precision", "recall", "F1", "clusters"],
-        &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right],
-        &[score_row("hotline resolve", resolved), score_row("same phone (baseline)", baseline)],
-        40,
-    )?;
+    resolve::print_scores(out, resolved, baseline)?;
     writeln!(out, "\ntop repeat callers (`hotline query run repeat_callers -p top=10`):")?;
     let (header, rows) = &report.top_callers;
     let header: Vec<&str> = header.iter().map(String::as_str).collect();

@@ -224,6 +224,13 @@ pub fn run_eval(command: EvalCommand) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(out, "{} calls of {} people (truth), pairwise:", resolved.items, resolved.people)?;
+    print_scores(&mut out, &resolved, &baseline)?;
+    writeln!(out, "true pairs: {}", resolved.true_pairs)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints resolution's pairwise score beside the same-phone baseline's.
+pub fn print_scores<W: Write>(out: &mut W, resolved: &PairwiseScore, baseline: &PairwiseScore) -> io::Result<()> {
     let row = |name: &str, s: &PairwiseScore| {
         vec![
             name.to_owned(),
@@ -234,14 +241,11 @@ pub fn run_eval(command: EvalCommand) -> Result<ExitCode> {
             s.predicted_pairs.to_string(),
         ]
     };
-    let rows = vec![row("hotline resolve", &resolved), row("same phone (baseline)", &baseline)];
     write_table(
-        &mut out,
+        out,
         &["method", "precision", "recall", "F1", "clusters", "pairs linked"],
         &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right],
-        &rows,
+        &[row("hotline resolve", resolved), row("same phone (baseline)", baseline)],
         40,
-    )?;
-    writeln!(out, "true pairs: {}", resolved.true_pairs)?;
-    Ok(ExitCode::SUCCESS)
+    )
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::util::display::FormatOptions;
 
 use super::table::{Align, write_table};
 use crate::sql::export::{ExportFormat, ResultWriter};
@@ -175,20 +175,7 @@ fn is_numeric(data_type: &DataType) -> bool {
 
 /// Formats batches as rows of display strings.
 fn rows_of(batch: &RecordBatch, rows: &mut Vec<Vec<String>>, limit: usize) -> Result<(), SqlError> {
-    let options = FormatOptions::default().with_null("NULL");
-    let formatters: Vec<ArrayFormatter<'_>> = batch
-        .columns()
-        .iter()
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-        .collect::<Result<_, _>>()
-        .map_err(|e| SqlError::Engine(e.to_string()))?;
-    for row in 0..batch.num_rows() {
-        if rows.len() >= limit {
-            break;
-        }
-        rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
-    }
-    Ok(())
+    crate::sql::export::append_display_rows(batch, &FormatOptions::default().with_null("NULL"), rows, limit)
 }
 
 /// Prints results in one format to the terminal or a file.

@@ -289,21 +289,17 @@ pub fn resolve(
     let mut clusters = Clusters::new(&records, &profiles);
     // What earlier runs decided stands: their entities only grow or merge.
     let mut first_profile_of: HashMap<&str, u32> = HashMap::new();
-    if !previous.is_empty() {
-        for (i, call) in records.calls.iter().enumerate() {
-            if let Some(prev) = known[i] {
-                let profile = profiles.of_call[i];
-                match first_profile_of.get(prev.entity.as_str()) {
-                    Some(&other) => {
-                        if incremental {
-                            clusters.join(other, profile);
-                        }
-                    }
-                    None => {
-                        first_profile_of.insert(prev.entity.as_str(), profile);
-                    }
+    if incremental {
+        for (i, prev) in known.iter().enumerate() {
+            let Some(prev) = prev else { continue };
+            let profile = profiles.of_call[i];
+            match first_profile_of.get(prev.entity.as_str()) {
+                Some(&other) => {
+                    clusters.join(other, profile);
                 }
-                let _ = call;
+                None => {
+                    first_profile_of.insert(prev.entity.as_str(), profile);
+                }
             }
         }
     }

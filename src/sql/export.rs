@@ -118,3 +118,26 @@ impl<W: Write + Send> ResultWriter<W> {
         out.flush().map_err(SqlError::Io)
     }
 }
+
+/// Appends a batch's rows as display strings (at most `limit` rows in all), formatted by `options`.
+pub fn append_display_rows(
+    batch: &RecordBatch,
+    options: &datafusion::arrow::util::display::FormatOptions<'_>,
+    rows: &mut Vec<Vec<String>>,
+    limit: usize,
+) -> Result<(), SqlError> {
+    use datafusion::arrow::util::display::ArrayFormatter;
+    let formatters: Vec<ArrayFormatter<'_>> = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
+        .collect::<Result<_, _>>()
+        .map_err(|e| SqlError::Engine(e.to_string()))?;
+    for row in 0..batch.num_rows() {
+        if rows.len() >= limit {
+            break;
+        }
+        rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+    }
+    Ok(())
+}
