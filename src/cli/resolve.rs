@@ -93,7 +93,16 @@ pub fn run_with_spinner(warehouse: &Warehouse, options: &ResolveOptions) -> Resu
 
 /// Prints what a run did.
 pub fn print_summary<W: Write>(out: &mut W, s: &ResolveSummary) -> io::Result<()> {
-    writeln!(out, "resolve ({}) committed snapshot {} in {:.1} s", s.mode, s.snapshot, s.seconds)?;
+    let stages: Vec<String> =
+        s.stage_seconds.iter().map(|(stage, t)| format!("{} {t:.1} s", stage.describe())).collect();
+    writeln!(
+        out,
+        "resolve ({}) committed snapshot {} in {:.1} s: {}",
+        s.mode,
+        s.snapshot,
+        s.seconds,
+        stages.join(", ")
+    )?;
     let rows = vec![
         vec!["calls".to_owned(), s.calls.to_string()],
         vec!["new calls".to_owned(), s.new_calls.to_string()],

@@ -32,7 +32,7 @@ use datafusion::arrow::datatypes::DataType;
 use self::cluster::{Candidate, ClusterSettings, Clusters, candidate_pairs, score};
 use self::compare::{COMPARISONS, Comparison, DEFS, Model, Term, agreement, compare, probability};
 use self::profile::Profiles;
-use self::records::Records;
+use self::records::{Records, TextColumn};
 use self::tables::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
 use crate::ingest::tables::{Cell, ParquetAppender, TableDef};
 use crate::sql::{SessionOptions, SqlError, open_session};
@@ -142,47 +142,60 @@ pub struct ResolveSummary {
     pub threshold: f64,
     /// Seconds taken.
     pub seconds: f64,
+    /// Seconds per stage, in order.
+    pub stage_seconds: Vec<(Stage, f64)>,
     /// The snapshot written.
     pub snapshot: u64,
 }
 
-/// An earlier run's verdict on one call.
-#[derive(Debug, Clone)]
-struct Previous {
-    entity: String,
-    confidence: Option<f64>,
-    link: Option<String>,
+/// What earlier runs decided, by call (index into [`Records::calls`]).
+#[derive(Debug, Default)]
+struct Earlier {
+    /// Entity ids seen.
+    entities: records::Interner,
+    /// Link descriptions seen.
+    links: records::Interner,
+    /// Per call: entity (into `entities`), confidence, link (into `links`).
+    of_call: Vec<Option<(u32, f64, Option<u32>)>>,
+    /// Highest number of an `E…` id.
+    max_number: u64,
+}
+
+impl Earlier {
+    fn entity(&self, call: usize) -> Option<u32> {
+        self.of_call.get(call).copied().flatten().map(|(e, _, _)| e)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
 }
 
 fn data_error(e: impl std::fmt::Display) -> ResolveError {
     ResolveError::Data(e.to_string())
 }
 
-fn utf8(array: &dyn Array) -> Result<datafusion::arrow::array::ArrayRef, ResolveError> {
-    cast(array, &DataType::Utf8).map_err(data_error)
-}
-
-fn load_previous(dir: &Path) -> Result<(HashMap<String, Previous>, Option<Model>), ResolveError> {
+fn load_previous(dir: &Path, records: &Records) -> Result<(Earlier, Option<Model>), ResolveError> {
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
     let options = SessionOptions { audit: false, ..SessionOptions::default() };
     let session = open_session(dir, options)?;
     let (_, batches) = session.collect("SELECT call_id, entity_id, confidence, link FROM caller_entities")?;
-    let mut previous = HashMap::new();
+    let mut earlier = Earlier { of_call: vec![None; records.calls.len()], ..Earlier::default() };
     for batch in &batches {
-        let (ids, entities, links) = (utf8(batch.column(0))?, utf8(batch.column(1))?, utf8(batch.column(3))?);
-        let (ids, entities, links) = (ids.as_string::<i32>(), entities.as_string::<i32>(), links.as_string::<i32>());
-        let confidence = batch.column(2).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let (ids, entities, links) =
+            (TextColumn::of(batch.column(0))?, TextColumn::of(batch.column(1))?, TextColumn::of(batch.column(3))?);
+        let confidence = batch.column(2).as_primitive::<Float64Type>();
         for row in 0..batch.num_rows() {
-            if ids.is_null(row) || entities.is_null(row) {
-                continue;
+            let (Some(id), Some(entity)) = (ids.get(row), entities.get(row)) else { continue };
+            // Calls resolved before but no longer in the warehouse are forgotten.
+            let Some(call) = records.call_ids.get(id) else { continue };
+            if let Some(n) = entity.strip_prefix('E').and_then(|n| n.parse::<u64>().ok()) {
+                earlier.max_number = earlier.max_number.max(n);
             }
-            previous.insert(
-                ids.value(row).to_owned(),
-                Previous {
-                    entity: entities.value(row).to_owned(),
-                    confidence: (!confidence.is_null(row)).then(|| confidence.value(row)),
-                    link: (!links.is_null(row)).then(|| links.value(row).to_owned()),
-                },
-            );
+            let entity = earlier.entities.intern(entity);
+            let link = links.get(row).map(|l| earlier.links.intern(l));
+            let confidence = if confidence.is_null(row) { 1.0 } else { confidence.value(row) };
+            earlier.of_call[call as usize] = Some((entity, confidence, link));
         }
     }
     let (_, batches) = session.collect("SELECT comparison, level, m, u FROM resolve_model")?;
@@ -190,14 +203,13 @@ fn load_previous(dir: &Path) -> Result<(HashMap<String, Previous>, Option<Model>
     let mut u = m.clone();
     let mut prior = None;
     for batch in &batches {
-        let names = utf8(batch.column(0))?;
-        let names = names.as_string::<i32>();
+        let names = TextColumn::of(batch.column(0))?;
         let levels = cast(batch.column(1), &DataType::Int64).map_err(data_error)?;
-        let levels = levels.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-        let ms = batch.column(2).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-        let us = batch.column(3).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let levels = levels.as_primitive::<Int64Type>();
+        let ms = batch.column(2).as_primitive::<Float64Type>();
+        let us = batch.column(3).as_primitive::<Float64Type>();
         for row in 0..batch.num_rows() {
-            let name = names.value(row);
+            let Some(name) = names.get(row) else { continue };
             if name == "prior" {
                 prior = Some(ms.value(row));
                 continue;
@@ -215,7 +227,7 @@ fn load_previous(dir: &Path) -> Result<(HashMap<String, Previous>, Option<Model>
         Some(prior) if complete => Some(Model { prior, m, u }),
         _ => None,
     };
-    Ok((previous, model))
+    Ok((earlier, model))
 }
 
 /// Trains the model on the profiles (u from random pairs, m by two EM sessions).
@@ -262,13 +274,21 @@ pub fn resolve(
 ) -> Result<ResolveSummary, ResolveError> {
     let started = Instant::now();
     let started_at = chrono::Utc::now().timestamp_micros();
+    let mut stage_seconds: Vec<(Stage, f64)> = Vec::new();
+    let mut stage_started = Instant::now();
+    let mut progress = |stage: Stage| {
+        if let Some(last) = stage_seconds.last_mut() {
+            last.1 = stage_started.elapsed().as_secs_f64();
+        }
+        stage_seconds.push((stage, 0.0));
+        stage_started = Instant::now();
+        progress(stage);
+    };
     progress(Stage::Load);
     let records = Records::load(warehouse.dir())?;
-    let (previous, stored_model) = load_previous(warehouse.dir())?;
-    let incremental = !options.full && !previous.is_empty() && stored_model.is_some();
-    let known: Vec<Option<&Previous>> =
-        records.calls.iter().map(|c| previous.get(records.call_ids.value(c.call))).collect();
-    let fresh = |i: usize| !incremental || known[i].is_none();
+    let (earlier, stored_model) = load_previous(warehouse.dir(), &records)?;
+    let incremental = !options.full && !earlier.is_empty() && stored_model.is_some();
+    let fresh = |i: usize| !incremental || earlier.of_call[i].is_none();
     progress(Stage::Profiles);
     let profiles = Profiles::build(&records, &fresh);
     let pairs = candidate_pairs(&records, &profiles, incremental);
@@ -288,18 +308,16 @@ pub fn resolve(
     };
     let mut clusters = Clusters::new(&records, &profiles);
     // What earlier runs decided stands: their entities only grow or merge.
-    let mut first_profile_of: HashMap<&str, u32> = HashMap::new();
     if incremental {
-        for (i, prev) in known.iter().enumerate() {
-            let Some(prev) = prev else { continue };
+        let mut first_profile_of: Vec<Option<u32>> = vec![None; earlier.entities.len()];
+        for i in 0..records.calls.len() {
+            let Some(entity) = earlier.entity(i) else { continue };
             let profile = profiles.of_call[i];
-            match first_profile_of.get(prev.entity.as_str()) {
-                Some(&other) => {
+            match first_profile_of[entity as usize] {
+                Some(other) => {
                     clusters.join(other, profile);
                 }
-                None => {
-                    first_profile_of.insert(prev.entity.as_str(), profile);
-                }
+                None => first_profile_of[entity as usize] = Some(profile),
             }
         }
     }
@@ -329,27 +347,26 @@ pub fn resolve(
         calls.map(|&c| (records.calls[c as usize].received_at, c)).min().unwrap_or((0, 0))
     };
     roots.sort_by_cached_key(first_of);
-    let mut next_number = previous
-        .values()
-        .filter_map(|p| p.entity.strip_prefix('E').and_then(|n| n.parse::<u64>().ok()))
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let mut next_number = earlier.max_number + 1;
     let mut entity_of_root: HashMap<u32, String> = HashMap::new();
     let mut merged_entities = 0;
     for root in &roots {
-        let mut old: HashMap<&str, usize> = HashMap::new();
+        let mut old: Vec<(u32, usize)> = Vec::new();
         for &p in &members[root] {
             for &c in &profiles.list[p as usize].calls {
-                if let Some(prev) = known[c as usize] {
-                    *old.entry(prev.entity.as_str()).or_default() += 1;
+                if let Some(entity) = earlier.entity(c as usize) {
+                    match old.iter_mut().find(|(e, _)| *e == entity) {
+                        Some((_, n)) => *n += 1,
+                        None => old.push((entity, 1)),
+                    }
                 }
             }
         }
-        let id = match old.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))) {
+        let value = |e: u32| earlier.entities.value(e);
+        let id = match old.iter().max_by(|a, b| a.1.cmp(&b.1).then(value(b.0).cmp(value(a.0)))) {
             Some((id, _)) => {
                 merged_entities += old.len() - 1;
-                (*id).to_owned()
+                value(*id).to_owned()
             }
             None => {
                 let id = format!("E{next_number:08}");
@@ -383,8 +400,8 @@ pub fn resolve(
                 (probability, agreement(&comparison.pattern))
             } else if handed_off[p] {
                 (1.0, "hand-off".to_owned())
-            } else if let Some(prev) = known[c as usize] {
-                (prev.confidence.unwrap_or(1.0), prev.link.clone().unwrap_or_default())
+            } else if let Some((_, confidence, link)) = earlier.of_call[c as usize] {
+                (confidence, link.map(|l| earlier.links.value(l).to_owned()).unwrap_or_default())
             } else {
                 (1.0, String::new())
             };
@@ -490,10 +507,13 @@ pub fn resolve(
     }
     model_out.finish().map_err(push_error(&model_dir))?;
 
+    if let Some(last) = stage_seconds.last_mut() {
+        last.1 = stage_started.elapsed().as_secs_f64();
+    }
     let summary = ResolveSummary {
         mode: if incremental { "incremental" } else { "full" },
         calls: records.calls.len(),
-        new_calls: (0..records.calls.len()).filter(|&i| known[i].is_none()).count(),
+        new_calls: earlier.of_call.iter().filter(|e| e.is_none()).count(),
         profiles: profiles.list.len(),
         candidate_pairs: pairs.len(),
         links: clusters.linked,
@@ -503,6 +523,7 @@ pub fn resolve(
         merged_entities,
         threshold: settings.threshold,
         seconds: started.elapsed().as_secs_f64(),
+        stage_seconds,
         snapshot,
     };
     commit.keep(RESOLVE_RUNS.name, |_| false)?;
@@ -576,7 +597,7 @@ pub struct Explanation {
 /// Explains the comparison of two calls with the stored model, term by term.
 pub fn explain(dir: &Path, call_a: &str, call_b: &str) -> Result<Explanation, ResolveError> {
     let records = Records::load(dir)?;
-    let (previous, model) = load_previous(dir)?;
+    let (earlier, model) = load_previous(dir, &records)?;
     let model = model.ok_or(ResolveError::NoModel)?;
     let profiles = Profiles::build(&records, &|_| false);
     let find = |id: &str| -> Result<usize, ResolveError> {
@@ -589,7 +610,7 @@ pub fn explain(dir: &Path, call_a: &str, call_b: &str) -> Result<Explanation, Re
         let profile = &profiles.list[profiles.of_call[i] as usize];
         let id = records.call_ids.value(call.call).to_owned();
         CallView {
-            entity_id: previous.get(&id).map(|p| p.entity.clone()),
+            entity_id: earlier.entity(i).map(|e| earlier.entities.value(e).to_owned()),
             call_id: id,
             platform: records.platforms.value(call.platform).to_owned(),
             received_at: call.received_at,

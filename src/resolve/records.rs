@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 
@@ -49,6 +49,37 @@ impl Interner {
     /// Whether nothing was interned.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+/// A text column as Arrow delivers it (DataFusion reads text as views; files hold plain UTF-8).
+pub enum TextColumn<'a> {
+    /// Utf8View.
+    View(&'a datafusion::arrow::array::StringViewArray),
+    /// Utf8.
+    Plain(&'a datafusion::arrow::array::StringArray),
+    /// LargeUtf8.
+    Large(&'a datafusion::arrow::array::LargeStringArray),
+}
+
+impl<'a> TextColumn<'a> {
+    /// The column, or an error naming its type when it is not text.
+    pub fn of(array: &'a datafusion::arrow::array::ArrayRef) -> Result<TextColumn<'a>, ResolveError> {
+        match array.data_type() {
+            DataType::Utf8View => Ok(TextColumn::View(array.as_string_view())),
+            DataType::Utf8 => Ok(TextColumn::Plain(array.as_string::<i32>())),
+            DataType::LargeUtf8 => Ok(TextColumn::Large(array.as_string::<i64>())),
+            other => Err(ResolveError::Data(format!("expected text, found {other}"))),
+        }
+    }
+
+    /// The value of a row, `None` when null.
+    pub fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            TextColumn::View(a) => (!a.is_null(row)).then(|| a.value(row)),
+            TextColumn::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
+            TextColumn::Large(a) => (!a.is_null(row)).then(|| a.value(row)),
+        }
     }
 }
 
@@ -137,10 +168,6 @@ const SELECT: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_key, 
      c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok \
      FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id";
 
-fn text_column(batch: &RecordBatch, i: usize) -> Result<datafusion::arrow::array::ArrayRef, ResolveError> {
-    cast(batch.column(i), &DataType::Utf8).map_err(|e| ResolveError::Data(format!("column {i}: {e}")))
-}
-
 /// Letters and digits of a counterparty, lower case: `XX医美 (西陵店)` and `xx医美西陵店` agree.
 fn normalise_counterparty(raw: &str) -> String {
     raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
@@ -157,12 +184,11 @@ impl Records {
         let mut records = Records::default();
         let mut pending_sources: Vec<(usize, String)> = Vec::new();
         for batch in &batches {
-            let texts: Vec<_> =
-                [0, 2, 3, 4, 5, 6, 7, 8, 9, 11].iter().map(|&i| text_column(batch, i)).collect::<Result<_, _>>()?;
-            let text = |k: usize, row: usize| -> Option<&str> {
-                let array = texts[k].as_string::<i32>();
-                (!array.is_null(row)).then(|| array.value(row))
-            };
+            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+                .iter()
+                .map(|&i| TextColumn::of(batch.column(i)))
+                .collect::<Result<_, _>>()?;
+            let text = |k: usize, row: usize| -> Option<&str> { texts[k].get(row) };
             let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
             let received = cast(batch.column(1), &micros).map_err(|e| ResolveError::Data(e.to_string()))?;
             let received = received.as_primitive::<TimestampMicrosecondType>();
