@@ -34,7 +34,7 @@ calls_by_district AS (
 -- most 7 days before, in any district; it counts in the district of the repeated call.
 previous AS (
     SELECT month, district, received_at,
-           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at, call_id) AS previous_at
+           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at) AS previous_at
     FROM c
     WHERE source_call_id IS NULL AND caller IS NOT NULL
 ),

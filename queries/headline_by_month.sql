@@ -35,7 +35,7 @@ calls_by_month AS (
 -- most 7 days before, in any district. The nearest earlier one decides, so LAG replaces a self-join.
 previous AS (
     SELECT month, district, received_at,
-           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at, call_id) AS previous_at
+           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at) AS previous_at
     FROM c
     WHERE source_call_id IS NULL AND caller IS NOT NULL
 ),

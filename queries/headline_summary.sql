@@ -24,7 +24,7 @@ original AS (
 previous AS (
     SELECT c.month, c.received_at,
            LAG(c.received_at) OVER (PARTITION BY COALESCE(e.entity_id, c.phone_key), c.category
-                                    ORDER BY c.received_at, c.call_id) AS previous_at
+                                    ORDER BY c.received_at) AS previous_at
     FROM calls c
     LEFT JOIN caller_entities e ON e.call_id = c.call_id
     WHERE c.source_call_id IS NULL AND COALESCE(e.entity_id, c.phone_key) IS NOT NULL

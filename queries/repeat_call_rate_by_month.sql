@@ -17,7 +17,7 @@ WITH original AS (
 -- The nearest earlier call of the same caller and category decides: no join over all earlier calls.
 previous AS (
     SELECT month, district, received_at,
-           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at, call_id) AS previous_at
+           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at) AS previous_at
     FROM original
     WHERE caller IS NOT NULL
 ),
