@@ -4,16 +4,18 @@ import datetime, math, os, pathlib, re, statistics, subprocess, sys, time
 import duckdb
 
 binary, work, sizes = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3:]
-WHY = """Where hotline loses: the two queries with the 7-day repeat rule (`headline_summary`,
-`repeat_call_rate_by_month`) sort every original call by caller, category and time for a `LAG`
-window; DataFusion's sort on 2 cores is about 4x DuckDB's; sorting the files by (phone_key,
-received_at) would let the window skip most of that sort. The scan-and-aggregate queries are
-1.4-2.0x: DuckDB aggregates on the Parquet dictionary codes of platform, category and district,
-DataFusion on the decoded strings. Reading text as `Utf8View` instead of `Utf8` (strings borrowed
-from the decoded pages, not copied) took the 10M geometric mean from 2.08 to 1.84 in the run
-before this one. Before the repeat rule used LAG
-(a self-join of each call with the caller's earlier calls) `headline_summary` took 29.3 s at 10M
-calls (4.1x), and `repeat_callers` with three COUNT(DISTINCT) per caller took 137 s (15x).
+WHY = """Where hotline loses: the four queries with the 7-day repeat rule (`headline_summary`,
+`headline_by_month`, `headline_by_district`, `repeat_call_rate_by_month`) and `repeat_callers`
+count by resolved person: they join every call with `caller_entities` on `call_id` (a hash join of
+10M string keys) and then sort every original call by person, category and time for a `LAG`
+window. DataFusion's join and sort on 2 cores are 3-4x DuckDB's; joining by person cost these
+queries about a quarter more than counting by `phone_key` did (geometric mean 1.84 -> 2.26 at 10M,
+run of 2026-11-22 against this one). Writing the entity into the calls files (sorted by entity and
+time) would remove both the join and most of the sort. The scan-and-aggregate queries are
+1.1-1.7x: DuckDB aggregates on the Parquet dictionary codes of platform, category and district,
+DataFusion on the decoded strings. Before the repeat rule used LAG (a self-join of each call with
+the caller's earlier calls) `headline_summary` took 29.3 s at 10M calls (4.1x), and
+`repeat_callers` with three COUNT(DISTINCT) per caller took 137 s (15x).
 """
 root = pathlib.Path(__file__).resolve().parent.parent
 queries = {}
