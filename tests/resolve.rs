@@ -261,3 +261,24 @@ fn entity_ids_of_known_people_survive_an_incremental_run() {
     assert!(returning > 500);
     assert!(joined * 10 >= returning * 8, "{joined} of {returning} returning callers kept an existing entity");
 }
+
+#[test]
+fn a_warehouse_that_more_than_doubles_is_resolved_afresh_and_ids_stay_unique() {
+    let background = batch("resolve-bg-20k", 20_000, 5, OutputFormat::Csv, true);
+    let dir = new_warehouse("resolve-regrow");
+    let (part1, part2) = split_csv(&background.join("calls.csv"), 4_000, dir.parent().unwrap());
+    ingest_files(&dir, &[part1]);
+    run_resolve(&dir);
+    let before = entities(&dir);
+    ingest_files(&dir, &[part2]);
+    let second = run_resolve(&dir);
+    // The model of 4,000 calls is not reused for 20,000: retrained, every pair compared again.
+    assert_eq!(second.mode, "full");
+    let after = entities(&dir);
+    assert_eq!(after.len(), second.calls);
+    // An id names one entity: the calls of an id are exactly the calls of one cluster.
+    let ids: std::collections::HashSet<&String> = after.values().collect();
+    assert_eq!(ids.len(), second.entities, "an entity id was given to two clusters");
+    let kept = before.iter().filter(|(call, id)| after[*call] == **id).count();
+    assert!(kept * 100 >= before.len() * 95, "{kept} of {} earlier calls kept their id", before.len());
+}

@@ -11,7 +11,8 @@
 //!
 //! A second run after more calls were ingested is incremental: the earlier entities stay as they
 //! were (they may only grow or merge), only pairs touching new calls are compared, the model is
-//! reused, and entity ids of known people do not change.
+//! reused, and entity ids of known people do not change. When the new calls outnumber the known
+//! ones the model is retrained and everything compared again (ids still carried over by overlap).
 
 pub mod cluster;
 pub mod compare;
@@ -287,7 +288,11 @@ pub fn resolve(
     progress(Stage::Load);
     let records = Records::load(warehouse.dir())?;
     let (earlier, stored_model) = load_previous(warehouse.dir(), &records)?;
-    let incremental = !options.full && !earlier.is_empty() && stored_model.is_some();
+    // Incremental only while the earlier model was trained on most of the calls: once new calls
+    // outnumber the known ones, the model is retrained and every pair compared again.
+    let new_calls = earlier.of_call.iter().filter(|e| e.is_none()).count();
+    let incremental =
+        !options.full && !earlier.is_empty() && stored_model.is_some() && new_calls <= records.calls.len() - new_calls;
     let fresh = |i: usize| !incremental || earlier.of_call[i].is_none();
     progress(Stage::Profiles);
     let profiles = Profiles::build(&records, &fresh);
@@ -348,8 +353,11 @@ pub fn resolve(
     };
     roots.sort_by_cached_key(first_of);
     let mut next_number = earlier.max_number + 1;
-    let mut entity_of_root: HashMap<u32, String> = HashMap::new();
-    let mut merged_entities = 0;
+    // Overlap of every new cluster with every earlier entity; an earlier id goes to the cluster
+    // holding most of its calls, each id to one cluster and each cluster at most one id (an
+    // incremental run never splits an earlier entity; a full run may, and then the larger part
+    // keeps the id).
+    let mut overlaps: Vec<(usize, u32, u32)> = Vec::new();
     for root in &roots {
         let mut old: Vec<(u32, usize)> = Vec::new();
         for &p in &members[root] {
@@ -362,19 +370,30 @@ pub fn resolve(
                 }
             }
         }
-        let value = |e: u32| earlier.entities.value(e);
-        let id = match old.iter().max_by(|a, b| a.1.cmp(&b.1).then(value(b.0).cmp(value(a.0)))) {
-            Some((id, _)) => {
-                merged_entities += old.len() - 1;
-                value(*id).to_owned()
-            }
-            None => {
-                let id = format!("E{next_number:08}");
-                next_number += 1;
-                id
-            }
-        };
-        entity_of_root.insert(*root, id);
+        overlaps.extend(old.into_iter().map(|(entity, n)| (n, entity, *root)));
+    }
+    let value = |e: u32| earlier.entities.value(e);
+    overlaps.sort_by(|a, b| b.0.cmp(&a.0).then(value(a.1).cmp(value(b.1))).then(a.2.cmp(&b.2)));
+    let mut entity_of_root: HashMap<u32, String> = HashMap::new();
+    let mut id_taken = vec![false; earlier.entities.len()];
+    for &(_, entity, root) in &overlaps {
+        if !id_taken[entity as usize] && !entity_of_root.contains_key(&root) {
+            id_taken[entity as usize] = true;
+            entity_of_root.insert(root, value(entity).to_owned());
+        }
+    }
+    // Earlier entities (with calls still in the warehouse) whose id went to no cluster were merged.
+    let mut present = vec![false; earlier.entities.len()];
+    for (entity, _, _) in earlier.of_call.iter().flatten() {
+        present[*entity as usize] = true;
+    }
+    let merged_entities = (0..present.len()).filter(|&e| present[e] && !id_taken[e]).count();
+    for root in &roots {
+        entity_of_root.entry(*root).or_insert_with(|| {
+            let id = format!("E{next_number:08}");
+            next_number += 1;
+            id
+        });
     }
 
     progress(Stage::Write);
@@ -513,7 +532,7 @@ pub fn resolve(
     let summary = ResolveSummary {
         mode: if incremental { "incremental" } else { "full" },
         calls: records.calls.len(),
-        new_calls: earlier.of_call.iter().filter(|e| e.is_none()).count(),
+        new_calls,
         profiles: profiles.list.len(),
         candidate_pairs: pairs.len(),
         links: clusters.linked,
