@@ -407,13 +407,17 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
     writeln!(out, "against the generator's truth ({} calls of {} people), pairwise:", resolved.items, resolved.people)?;
     resolve::print_scores(out, resolved, baseline)?;
     writeln!(out, "\ntop repeat callers (`hotline query run repeat_callers -p top=10`):")?;
+    // The columns that fit a terminal; the query itself has more (calls_110, counterparties).
     let (header, rows) = &report.top_callers;
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let shown = ["rank", "caller", "names", "calls", "phones", "categories", "districts", "first_call", "last_call"];
+    let columns: Vec<usize> = shown.iter().filter_map(|name| header.iter().position(|h| h == name)).collect();
+    let header: Vec<&str> = columns.iter().map(|&i| header[i].as_str()).collect();
+    let rows: Vec<Vec<String>> = rows.iter().map(|row| columns.iter().map(|&i| row[i].clone()).collect()).collect();
     let aligns: Vec<Align> = header
         .iter()
         .map(|h| if matches!(*h, "caller" | "names" | "first_call" | "last_call") { Align::Left } else { Align::Right })
         .collect();
-    write_table(out, &header, &aligns, rows, 24)?;
+    write_table(out, &header, &aligns, &rows, 24)?;
     writeln!(out, "\n== 5. headline figures: `hotline query run headline_summary` on the warehouse ==")?;
     let rows: Vec<Vec<String>> = report
         .sql_figures

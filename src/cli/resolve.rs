@@ -93,11 +93,10 @@ pub fn run_with_spinner(warehouse: &Warehouse, options: &ResolveOptions) -> Resu
 
 /// Prints what a run did.
 pub fn print_summary<W: Write>(out: &mut W, s: &ResolveSummary) -> io::Result<()> {
-    let stages: Vec<String> =
-        s.stage_seconds.iter().map(|(stage, t)| format!("{} {t:.1} s", stage.describe())).collect();
+    let stages: Vec<String> = s.stage_seconds.iter().map(|(stage, t)| format!("{} {t:.1}", stage.short())).collect();
     writeln!(
         out,
-        "resolve ({}) committed snapshot {} in {:.1} s: {}",
+        "resolve ({}) committed snapshot {} in {:.1} s ({} s)",
         s.mode,
         s.snapshot,
         s.seconds,

@@ -103,6 +103,18 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// One word for the stage, for a timing line.
+    pub fn short(self) -> &'static str {
+        match self {
+            Stage::Load => "read",
+            Stage::Profiles => "profiles",
+            Stage::Train => "train",
+            Stage::Compare => "compare",
+            Stage::Cluster => "link",
+            Stage::Write => "write",
+        }
+    }
+
     /// What the stage does, for a progress line.
     pub fn describe(self) -> &'static str {
         match self {
