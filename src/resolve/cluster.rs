@@ -284,3 +284,85 @@ impl Clusters {
         self.refused_chain = self.refused_chain.saturating_sub(pending.values().filter(|&&n| n >= 2).count() as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::compare::{COMPARISONS, Comparison};
+    use crate::resolve::profile::Profile;
+
+    /// Profiles of `calls` calls each, with an optional ID (interned index).
+    fn profiles(spec: &[(usize, Option<u32>)]) -> Profiles {
+        let list = spec
+            .iter()
+            .map(|&(calls, id)| Profile {
+                calls: (0..calls as u32).collect(),
+                phone: None,
+                name: None,
+                id,
+                female: None,
+                districts: Vec::new(),
+                categories: Vec::new(),
+                counterparties: Vec::new(),
+                first: 0,
+                last: 0,
+                fresh: true,
+            })
+            .collect();
+        Profiles { list, ..Profiles::default() }
+    }
+
+    fn candidate(a: u32, b: u32, bits: f64) -> Candidate {
+        Candidate { a, b, comparison: Comparison { pattern: [0; COMPARISONS], tf_factor: 1.0 }, bits }
+    }
+
+    #[test]
+    fn one_weak_pair_does_not_chain_two_large_clusters_but_two_do() {
+        let records = Records::default();
+        // Two people of three profiles and nine calls each: 0-1-2 and 3-4-5.
+        let profiles = profiles(&[(3, None); 6]);
+        let mut clusters = Clusters::new(&records, &profiles);
+        for (a, b) in [(0, 1), (1, 2), (3, 4), (4, 5)] {
+            clusters.join(a, b);
+        }
+        let settings = ClusterSettings::default();
+        clusters.link(vec![candidate(0, 3, 10.0)], &settings);
+        assert_ne!(clusters.find(0), clusters.find(3), "one weak pair joined two clusters of nine calls");
+        assert_eq!(clusters.refused_chain, 1);
+        let mut clusters = Clusters::new(&records, &profiles);
+        for (a, b) in [(0, 1), (1, 2), (3, 4), (4, 5)] {
+            clusters.join(a, b);
+        }
+        clusters.link(vec![candidate(0, 3, 10.0), candidate(1, 4, 9.0)], &settings);
+        assert_eq!(clusters.find(0), clusters.find(3), "two independent pairs should join them");
+        let mut clusters = Clusters::new(&records, &profiles);
+        for (a, b) in [(0, 1), (1, 2), (3, 4), (4, 5)] {
+            clusters.join(a, b);
+        }
+        clusters.link(vec![candidate(2, 5, settings.strong + 1.0)], &settings);
+        assert_eq!(clusters.find(0), clusters.find(5), "a strong pair joins on its own");
+    }
+
+    #[test]
+    fn a_small_cluster_joins_on_one_pair_and_weak_pairs_below_threshold_never_do() {
+        let records = Records::default();
+        let profiles = profiles(&[(20, None), (1, None), (1, None)]);
+        let mut clusters = Clusters::new(&records, &profiles);
+        let settings = ClusterSettings::default();
+        clusters.link(vec![candidate(0, 1, 7.0), candidate(0, 2, settings.threshold - 0.5)], &settings);
+        assert_eq!(clusters.find(0), clusters.find(1));
+        assert_ne!(clusters.find(0), clusters.find(2));
+    }
+
+    #[test]
+    fn two_resident_ids_never_end_in_one_cluster() {
+        let records = Records::default();
+        // 0 and 2 hold different IDs; 1 has none and links strongly to both.
+        let profiles = profiles(&[(1, Some(0)), (1, None), (1, Some(1))]);
+        let mut clusters = Clusters::new(&records, &profiles);
+        clusters.link(vec![candidate(0, 1, 30.0), candidate(1, 2, 29.0)], &ClusterSettings::default());
+        assert_eq!(clusters.find(0), clusters.find(1));
+        assert_ne!(clusters.find(1), clusters.find(2));
+        assert_eq!(clusters.refused_conflict, 1);
+    }
+}

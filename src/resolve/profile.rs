@@ -67,9 +67,9 @@ pub struct Profiles {
     /// Profiles with a surname.
     pub surnamed: u32,
     /// Σ tf² of full-name pinyins (computed once: comparisons read it millions of times).
-    name_collision: f64,
+    pub(super) name_collision: f64,
     /// Σ tf² of surnames.
-    surname_collision: f64,
+    pub(super) surname_collision: f64,
 }
 
 impl Profiles {
