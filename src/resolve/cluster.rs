@@ -110,15 +110,21 @@ pub fn candidate_pairs(records: &Records, profiles: &Profiles, fresh_only: bool)
     pairs
 }
 
-/// Scores candidate pairs with the model.
-pub fn score(records: &Records, profiles: &Profiles, model: &Model, pairs: &[(u32, u32, Rule)]) -> Vec<Candidate> {
+/// Compares the profiles of every candidate pair (once: training and scoring both use the result).
+pub fn compare_pairs(records: &Records, profiles: &Profiles, pairs: &[(u32, u32, Rule)]) -> Vec<Comparison> {
     use rayon::prelude::*;
     pairs
         .par_iter()
-        .map(|&(a, b, _)| {
-            let comparison = compare(records, profiles, &profiles.list[a as usize], &profiles.list[b as usize]);
-            Candidate { a, b, comparison, bits: model.weight(&comparison) }
-        })
+        .map(|&(a, b, _)| compare(records, profiles, &profiles.list[a as usize], &profiles.list[b as usize]))
+        .collect()
+}
+
+/// Scores compared candidate pairs with the model.
+pub fn score(model: &Model, pairs: &[(u32, u32, Rule)], comparisons: Vec<Comparison>) -> Vec<Candidate> {
+    pairs
+        .iter()
+        .zip(comparisons)
+        .map(|(&(a, b, _), comparison)| Candidate { a, b, comparison, bits: model.weight(&comparison) })
         .collect()
 }
 

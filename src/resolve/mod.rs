@@ -30,13 +30,13 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use self::cluster::{Candidate, ClusterSettings, Clusters, candidate_pairs, score};
+use self::cluster::{Candidate, ClusterSettings, Clusters, candidate_pairs, compare_pairs, score};
 use self::compare::{COMPARISONS, Comparison, DEFS, Model, Term, agreement, compare, probability};
 use self::profile::Profiles;
 use self::records::{Records, TextColumn};
 use self::tables::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
 use crate::ingest::tables::{Cell, ParquetAppender, TableDef};
-use crate::sql::{SessionOptions, SqlError, open_session};
+use crate::sql::{Session, SqlError};
 use crate::warehouse::{Warehouse, WarehouseError};
 
 /// Errors of identity resolution; each says what could not be read or written.
@@ -188,10 +188,8 @@ fn data_error(e: impl std::fmt::Display) -> ResolveError {
     ResolveError::Data(e.to_string())
 }
 
-fn load_previous(dir: &Path, records: &Records) -> Result<(Earlier, Option<Model>), ResolveError> {
+fn load_previous(session: &Session, records: &Records) -> Result<(Earlier, Option<Model>), ResolveError> {
     use datafusion::arrow::datatypes::{Float64Type, Int64Type};
-    let options = SessionOptions { audit: false, ..SessionOptions::default() };
-    let session = open_session(dir, options)?;
     let (_, batches) = session.collect("SELECT call_id, entity_id, confidence, link FROM caller_entities")?;
     let mut earlier = Earlier { of_call: vec![None; records.calls.len()], ..Earlier::default() };
     for batch in &batches {
@@ -243,17 +241,13 @@ fn load_previous(dir: &Path, records: &Records) -> Result<(Earlier, Option<Model
     Ok((earlier, model))
 }
 
-/// Trains the model on the profiles (u from random pairs, m by two EM sessions).
-pub fn train_model(records: &Records, profiles: &Profiles, pairs: &[(u32, u32, cluster::Rule)]) -> Model {
-    use rayon::prelude::*;
-    let patterns: Vec<Comparison> = pairs
-        .par_iter()
-        .map(|&(a, b, _)| compare(records, profiles, &profiles.list[a as usize], &profiles.list[b as usize]))
-        .collect();
-    let u = train::estimate_u(records, profiles, &patterns, 0x5EED);
+/// Trains the model on the profiles and the comparisons of their candidate pairs (u from random
+/// pairs, m by two EM sessions).
+pub fn train_model(records: &Records, profiles: &Profiles, patterns: &[Comparison]) -> Model {
+    let u = train::estimate_u(records, profiles, patterns, 0x5EED);
     let mut by_phone: HashMap<compare::Pattern, f64> = HashMap::new();
     let mut by_name: HashMap<compare::Pattern, f64> = HashMap::new();
-    for comparison in &patterns {
+    for comparison in patterns {
         let p = comparison.pattern;
         if p[compare::PHONE] >= 2 {
             *by_phone.entry(p).or_default() += 1.0;
@@ -298,8 +292,10 @@ pub fn resolve(
         progress(stage);
     };
     progress(Stage::Load);
-    let records = Records::load(warehouse.dir())?;
-    let (earlier, stored_model) = load_previous(warehouse.dir(), &records)?;
+    let session = Records::session(warehouse.dir())?;
+    let records = Records::load(&session)?;
+    let (earlier, stored_model) = load_previous(&session, &records)?;
+    drop(session);
     // Incremental only while the earlier model was trained on most of the calls: once new calls
     // outnumber the known ones, the model is retrained and every pair compared again.
     let new_calls = earlier.of_call.iter().filter(|e| e.is_none()).count();
@@ -308,16 +304,17 @@ pub fn resolve(
     let fresh = |i: usize| !incremental || earlier.of_call[i].is_none();
     progress(Stage::Profiles);
     let profiles = Profiles::build(&records, &fresh);
+    progress(Stage::Compare);
     let pairs = candidate_pairs(&records, &profiles, incremental);
+    let comparisons = compare_pairs(&records, &profiles, &pairs);
     let model = match stored_model.filter(|_| incremental) {
         Some(model) => model,
         None => {
             progress(Stage::Train);
-            train_model(&records, &profiles, &pairs)
+            train_model(&records, &profiles, &comparisons)
         }
     };
-    progress(Stage::Compare);
-    let candidates: Vec<Candidate> = score(&records, &profiles, &model, &pairs);
+    let candidates: Vec<Candidate> = score(&model, &pairs, comparisons);
     progress(Stage::Cluster);
     let settings = ClusterSettings {
         threshold: options.threshold.unwrap_or(ClusterSettings::default().threshold),
@@ -627,8 +624,9 @@ pub struct Explanation {
 
 /// Explains the comparison of two calls with the stored model, term by term.
 pub fn explain(dir: &Path, call_a: &str, call_b: &str) -> Result<Explanation, ResolveError> {
-    let records = Records::load(dir)?;
-    let (earlier, model) = load_previous(dir, &records)?;
+    let session = Records::session(dir)?;
+    let records = Records::load(&session)?;
+    let (earlier, model) = load_previous(&session, &records)?;
     let model = model.ok_or(ResolveError::NoModel)?;
     let profiles = Profiles::build(&records, &|_| false);
     let find = |id: &str| -> Result<usize, ResolveError> {

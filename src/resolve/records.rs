@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType}
 
 use super::ResolveError;
 use crate::pii::{name_pinyin, parse_resident_id};
-use crate::sql::{Role, SessionOptions, open_session};
+use crate::sql::{Role, Session, SessionOptions, open_session};
 
 /// A table of distinct strings; a value is known by its index.
 #[derive(Debug, Default)]
@@ -165,7 +165,8 @@ pub struct Records {
 }
 
 const SELECT: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_key, c.id_key, c.district, c.category, \
-     c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok \
+     c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok, \
+     p.surname, p.name_pinyin \
      FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id";
 
 /// Letters and digits of a counterparty, lower case: `XX医美 (西陵店)` and `xx医美西陵店` agree.
@@ -174,17 +175,22 @@ fn normalise_counterparty(raw: &str) -> String {
 }
 
 impl Records {
-    /// Reads every call of the warehouse's committed snapshot with the features matching needs.
-    /// It reads the restricted table of names and ID numbers, so it runs with the investigator
-    /// role; nothing it reads leaves the process except as keys, masks and pinyin-free counts.
-    pub fn load(dir: &Path) -> Result<Records, ResolveError> {
+    /// The session resolution reads through: it needs the restricted table of names and ID
+    /// numbers, so it has the investigator role; nothing it reads leaves the process except as
+    /// keys, masks and counts.
+    pub fn session(dir: &Path) -> Result<Session, ResolveError> {
         let options = SessionOptions { role: Role::Investigator, audit: false, ..SessionOptions::default() };
-        let session = open_session(dir, options)?;
+        Ok(open_session(dir, options)?)
+    }
+
+    /// Reads every call of the session's snapshot with the features matching needs (the name's
+    /// surname and pinyin as ingest derived them into `calls_pii`).
+    pub fn load(session: &Session) -> Result<Records, ResolveError> {
         let (_, batches) = session.collect(SELECT)?;
         let mut records = Records::default();
         let mut pending_sources: Vec<(usize, String)> = Vec::new();
         for batch in &batches {
-            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14]
                 .iter()
                 .map(|&i| TextColumn::of(batch.column(i)))
                 .collect::<Result<_, _>>()?;
@@ -199,7 +205,7 @@ impl Records {
                 let call = records.call_ids.intern(call_id);
                 let name = text(8, row).filter(|n| !n.is_empty()).map(|n| {
                     let honorific_only = honorific.as_ref().is_some_and(|h| !h.is_null(row) && h.value(row));
-                    records.name(n, honorific_only)
+                    records.name(n, honorific_only, text(10, row), text(11, row))
                 });
                 let id_ok = check_ok.as_ref().is_some_and(|c| !c.is_null(row) && c.value(row));
                 let id = match (text(3, row), text(9, row)) {
@@ -233,13 +239,11 @@ impl Records {
         Ok(records)
     }
 
-    fn name(&mut self, normalised: &str, honorific_only: bool) -> u32 {
+    fn name(&mut self, normalised: &str, honorific_only: bool, surname: Option<&str>, pinyin: Option<&str>) -> u32 {
         if let Some(i) = self.name_values.get(normalised) {
             return i;
         }
         let i = self.name_values.intern(normalised);
-        let parts = crate::pii::normalize_name(normalised);
-        let surname = parts.surname.clone().unwrap_or_default();
         let female_hint = if honorific_only {
             if normalised.ends_with("先生") {
                 Some(false)
@@ -251,12 +255,11 @@ impl Records {
         } else {
             None
         };
-        let surname_pinyin = name_pinyin(&surname).map(|p| self.pinyins.intern(&p));
+        let surname_pinyin = surname.and_then(name_pinyin).map(|p| self.pinyins.intern(&p));
         let pinyin = if honorific_only {
             surname_pinyin.unwrap_or_else(|| self.pinyins.intern(""))
         } else {
-            let p = name_pinyin(normalised).unwrap_or_else(|| normalised.to_owned());
-            self.pinyins.intern(&p)
+            self.pinyins.intern(pinyin.unwrap_or(normalised))
         };
         self.names.push(NameInfo {
             masked: crate::pii::mask_name(normalised),
