@@ -9,6 +9,7 @@ pub mod demo;
 pub mod figures;
 pub mod generate;
 pub mod ingest;
+pub mod link;
 pub mod pii;
 pub mod pseudonym;
 pub mod resolve;

@@ -1,5 +1,6 @@
 //! The command-line delivery layer: parses arguments into settings, calls the engine and prints; nothing else lives here.
 
+pub mod link;
 pub mod resolve;
 pub mod sql;
 pub mod table;
@@ -52,6 +53,12 @@ enum Command {
     },
     /// Resolve callers into entities (one per real person) across phones, name variants and platforms.
     Resolve(resolve::ResolveArgs),
+    /// Link incidents: evidence between calls, ties between callers, and leads (organised series).
+    Link(link::LinkArgs),
+    /// The leads `link` found, best first, with their evidence.
+    Leads(link::LeadsArgs),
+    /// Explore the graph of linked incidents: neighbours, paths, expansion, export.
+    Graph(link::GraphArgs),
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
@@ -213,6 +220,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Query { command } => sql::run_query(command),
         Command::Resolve(args) => resolve::run_resolve(args),
         Command::Eval { command } => resolve::run_eval(command),
+        Command::Link(args) => link::run_link(args),
+        Command::Leads(args) => link::run_leads(args),
+        Command::Graph(args) => link::run_graph(args),
     }
 }
 

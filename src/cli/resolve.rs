@@ -61,6 +61,18 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// For each planted group of truth/rings.csv: the rank of the best-matching lead, its precision and recall.
+    Leads {
+        /// The generator's truth folder (holds rings.csv).
+        #[arg(long)]
+        truth: PathBuf,
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `hotline resolve [explain]`.
@@ -213,7 +225,10 @@ pub fn print_explanation<W: Write>(out: &mut W, e: &Explanation) -> io::Result<(
 
 /// Runs `hotline eval …`.
 pub fn run_eval(command: EvalCommand) -> Result<ExitCode> {
-    let EvalCommand::Resolve { truth, warehouse, json } = command;
+    let (truth, warehouse, json) = match command {
+        EvalCommand::Resolve { truth, warehouse, json } => (truth, warehouse, json),
+        EvalCommand::Leads { truth, warehouse, json } => return super::link::run_eval_leads(&truth, &warehouse, json),
+    };
     let (resolved, baseline) = evaluate_warehouse(&warehouse, &truth)?;
     let mut out = io::stdout().lock();
     if json {

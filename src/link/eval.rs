@@ -1,0 +1,149 @@
+//! Leads against the generator's `truth/rings.csv`: for each planted group, the rank of the lead
+//! that matches it best, and that lead's precision and recall over the group's calls.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::LinkError;
+use super::explore::{LeadRecord, read_leads};
+
+/// How one planted group was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupScore {
+    /// Group id (`RING-1`).
+    pub ring_id: String,
+    /// Kind of group.
+    pub kind: String,
+    /// Calls of the group present in the warehouse.
+    pub calls: usize,
+    /// Rank of the best-matching lead (1 is the top), when any lead holds one of its calls.
+    pub rank: Option<usize>,
+    /// That lead's id.
+    pub lead_id: Option<String>,
+    /// That lead's score.
+    pub score: Option<f64>,
+    /// Share of the lead's calls that belong to the group.
+    pub precision: f64,
+    /// Share of the group's calls that the lead holds.
+    pub recall: f64,
+}
+
+/// What evaluation found.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadsEvaluation {
+    /// One row per planted group.
+    pub groups: Vec<GroupScore>,
+    /// Leads in all.
+    pub leads: usize,
+    /// Leads at or above the "worth a look" score.
+    pub worth_a_look: usize,
+    /// Leads worth a look that match no planted group (their best group's precision under 0.5).
+    pub unplanted_worth_a_look: usize,
+}
+
+/// Reads `ring_id,kind,call_id[,role]`.
+pub fn read_rings(path: &Path) -> Result<Vec<(String, String, String)>, LinkError> {
+    let error = |message: String| LinkError::Truth { path: path.to_owned(), message };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .ok_or_else(|| error(format!("no column {name}")))
+    };
+    let (ring, kind, call) = (column("ring_id")?, column("kind")?, column("call_id")?);
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| error(format!("line {}: {e}", i + 2)))?;
+        match (record.get(ring), record.get(kind), record.get(call)) {
+            (Some(r), Some(k), Some(c)) if !r.is_empty() && !c.is_empty() => {
+                rows.push((r.to_owned(), k.to_owned(), c.to_owned()))
+            }
+            _ => return Err(error(format!("line {}: empty ring_id or call_id", i + 2))),
+        }
+    }
+    Ok(rows)
+}
+
+/// Scores the warehouse's leads against `truth_dir/rings.csv`.
+pub fn evaluate_leads(warehouse: &Path, truth_dir: &Path) -> Result<LeadsEvaluation, LinkError> {
+    let rings = read_rings(&truth_dir.join("rings.csv"))?;
+    let session = super::session(warehouse)?;
+    let leads = read_leads(&session, None)?;
+    let (_, batches) = session.collect("SELECT call_id FROM calls")?;
+    let mut present: HashSet<String> = HashSet::new();
+    for batch in &batches {
+        let ids =
+            crate::resolve::records::TextColumn::of(batch.column(0)).map_err(|e| LinkError::Data(e.to_string()))?;
+        for row in 0..batch.num_rows() {
+            if let Some(id) = ids.get(row) {
+                present.insert(id.to_owned());
+            }
+        }
+    }
+    Ok(score(&rings, &leads, &present))
+}
+
+/// Scores leads against planted groups (calls absent from the warehouse are left out).
+pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: &HashSet<String>) -> LeadsEvaluation {
+    let mut groups: BTreeMap<&str, (&str, HashSet<&str>)> = BTreeMap::new();
+    for (ring, kind, call) in rings {
+        if present.contains(call) {
+            groups.entry(ring).or_insert_with(|| (kind, HashSet::new())).1.insert(call);
+        }
+    }
+    let mut best_precision_of_lead: HashMap<&str, f64> = HashMap::new();
+    let mut scores = Vec::new();
+    for (ring, (kind, calls)) in &groups {
+        let mut best: Option<(f64, usize, &LeadRecord, f64, f64)> = None;
+        for (i, lead) in leads.iter().enumerate() {
+            let hits = lead.call_ids.iter().filter(|c| calls.contains(c.as_str())).count();
+            if hits == 0 {
+                continue;
+            }
+            let precision = hits as f64 / lead.call_ids.len() as f64;
+            let recall = hits as f64 / calls.len() as f64;
+            let f1 = 2.0 * precision * recall / (precision + recall);
+            let slot = best_precision_of_lead.entry(&lead.lead_id).or_default();
+            *slot = slot.max(precision);
+            if best.as_ref().is_none_or(|b| f1 > b.0) {
+                best = Some((f1, i + 1, lead, precision, recall));
+            }
+        }
+        scores.push(match best {
+            Some((_, rank, lead, precision, recall)) => GroupScore {
+                ring_id: (*ring).to_owned(),
+                kind: (*kind).to_owned(),
+                calls: calls.len(),
+                rank: Some(rank),
+                lead_id: Some(lead.lead_id.clone()),
+                score: Some(lead.score),
+                precision,
+                recall,
+            },
+            None => GroupScore {
+                ring_id: (*ring).to_owned(),
+                kind: (*kind).to_owned(),
+                calls: calls.len(),
+                rank: None,
+                lead_id: None,
+                score: None,
+                precision: 0.0,
+                recall: 0.0,
+            },
+        });
+    }
+    let worth: Vec<&LeadRecord> = leads.iter().filter(|l| l.worth_a_look).collect();
+    LeadsEvaluation {
+        groups: scores,
+        leads: leads.len(),
+        worth_a_look: worth.len(),
+        unplanted_worth_a_look: worth
+            .iter()
+            .filter(|l| best_precision_of_lead.get(l.lead_id.as_str()).copied().unwrap_or(0.0) < 0.5)
+            .count(),
+    }
+}

@@ -1,0 +1,607 @@
+//! The investigator's graph (petgraph): calls, callers, phones, counterparties and places as nodes,
+//! evidence as edges, read back from the warehouse tables `link` wrote. Neighbours, paths with the
+//! evidence of each hop, step-by-step expansion from a few calls (深挖扩线), and the leads.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use petgraph::graph::{NodeIndex, UnGraph};
+use petgraph::visit::EdgeRef;
+use serde::Serialize;
+
+use super::LinkError;
+use super::load::cell_of;
+use super::text::{Counterparty, CounterpartyReader};
+use crate::sql::Session;
+
+fn data(e: impl std::fmt::Display) -> LinkError {
+    LinkError::Data(e.to_string())
+}
+
+/// Text values of a column, whatever its string type.
+fn texts(batch: &RecordBatch, i: usize) -> Result<Vec<Option<String>>, LinkError> {
+    let array = cast(batch.column(i), &DataType::Utf8).map_err(data)?;
+    let array = array.as_string::<i32>();
+    Ok((0..array.len()).map(|r| (!array.is_null(r)).then(|| array.value(r).to_owned())).collect())
+}
+
+fn floats(batch: &RecordBatch, i: usize) -> Result<Vec<Option<f64>>, LinkError> {
+    let array = cast(batch.column(i), &DataType::Float64).map_err(data)?;
+    let array = array.as_primitive::<Float64Type>();
+    Ok((0..array.len()).map(|r| (!array.is_null(r)).then(|| array.value(r))).collect())
+}
+
+fn ints(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i64>>, LinkError> {
+    let array = cast(batch.column(i), &DataType::Int64).map_err(data)?;
+    let array = array.as_primitive::<Int64Type>();
+    Ok((0..array.len()).map(|r| (!array.is_null(r)).then(|| array.value(r))).collect())
+}
+
+fn times(batch: &RecordBatch, i: usize) -> Result<Vec<Option<i64>>, LinkError> {
+    let array = cast(batch.column(i), &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(data)?;
+    let array = array.as_primitive::<TimestampMicrosecondType>();
+    Ok((0..array.len()).map(|r| (!array.is_null(r)).then(|| array.value(r))).collect())
+}
+
+/// A lead as the tables hold it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadRecord {
+    /// Id.
+    pub lead_id: String,
+    /// Rank (1 is the best).
+    pub rank: i64,
+    /// Score in bits.
+    pub score: f64,
+    /// Whether the score reaches "worth a look".
+    pub worth_a_look: bool,
+    /// Main category code.
+    pub category: String,
+    /// Callers (people).
+    pub callers: i64,
+    /// Calls, in time order.
+    pub call_ids: Vec<String>,
+    /// Entities, key members first.
+    pub entity_ids: Vec<String>,
+    /// Evidence sentences, the summary first.
+    pub evidence: Vec<String>,
+}
+
+fn run_links_exist(session: &Session) -> Result<bool, LinkError> {
+    let (_, batches) = session.collect("SELECT count(*) FROM link_runs")?;
+    Ok(batches.first().and_then(|b| ints(b, 0).ok()).and_then(|v| v.first().copied().flatten()).unwrap_or(0) > 0)
+}
+
+/// Reads the leads, best first (the top `limit` when given).
+pub fn read_leads(session: &Session, limit: Option<usize>) -> Result<Vec<LeadRecord>, LinkError> {
+    if !run_links_exist(session)? {
+        return Err(LinkError::NotLinked);
+    }
+    let limit_sql = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    let (_, batches) = session.collect(&format!(
+        "SELECT lead_id, rank, score, worth_a_look, category, callers, evidence FROM leads ORDER BY rank{limit_sql}"
+    ))?;
+    let mut leads = Vec::new();
+    for batch in &batches {
+        let (ids, ranks, scores) = (texts(batch, 0)?, ints(batch, 1)?, floats(batch, 2)?);
+        let worth = cast(batch.column(3), &DataType::Boolean).map_err(data)?;
+        let worth = worth.as_boolean();
+        let (categories, callers, evidence) = (texts(batch, 4)?, ints(batch, 5)?, texts(batch, 6)?);
+        for r in 0..batch.num_rows() {
+            leads.push(LeadRecord {
+                lead_id: ids[r].clone().unwrap_or_default(),
+                rank: ranks[r].unwrap_or(0),
+                score: scores[r].unwrap_or(0.0),
+                worth_a_look: !worth.is_null(r) && worth.value(r),
+                category: categories[r].clone().unwrap_or_default(),
+                callers: callers[r].unwrap_or(0),
+                call_ids: Vec::new(),
+                entity_ids: Vec::new(),
+                evidence: evidence[r].as_deref().unwrap_or("").lines().map(str::to_owned).collect(),
+            });
+        }
+    }
+    let index: HashMap<String, usize> = leads.iter().enumerate().map(|(i, l)| (l.lead_id.clone(), i)).collect();
+    let last_rank = leads.iter().map(|l| l.rank).max().unwrap_or(0);
+    let (_, batches) = session.collect(&format!(
+        "SELECT m.lead_id, m.member, m.call_id, m.entity_id, c.received_at FROM lead_members m \
+         JOIN leads l ON l.lead_id = m.lead_id LEFT JOIN calls c ON c.call_id = m.call_id \
+         WHERE l.rank <= {last_rank} ORDER BY l.rank, m.member, c.received_at, m.call_id"
+    ))?;
+    for batch in &batches {
+        let (ids, members, calls, entities) = (texts(batch, 0)?, texts(batch, 1)?, texts(batch, 2)?, texts(batch, 3)?);
+        for r in 0..batch.num_rows() {
+            let Some(&i) = ids[r].as_ref().and_then(|id| index.get(id)) else { continue };
+            match members[r].as_deref() {
+                Some("call") => leads[i].call_ids.extend(calls[r].clone()),
+                Some("entity") => leads[i].entity_ids.extend(entities[r].clone()),
+                _ => {}
+            }
+        }
+    }
+    Ok(leads)
+}
+
+/// Kinds of node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A call (incident).
+    Call,
+    /// A resolved caller.
+    Entity,
+    /// A phone key.
+    Phone,
+    /// An organisation named as counterparty.
+    Counterparty,
+    /// A 500 m cell.
+    Place,
+}
+
+impl NodeKind {
+    /// Name in exports.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::Call => "call",
+            NodeKind::Entity => "entity",
+            NodeKind::Phone => "phone",
+            NodeKind::Counterparty => "counterparty",
+            NodeKind::Place => "place",
+        }
+    }
+}
+
+/// A node: its kind, id and a label a person can read (no raw personal data).
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphNode {
+    /// Kind.
+    pub kind: NodeKind,
+    /// Id (call id, entity id, `phone:…`, `org:…`, `cell:…`).
+    pub id: String,
+    /// What it is, in words.
+    pub label: String,
+}
+
+/// An edge: the evidence and its strength.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphEdge {
+    /// Kind of evidence (`caller`, `phone`, `counterparty`, `place`, or an `incident_links` kind).
+    pub evidence: String,
+    /// Strength, 0 to 1.
+    pub weight: f64,
+    /// What it rests on.
+    pub detail: String,
+}
+
+/// A call as expansion needs it.
+#[derive(Debug, Clone)]
+struct CallFacts {
+    entity: Option<String>,
+    category: String,
+}
+
+/// The graph of the whole warehouse.
+#[derive(Debug)]
+pub struct LinkGraph {
+    /// Nodes and edges.
+    pub graph: UnGraph<GraphNode, GraphEdge>,
+    /// Node of each id.
+    pub index: HashMap<String, NodeIndex>,
+    calls: HashMap<String, CallFacts>,
+    calls_of_entity: HashMap<String, Vec<String>>,
+    /// Caller of each tied entity (its first entity), and ties between callers.
+    caller_of: HashMap<String, String>,
+    ties: HashMap<String, Vec<(String, String, f64, String)>>,
+}
+
+fn day(t: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(t + 8 * 3_600_000_000)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+impl LinkGraph {
+    /// Builds the graph from the warehouse's analyst tables (no restricted table is read).
+    pub fn load(session: &Session) -> Result<LinkGraph, LinkError> {
+        if !run_links_exist(session)? {
+            return Err(LinkError::NotLinked);
+        }
+        let mut g = LinkGraph {
+            graph: UnGraph::new_undirected(),
+            index: HashMap::new(),
+            calls: HashMap::new(),
+            calls_of_entity: HashMap::new(),
+            caller_of: HashMap::new(),
+            ties: HashMap::new(),
+        };
+        let (_, districts) = session.collect("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
+        let mut district_names = Vec::new();
+        for b in &districts {
+            district_names.extend(texts(b, 0)?.into_iter().flatten());
+        }
+        let (_, names) = session.collect("SELECT DISTINCT counterparty FROM calls WHERE counterparty IS NOT NULL")?;
+        let mut counterparty_names = Vec::new();
+        for b in &names {
+            counterparty_names.extend(texts(b, 0)?.into_iter().flatten());
+        }
+        let spellings: Vec<&str> = counterparty_names.iter().map(String::as_str).collect();
+        let reader = CounterpartyReader::new(district_names.iter().map(String::as_str), &spellings, 0.05);
+        let readings: HashMap<&str, Option<String>> = spellings
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    match reader.read(s) {
+                        Counterparty::Organisation(k) => Some(k),
+                        _ => None,
+                    },
+                )
+            })
+            .collect();
+        let (_, entity_names) = session.collect("SELECT entity_id, names_masked, calls FROM entities")?;
+        let mut masked: HashMap<String, String> = HashMap::new();
+        for b in &entity_names {
+            let (ids, names, calls) = (texts(b, 0)?, texts(b, 1)?, ints(b, 2)?);
+            for r in 0..b.num_rows() {
+                if let Some(id) = &ids[r] {
+                    let names = names[r].as_deref().unwrap_or("");
+                    let short: Vec<&str> = names.split(',').take(3).collect();
+                    masked.insert(id.clone(), format!("{} ({} calls)", short.join("/"), calls[r].unwrap_or(0)));
+                }
+            }
+        }
+        let (_, batches) = session.collect(
+            "SELECT c.call_id, c.received_at, c.category, c.district, c.phone_key, c.counterparty, c.lon, c.lat, e.entity_id \
+             FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id",
+        )?;
+        let taxonomy = crate::contract::Taxonomy::builtin();
+        for b in &batches {
+            let (ids, received, categories, districts) = (texts(b, 0)?, times(b, 1)?, texts(b, 2)?, texts(b, 3)?);
+            let (phones, counterparties, lons, lats, entities) =
+                (texts(b, 4)?, texts(b, 5)?, floats(b, 6)?, floats(b, 7)?, texts(b, 8)?);
+            for r in 0..b.num_rows() {
+                let Some(call_id) = ids[r].clone() else { continue };
+                let category = categories[r].clone().unwrap_or_default();
+                let name = taxonomy.get(&category).map_or(category.clone(), |c| c.name_zh.clone());
+                let label = format!(
+                    "{} {} {}",
+                    received[r].map(day).unwrap_or_default(),
+                    name,
+                    districts[r].as_deref().unwrap_or("")
+                );
+                let call = g.node(NodeKind::Call, &call_id, || label);
+                if let Some(entity) = &entities[r] {
+                    let e = g.node(NodeKind::Entity, entity, || masked.get(entity).cloned().unwrap_or_default());
+                    g.graph.add_edge(
+                        call,
+                        e,
+                        GraphEdge { evidence: "caller".into(), weight: 0.9, detail: String::new() },
+                    );
+                    g.calls_of_entity.entry(entity.clone()).or_default().push(call_id.clone());
+                }
+                if let Some(phone) = &phones[r] {
+                    let id = format!("phone:{}", &phone[..phone.len().min(12)]);
+                    let p = g.node(NodeKind::Phone, &id, || format!("phone key {}", &phone[..phone.len().min(8)]));
+                    g.graph.add_edge(
+                        call,
+                        p,
+                        GraphEdge { evidence: "phone".into(), weight: 0.7, detail: String::new() },
+                    );
+                }
+                if let Some(Some(key)) = counterparties[r].as_deref().map(|c| readings.get(c).cloned().flatten()) {
+                    let id = format!("org:{key}");
+                    let spelling = counterparties[r].clone().unwrap_or_default();
+                    let o = g.node(NodeKind::Counterparty, &id, || spelling);
+                    g.graph.add_edge(
+                        call,
+                        o,
+                        GraphEdge { evidence: "counterparty".into(), weight: 0.4, detail: String::new() },
+                    );
+                }
+                if let (Some(lon), Some(lat)) = (lons[r], lats[r])
+                    && let Some((row, column)) = cell_of(lon, lat)
+                {
+                    let id = format!("cell:{row}:{column}");
+                    let district = districts[r].clone().unwrap_or_default();
+                    let p = g.node(NodeKind::Place, &id, || format!("500 m cell in {district}"));
+                    g.graph.add_edge(
+                        call,
+                        p,
+                        GraphEdge { evidence: "place".into(), weight: 0.2, detail: String::new() },
+                    );
+                }
+                g.calls.insert(call_id, CallFacts { entity: entities[r].clone(), category });
+            }
+        }
+        let (_, batches) = session.collect(
+            "SELECT call_a, call_b, evidence, weight, detail FROM incident_links \
+             WHERE evidence NOT IN ('same_caller', 'shared_phone')",
+        )?;
+        for b in &batches {
+            let (a, bb, evidence, weight, detail) =
+                (texts(b, 0)?, texts(b, 1)?, texts(b, 2)?, floats(b, 3)?, texts(b, 4)?);
+            for r in 0..b.num_rows() {
+                let (Some(x), Some(y)) =
+                    (a[r].as_ref().and_then(|i| g.index.get(i)), bb[r].as_ref().and_then(|i| g.index.get(i)))
+                else {
+                    continue;
+                };
+                g.graph.add_edge(
+                    *x,
+                    *y,
+                    GraphEdge {
+                        evidence: evidence[r].clone().unwrap_or_default(),
+                        weight: weight[r].unwrap_or(0.0),
+                        detail: detail[r].clone().unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        let (_, batches) =
+            session.collect("SELECT entities_a, entities_b, tie, bits, detail FROM caller_ties ORDER BY bits DESC")?;
+        for b in &batches {
+            let (a, bb, tie, bits, detail) = (texts(b, 0)?, texts(b, 1)?, texts(b, 2)?, floats(b, 3)?, texts(b, 4)?);
+            for r in 0..b.num_rows() {
+                let (Some(a), Some(bb)) = (&a[r], &bb[r]) else { continue };
+                let rep_a = a.split(',').next().unwrap_or("").to_owned();
+                let rep_b = bb.split(',').next().unwrap_or("").to_owned();
+                for e in a.split(',') {
+                    g.caller_of.insert(e.to_owned(), rep_a.clone());
+                }
+                for e in bb.split(',') {
+                    g.caller_of.insert(e.to_owned(), rep_b.clone());
+                }
+                let entry = (tie[r].clone().unwrap_or_default(), detail[r].clone().unwrap_or_default());
+                let bits = bits[r].unwrap_or(0.0);
+                g.ties.entry(rep_a.clone()).or_default().push((rep_b.clone(), entry.0.clone(), bits, entry.1.clone()));
+                g.ties.entry(rep_b).or_default().push((rep_a, entry.0, bits, entry.1));
+            }
+        }
+        Ok(g)
+    }
+
+    fn node(&mut self, kind: NodeKind, id: &str, label: impl FnOnce() -> String) -> NodeIndex {
+        if let Some(&n) = self.index.get(id) {
+            return n;
+        }
+        let n = self.graph.add_node(GraphNode { kind, id: id.to_owned(), label: label() });
+        self.index.insert(id.to_owned(), n);
+        n
+    }
+
+    /// The node of an id (a call id, an entity id, or `phone:…`, `org:…`, `cell:…`).
+    pub fn find(&self, id: &str) -> Result<NodeIndex, LinkError> {
+        self.index.get(id).copied().ok_or_else(|| LinkError::Unknown { kind: "node", id: id.to_owned() })
+    }
+
+    /// Nodes within `depth` hops, each with its distance and the edge it was reached by.
+    pub fn neighbours(
+        &self,
+        from: NodeIndex,
+        depth: usize,
+        per_node: usize,
+    ) -> Vec<(usize, NodeIndex, NodeIndex, usize)> {
+        let mut seen: HashSet<NodeIndex> = HashSet::from([from]);
+        let mut frontier = vec![from];
+        let mut out = Vec::new();
+        for d in 1..=depth {
+            let mut next = Vec::new();
+            for &n in &frontier {
+                let mut edges: Vec<_> = self.graph.edges(n).collect();
+                edges.sort_by(|x, y| y.weight().weight.total_cmp(&x.weight().weight).then(x.id().cmp(&y.id())));
+                for e in edges.into_iter().take(per_node) {
+                    let other = if e.source() == n { e.target() } else { e.source() };
+                    if seen.insert(other) {
+                        out.push((d, n, other, e.id().index()));
+                        next.push(other);
+                    }
+                }
+            }
+            frontier = next;
+        }
+        out
+    }
+
+    /// The edge between two nodes with the most weight.
+    pub fn edge_between(&self, a: NodeIndex, b: NodeIndex) -> Option<&GraphEdge> {
+        self.graph
+            .edges(a)
+            .filter(|e| e.target() == b || e.source() == b)
+            .map(|e| e.weight())
+            .max_by(|x, y| x.weight.total_cmp(&y.weight))
+    }
+
+    /// The cheapest path between two nodes, strong evidence and small hubs preferred: each hop
+    /// costs 1 + 2 × (1 − weight) + ln(degree of the node entered).
+    pub fn path(&self, a: NodeIndex, b: NodeIndex) -> Option<Vec<NodeIndex>> {
+        let degree: Vec<f64> =
+            self.graph.node_indices().map(|n| (self.graph.neighbors(n).count().max(1) as f64).ln()).collect();
+        let found = petgraph::algo::astar(
+            &self.graph,
+            a,
+            |n| n == b,
+            |e| {
+                // Edges of an undirected graph are walked from the node being expanded.
+                1.0 + 2.0 * (1.0 - e.weight().weight) + degree[e.target().index()]
+            },
+            |_| 0.0,
+        );
+        found.map(|(_, nodes)| nodes)
+    }
+
+    /// Grows a series from a few calls, step by step (see [`Expansion`]).
+    pub fn expand(&self, seeds: &[String], steps: usize) -> Result<Expansion, LinkError> {
+        for s in seeds {
+            if !self.calls.contains_key(s) {
+                return Err(LinkError::Unknown { kind: "call", id: s.clone() });
+            }
+        }
+        let caller = |entity: &str| self.caller_of.get(entity).cloned().unwrap_or_else(|| entity.to_owned());
+        let categories: BTreeSet<String> = seeds.iter().map(|s| self.calls[s].category.clone()).collect();
+        let mut series: HashSet<String> = seeds.iter().cloned().collect();
+        let mut callers: HashSet<String> =
+            seeds.iter().filter_map(|s| self.calls[s].entity.as_deref()).map(caller).collect();
+        let mut joined_steps = Vec::new();
+        let mut by_caller: HashMap<&str, Vec<String>> = HashMap::new();
+        for (e, c) in &self.caller_of {
+            by_caller.entry(c.as_str()).or_default().push(e.clone());
+        }
+        for list in by_caller.values_mut() {
+            list.sort();
+        }
+        let entities_of_caller =
+            |c: &str| -> Vec<String> { by_caller.get(c).cloned().unwrap_or_else(|| vec![c.to_owned()]) };
+        for _ in 0..steps {
+            let mut joins: Vec<Joined> = Vec::new();
+            let mut new_callers: Vec<(String, String)> = Vec::new();
+            let mut taken: HashSet<String> = HashSet::new();
+            let join = |joins: &mut Vec<Joined>, taken: &mut HashSet<String>, call: &str, why: String| {
+                if !series.contains(call) && taken.insert(call.to_owned()) {
+                    joins.push(Joined { call_id: call.to_owned(), reason: why });
+                }
+            };
+            // Callers tied to the series' callers join.
+            let mut current: Vec<&String> = callers.iter().collect();
+            current.sort();
+            for c in &current {
+                for (other, tie, bits, detail) in self.ties.get(c.as_str()).into_iter().flatten() {
+                    if !callers.contains(other) && !new_callers.iter().any(|(o, _)| o == other) {
+                        new_callers.push((
+                            other.clone(),
+                            format!("its caller {other} is tied to {c}: {tie}, {detail} ({bits:.0} bits)"),
+                        ));
+                    }
+                }
+            }
+            // Calls of the series' callers, in its categories.
+            for c in &current {
+                for e in entities_of_caller(c) {
+                    for call in self.calls_of_entity.get(&e).into_iter().flatten() {
+                        if categories.contains(&self.calls[call].category) {
+                            join(&mut joins, &mut taken, call, format!("same caller ({e}) as the series"));
+                        }
+                    }
+                }
+            }
+            for (c, why) in &new_callers {
+                for e in entities_of_caller(c) {
+                    for call in self.calls_of_entity.get(&e).into_iter().flatten() {
+                        if categories.contains(&self.calls[call].category) {
+                            join(&mut joins, &mut taken, call, why.clone());
+                        }
+                    }
+                }
+            }
+            // Hand-offs, reports naming a caller, near-identical narratives.
+            let mut members: Vec<&String> = series.iter().collect();
+            members.sort();
+            let mut narrative_callers = Vec::new();
+            for s in members {
+                let n = self.index[s.as_str()];
+                for e in self.graph.edges(n) {
+                    let other = if e.source() == n { e.target() } else { e.source() };
+                    let other_id = &self.graph[other].id;
+                    let edge = e.weight();
+                    match edge.evidence.as_str() {
+                        "handoff" => join(&mut joins, &mut taken, other_id, format!("transfer record of {s}")),
+                        "named_person" => {
+                            join(&mut joins, &mut taken, other_id, format!("names the caller of {s} ({})", edge.detail))
+                        }
+                        "similar_narrative"
+                            if self.calls.get(other_id).is_some_and(|f| categories.contains(&f.category)) =>
+                        {
+                            join(&mut joins, &mut taken, other_id, format!("{} to {s}", edge.detail));
+                            if let Some(e) = &self.calls[other_id].entity {
+                                narrative_callers.push(caller(e));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for (c, _) in new_callers {
+                callers.insert(c);
+            }
+            callers.extend(narrative_callers);
+            if joins.is_empty() {
+                break;
+            }
+            joins.sort_by(|a, b| a.call_id.cmp(&b.call_id));
+            series.extend(joins.iter().map(|j| j.call_id.clone()));
+            joined_steps.push(joins);
+        }
+        Ok(Expansion { seeds: seeds.to_vec(), steps: joined_steps })
+    }
+
+    /// The subgraph of some calls: the calls, their callers, phones and counterparties, and every
+    /// edge among them.
+    pub fn subgraph(
+        &self,
+        calls: &[String],
+    ) -> Result<(Vec<NodeIndex>, Vec<(NodeIndex, NodeIndex, GraphEdge)>), LinkError> {
+        let mut nodes: Vec<NodeIndex> = Vec::new();
+        let mut set: HashSet<NodeIndex> = HashSet::new();
+        for c in calls {
+            let n = self.index.get(c).copied().ok_or_else(|| LinkError::Unknown { kind: "call", id: c.clone() })?;
+            if set.insert(n) {
+                nodes.push(n);
+            }
+        }
+        let call_nodes = nodes.clone();
+        for &n in &call_nodes {
+            for e in self.graph.edges(n) {
+                let other = if e.source() == n { e.target() } else { e.source() };
+                if matches!(self.graph[other].kind, NodeKind::Entity | NodeKind::Phone | NodeKind::Counterparty)
+                    && set.insert(other)
+                {
+                    nodes.push(other);
+                }
+            }
+        }
+        let mut edges = Vec::new();
+        for &n in &call_nodes {
+            for e in self.graph.edges(n) {
+                let other = if e.source() == n { e.target() } else { e.source() };
+                let keep =
+                    set.contains(&other) && (self.graph[other].kind != NodeKind::Call || n.index() < other.index());
+                if keep {
+                    edges.push((n, other, e.weight().clone()));
+                }
+            }
+        }
+        Ok((nodes, edges))
+    }
+}
+
+/// A call that joined a series, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Joined {
+    /// The call.
+    pub call_id: String,
+    /// Why it joined.
+    pub reason: String,
+}
+
+/// A series grown from seed calls: at each step, the calls tied to it by a hand-off, a report
+/// naming one of its callers, the same caller in its categories, a caller tied to one of its
+/// callers (shared phone, co-targeting, same script), or a near-identical narrative. Counterparty
+/// or place alone is not enough: that is how ordinary disputes with one shop look.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expansion {
+    /// Where it started.
+    pub seeds: Vec<String>,
+    /// The calls each step added.
+    pub steps: Vec<Vec<Joined>>,
+}
+
+impl Expansion {
+    /// Every call of the series after `steps` steps.
+    pub fn calls_after(&self, steps: usize) -> Vec<String> {
+        let mut out = self.seeds.clone();
+        for step in self.steps.iter().take(steps) {
+            out.extend(step.iter().map(|j| j.call_id.clone()));
+        }
+        out
+    }
+}

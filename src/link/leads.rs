@@ -1,0 +1,1225 @@
+//! Leads: groups of callers whose calls behave like an organised series rather than coincidence.
+//!
+//! Callers (resolved entities; two entities on one phone under one surname count as one caller)
+//! are tied by evidence of acting together, each weighed in bits against chance (−log₂ of how
+//! likely it is between strangers, estimated from the data itself): phones shared across callers,
+//! the same counterparties or places targeted (Poisson tail of the overlap given how popular each
+//! target is), and near-identical narratives about different targets. Louvain communities of that
+//! graph are the candidate groups; reports by third parties that name a member add their own bits.
+//! A lead's score is the sum of its bits, so a score of 40 reads "about one in 2⁴⁰ by chance".
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use petgraph::graph::{NodeIndex, UnGraph};
+
+use super::community::{betweenness, louvain};
+use super::evidence::{CallLink, Evidence};
+use super::load::{Incidents, metres_between};
+use crate::contract::Taxonomy;
+use crate::contract::timestamp::MICROS_PER_SEC;
+
+/// A target shared by more callers than this is a public nuisance, not a sign of coordination.
+const MAX_TARGET_CALLERS: usize = 500;
+
+/// Bits the evidence between two callers must reach, all kinds together, to tie them.
+pub const MIN_TIE_BITS: f64 = 8.0;
+
+/// A caller with more targets than this in one category is a frequent caller: an overlap with
+/// anyone is no evidence of acting together (their calls spread wherever the city is busy).
+pub const MAX_SERIAL_TARGETS: usize = 30;
+
+/// Bits a co-targeting overlap must reach to be counted as evidence at all.
+const MIN_CO_TARGET_BITS: f64 = 3.0;
+
+/// Bits a tie can give at most (beyond this, chance estimates mean little).
+const MAX_TIE_BITS: f64 = 40.0;
+
+/// Bits one kind of evidence can add to a lead's score.
+pub const KIND_CAP: f64 = 30.0;
+
+/// Bits a kind of evidence needs to corroborate another.
+const CORROBORATING_BITS: f64 = 15.0;
+
+/// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
+const INDEPENDENT_KINDS: [&str; 5] = ["shared_phone", "co_target", "same_script", "named_by_others", "named_together"];
+
+/// Score from which a lead is worth an investigator's look.
+pub const WORTH_A_LOOK: f64 = 60.0;
+
+/// Kinds of tie between two callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TieKind {
+    /// They used the same phone.
+    SharedPhone,
+    /// They targeted the same counterparties or places.
+    CoTarget,
+    /// They filed near-identical narratives about different targets.
+    Script,
+    /// Both fit the person a third party's report names, at a target both claimed against.
+    NamedTogether,
+}
+
+impl TieKind {
+    /// Name in the tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            TieKind::SharedPhone => "shared_phone",
+            TieKind::CoTarget => "co_target",
+            TieKind::Script => "same_script",
+            TieKind::NamedTogether => "named_together",
+        }
+    }
+}
+
+/// A tie between two callers, with its weight in bits against chance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tie {
+    /// A caller (index into [`Callers::list`]).
+    pub a: u32,
+    /// The other.
+    pub b: u32,
+    /// Kind.
+    pub kind: TieKind,
+    /// How many shared phones, targets or narrative pairs.
+    pub count: u32,
+    /// −log₂ of the chance of this much between strangers.
+    pub bits: f64,
+    /// In words.
+    pub detail: String,
+}
+
+/// Callers: resolved entities, joined when they share a phone under the same surname.
+#[derive(Debug, Default)]
+pub struct Callers {
+    /// Caller of each entity.
+    pub of_entity: Vec<u32>,
+    /// Entities of each caller.
+    pub list: Vec<Vec<u32>>,
+    /// Original calls (not transfer records) of each caller, in time order.
+    pub calls: Vec<Vec<u32>>,
+}
+
+/// What was found, for the tables and the terminal.
+#[derive(Debug, Clone)]
+pub struct Lead {
+    /// Rank-ordered id (`L0001` is the best).
+    pub lead_id: String,
+    /// Sum of the evidence bits.
+    pub score: f64,
+    /// Calls, in time order.
+    pub calls: Vec<u32>,
+    /// Entities of the members (interned), key members first.
+    pub entities: Vec<u32>,
+    /// Calls by others naming a member.
+    pub reports: Vec<u32>,
+    /// Degree and betweenness of each member caller, same order as `callers`.
+    pub centrality: Vec<(u32, f64)>,
+    /// Member callers, key members first.
+    pub callers: Vec<u32>,
+    /// Evidence sentences, the summary first.
+    pub evidence: Vec<String>,
+    /// Bits by kind of evidence (`shared_phone`, `co_target`, `same_script`, `named_by_others`).
+    pub bits: BTreeMap<&'static str, f64>,
+    /// Main category code.
+    pub category: String,
+    /// Distinct organisations and places targeted.
+    pub targets: usize,
+    /// Districts.
+    pub districts: usize,
+    /// First and last call.
+    pub span: (i64, i64),
+}
+
+fn log2_poisson_tail(k: u32, lambda: f64) -> f64 {
+    // log2 P(X >= k), X ~ Poisson(lambda): sum the terms from k on in log space.
+    if k == 0 {
+        return 0.0;
+    }
+    if lambda <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    let ln_term = |i: u32| -> f64 { f64::from(i) * lambda.ln() - lambda - ln_factorial(i) };
+    let first = ln_term(k);
+    let mut sum = 0.0;
+    for i in k..k + 200 {
+        let t = (ln_term(i) - first).exp();
+        sum += t;
+        if t < 1e-12 {
+            break;
+        }
+    }
+    let ln_tail = (first + sum.ln()).min(0.0);
+    ln_tail / std::f64::consts::LN_2
+}
+
+fn ln_factorial(n: u32) -> f64 {
+    (1..=n).map(|i| f64::from(i).ln()).sum()
+}
+
+/// A target of a call, within its category: the organisation it names (the branch in the call's
+/// district), else its 500 m cell in the four weeks of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Target {
+    Organisation(u32, u32, u32),
+    Place((i32, i32), u32, i64),
+}
+
+impl Target {
+    fn category(&self) -> u32 {
+        match self {
+            Target::Organisation(_, c, _) | Target::Place(_, c, _) => *c,
+        }
+    }
+}
+
+fn target(incidents: &Incidents, call: u32) -> Option<Target> {
+    let x = &incidents.list[call as usize];
+    match (x.organisation, x.cell) {
+        // One brand has branches in several districts: the branch is the target.
+        (Some(o), _) => Some(Target::Organisation(o, x.category, x.district.unwrap_or(u32::MAX))),
+        // A place is a target for four weeks: neighbours share their streets all year, a team
+        // that works a junction does so in a season.
+        (None, Some(cell)) => Some(Target::Place(cell, x.category, x.time.div_euclid(28 * 86_400_000_000))),
+        _ => None,
+    }
+}
+
+fn find(parent: &mut [u32], x: u32) -> u32 {
+    let mut root = x;
+    while parent[root as usize] != root {
+        root = parent[root as usize];
+    }
+    let mut x = x;
+    while parent[x as usize] != root {
+        let next = parent[x as usize];
+        parent[x as usize] = root;
+        x = next;
+    }
+    root
+}
+
+impl Callers {
+    /// Groups entities into callers: two entities on one phone whose names share a surname are
+    /// taken for one person split by resolution, not two people acting together.
+    pub fn build(incidents: &Incidents) -> Callers {
+        let n = incidents.entities.len();
+        let mut surnames: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut phone_entities: HashMap<u32, Vec<u32>> = HashMap::new();
+        for x in &incidents.list {
+            if let Some(s) = x.caller.surname
+                && !surnames[x.entity as usize].contains(&s)
+            {
+                surnames[x.entity as usize].push(s);
+            }
+            if let Some(p) = x.phone {
+                let list = phone_entities.entry(p).or_default();
+                if !list.contains(&x.entity) {
+                    list.push(x.entity);
+                }
+            }
+        }
+        let mut parent: Vec<u32> = (0..n as u32).collect();
+        let mut phones: Vec<&Vec<u32>> = phone_entities.values().filter(|l| l.len() > 1).collect();
+        phones.sort();
+        for list in phones {
+            for (i, &a) in list.iter().enumerate() {
+                for &b in &list[i + 1..] {
+                    // A caller who gave no name is joined to nobody: it could be anyone on the phone.
+                    let same_surname = surnames[a as usize].iter().any(|s| surnames[b as usize].contains(s));
+                    if same_surname {
+                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                        if ra != rb {
+                            parent[ra.max(rb) as usize] = ra.min(rb);
+                        }
+                    }
+                }
+            }
+        }
+        let mut number: HashMap<u32, u32> = HashMap::new();
+        let mut callers = Callers { of_entity: vec![0; n], ..Callers::default() };
+        for e in 0..n as u32 {
+            let root = find(&mut parent, e);
+            let next = number.len() as u32;
+            let c = *number.entry(root).or_insert(next);
+            if c as usize == callers.list.len() {
+                callers.list.push(Vec::new());
+                callers.calls.push(Vec::new());
+            }
+            callers.list[c as usize].push(e);
+            callers.of_entity[e as usize] = c;
+        }
+        let mut order: Vec<u32> = (0..incidents.list.len() as u32).collect();
+        order.sort_by_key(|&c| (incidents.list[c as usize].time, c));
+        for c in order {
+            let x = &incidents.list[c as usize];
+            if x.source.is_none() {
+                callers.calls[callers.of_entity[x.entity as usize] as usize].push(c);
+            }
+        }
+        callers
+    }
+
+    /// The caller of a call.
+    pub fn of_call(&self, incidents: &Incidents, call: u32) -> u32 {
+        self.of_entity[incidents.list[call as usize].entity as usize]
+    }
+}
+
+/// Chance rates the bits are measured against, estimated from the whole warehouse.
+#[derive(Debug, Clone, Copy)]
+pub struct ChanceRates {
+    /// Bits of one phone shared by two callers of different surnames.
+    pub shared_phone_bits: f64,
+    /// Bits of one near-identical narrative pair between two callers about different targets.
+    pub script_pair_bits: f64,
+    /// Bits of a report naming a caller by full name.
+    pub full_name_bits: f64,
+    /// Bits of a report naming a caller by surname (and sex).
+    pub surname_bits: f64,
+}
+
+/// Every tie between callers that reaches its threshold.
+pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Vec<Tie>, ChanceRates) {
+    let mut out = Vec::new();
+    // Shared phones between callers.
+    let mut phone_callers: HashMap<u32, Vec<u32>> = HashMap::new();
+    for x in &incidents.list {
+        if let Some(p) = x.phone {
+            let c = callers.of_entity[x.entity as usize];
+            let list = phone_callers.entry(p).or_default();
+            if !list.contains(&c) {
+                list.push(c);
+            }
+        }
+    }
+    let shared = phone_callers.values().filter(|l| l.len() > 1).count();
+    let share = (shared as f64 / phone_callers.len().max(1) as f64).max(1e-6);
+    let shared_phone_bits = (-share.log2()).clamp(2.0, 12.0);
+    // Each phone two callers share is a tie between them (a lead counts each phone once per
+    // caller beyond the first).
+    let mut phone_pairs: HashMap<(u32, u32), (u32, f64)> = HashMap::new();
+    for list in phone_callers.values().filter(|l| l.len() > 1 && l.len() <= 20) {
+        let share = shared_phone_bits;
+        for (i, &a) in list.iter().enumerate() {
+            for &b in &list[i + 1..] {
+                let slot = phone_pairs.entry((a.min(b), a.max(b))).or_default();
+                slot.0 += 1;
+                slot.1 += share;
+            }
+        }
+    }
+    let mut phone_pairs: Vec<((u32, u32), (u32, f64))> = phone_pairs.into_iter().collect();
+    phone_pairs.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    for ((a, b), (n, bits)) in phone_pairs {
+        out.push(Tie { a, b, kind: TieKind::SharedPhone, count: n, bits, detail: format!("{n} phone(s) in common") });
+    }
+
+    // The same targets: overlap against what popularity explains.
+    let mut targets_of: Vec<Vec<Target>> = vec![Vec::new(); callers.list.len()];
+    for (c, calls) in callers.calls.iter().enumerate() {
+        let mut t: Vec<Target> = calls.iter().filter_map(|&call| target(incidents, call)).collect();
+        t.sort_unstable();
+        t.dedup();
+        targets_of[c] = t;
+    }
+    let mut target_callers: HashMap<Target, Vec<u32>> = HashMap::new();
+    for (c, list) in targets_of.iter().enumerate() {
+        let mut per_category: HashMap<u32, usize> = HashMap::new();
+        for t in list {
+            *per_category.entry(t.category()).or_default() += 1;
+        }
+        for &t in list {
+            if per_category[&t.category()] <= MAX_SERIAL_TARGETS {
+                target_callers.entry(t).or_default().push(c as u32);
+            }
+        }
+    }
+    // The chance model. A target t of category c lies in district d (where most of its calls
+    // are); a call of category c in district d lands on t with probability π(t) = calls on t /
+    // calls of c in d. A caller with n calls of c in d has t among its targets with probability
+    // p(t) = 1 − (1 − π(t))ⁿ. Given A's targets, the overlap expected of an unrelated B is
+    // Σ_{t ∈ A} p_B(t); the larger of the two conditionings is used, so that callers who call a
+    // lot in one district are not taken for accomplices of their neighbours.
+    const NO_DISTRICT: u32 = u32::MAX;
+    let mut target_calls: HashMap<Target, (f64, HashMap<u32, u32>)> = HashMap::new();
+    let mut calls_in: HashMap<(u32, u32), f64> = HashMap::new();
+    let mut caller_calls_in: Vec<Vec<((u32, u32), u32)>> = vec![Vec::new(); callers.list.len()];
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            let x = &incidents.list[call as usize];
+            let district = x.district.unwrap_or(NO_DISTRICT);
+            if let Some(t) = target(incidents, call) {
+                let slot = target_calls.entry(t).or_default();
+                slot.0 += 1.0;
+                *slot.1.entry(district).or_default() += 1;
+            }
+            *calls_in.entry((x.category, district)).or_default() += 1.0;
+            let key = (x.category, district);
+            match caller_calls_in[c].iter_mut().find(|e| e.0 == key) {
+                Some(e) => e.1 += 1,
+                None => caller_calls_in[c].push((key, 1)),
+            }
+        }
+    }
+    let mut calls_of_category: HashMap<u32, f64> = HashMap::new();
+    for ((c, _), n) in &calls_in {
+        *calls_of_category.entry(*c).or_default() += n;
+    }
+    // Per target: its (category, district) key, π within the district and π city-wide.
+    let target_chance: HashMap<Target, ((u32, u32), f64, f64)> = target_calls
+        .into_iter()
+        .map(|(t, (n, districts))| {
+            let district =
+                districts.into_iter().max_by_key(|(d, k)| (*k, std::cmp::Reverse(*d))).map_or(NO_DISTRICT, |x| x.0);
+            let key = (t.category(), district);
+            let local = (n / calls_in.get(&key).copied().unwrap_or(n).max(1.0)).min(1.0);
+            let city = (n / calls_of_category.get(&t.category()).copied().unwrap_or(n).max(1.0)).min(1.0);
+            (t, (key, local, city))
+        })
+        .collect();
+    let caller_category_calls: Vec<HashMap<u32, u32>> = caller_calls_in
+        .iter()
+        .map(|list| {
+            let mut m: HashMap<u32, u32> = HashMap::new();
+            for ((c, _), n) in list {
+                *m.entry(*c).or_default() += n;
+            }
+            m
+        })
+        .collect();
+    // The larger of the city-wide and the in-district chance, so that neither a caller who
+    // travels nor one who stays near home is taken for an accomplice by chance.
+    let expected_hits = |of: u32, given: u32| -> f64 {
+        targets_of[given as usize]
+            .iter()
+            .map(|t| {
+                let (key, local, city) = target_chance[t];
+                let n_local = caller_calls_in[of as usize].iter().find(|e| e.0 == key).map_or(0, |e| e.1);
+                let n_city = caller_category_calls[of as usize].get(&key.0).copied().unwrap_or(0);
+                let p_local = 1.0 - (1.0 - local).powi(n_local as i32);
+                let p_city = 1.0 - (1.0 - city).powi(n_city as i32);
+                p_local.max(p_city)
+            })
+            .sum()
+    };
+    let mut pairs: Vec<u64> = Vec::new();
+    for list in target_callers.values().filter(|l| l.len() > 1 && l.len() <= MAX_TARGET_CALLERS) {
+        for (i, &a) in list.iter().enumerate() {
+            for &b in &list[i + 1..] {
+                let (a, b) = (a.min(b), a.max(b));
+                pairs.push((u64::from(a) << 32) | u64::from(b));
+            }
+        }
+    }
+    {
+        use rayon::slice::ParallelSliceMut;
+        pairs.par_sort_unstable();
+    }
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i + 1;
+        while j < pairs.len() && pairs[j] == pairs[i] {
+            j += 1;
+        }
+        let k = (j - i) as u32;
+        if k >= 2 {
+            let (a, b) = ((pairs[i] >> 32) as u32, pairs[i] as u32);
+            let lambda = expected_hits(a, b).max(expected_hits(b, a));
+            let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+            if bits >= MIN_CO_TARGET_BITS {
+                out.push(Tie {
+                    a,
+                    b,
+                    kind: TieKind::CoTarget,
+                    count: k,
+                    bits,
+                    detail: format!("{k} targets in common where chance explains {lambda:.2}"),
+                });
+            }
+        }
+        i = j;
+    }
+
+    // Near-identical narratives about different targets.
+    let mut script_pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut with_copy: HashSet<u32> = HashSet::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::SimilarNarrative) {
+        let (ca, cb) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
+        // The same story told about one place is many people seeing one thing; about places
+        // far apart, it is a script.
+        let (x, y) = (&incidents.list[link.a as usize], &incidents.list[link.b as usize]);
+        let far_apart = match (x.point, y.point) {
+            (Some(p), Some(q)) => metres_between(p, q) > 1_000.0,
+            _ => x.district.is_some() && y.district.is_some() && x.district != y.district,
+        };
+        if ca == cb || target(incidents, link.a) == target(incidents, link.b) || !far_apart {
+            continue;
+        }
+        with_copy.insert(link.a);
+        with_copy.insert(link.b);
+        *script_pairs.entry((ca.min(cb), ca.max(cb))).or_default() += 1;
+    }
+    let share = (with_copy.len() as f64 / incidents.list.len().max(1) as f64).max(1e-6);
+    let script_pair_bits = (-share.log2()).clamp(1.0, 10.0);
+    let mut script_pairs: Vec<((u32, u32), u32)> = script_pairs.into_iter().filter(|(_, n)| *n >= 2).collect();
+    script_pairs.sort_unstable();
+    for ((a, b), n) in script_pairs {
+        out.push(Tie {
+            a,
+            b,
+            kind: TieKind::Script,
+            count: n,
+            bits: (script_pair_bits * f64::from(n)).min(MAX_TIE_BITS),
+            detail: format!("{n} pairs of near-identical narratives about different targets"),
+        });
+    }
+
+    // How often a name fits by chance.
+    let mut full: HashMap<u32, f64> = HashMap::new();
+    let mut surname: HashMap<u32, f64> = HashMap::new();
+    let mut named_callers = 0f64;
+    for x in &incidents.list {
+        if let Some(s) = x.caller.surname {
+            *surname.entry(s).or_default() += 1.0;
+            named_callers += 1.0;
+            if let Some(f) = x.caller.full {
+                *full.entry(f).or_default() += 1.0;
+            }
+        }
+    }
+    let collision = |counts: &HashMap<u32, f64>| -> f64 {
+        let total: f64 = counts.values().sum();
+        if total == 0.0 { 1.0 } else { counts.values().map(|n| (n / total).powi(2)).sum::<f64>() }
+    };
+    let _ = named_callers;
+    let rates = ChanceRates {
+        shared_phone_bits,
+        script_pair_bits,
+        full_name_bits: (-collision(&full).log2()).clamp(1.0, 20.0),
+        surname_bits: (-(collision(&surname) / 2.0).log2()).clamp(1.0, 20.0),
+    };
+
+    // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
+    // in the category of the call that fits.
+    let mut fitting: BTreeMap<u32, Vec<(u32, u32, bool)>> = BTreeMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
+        let c = callers.of_call(incidents, link.a);
+        let category = incidents.list[link.a as usize].category;
+        let repeat =
+            callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].category == category).count() >= 2;
+        if repeat {
+            fitting.entry(link.b).or_default().push((c, category, link.detail.contains("full name")));
+        }
+    }
+    let mut together: BTreeMap<(u32, u32), (u32, f64)> = BTreeMap::new();
+    for list in fitting.values() {
+        for (i, x) in list.iter().enumerate() {
+            for y in &list[i + 1..] {
+                if x.0 != y.0 && x.1 == y.1 {
+                    let bits = if x.2 || y.2 { rates.full_name_bits } else { rates.surname_bits };
+                    let slot = together.entry((x.0.min(y.0), x.0.max(y.0))).or_default();
+                    slot.0 += 1;
+                    slot.1 += bits;
+                }
+            }
+        }
+    }
+    for ((a, b), (n, bits)) in together {
+        out.push(Tie {
+            a,
+            b,
+            kind: TieKind::NamedTogether,
+            count: n,
+            bits: bits.min(MAX_TIE_BITS),
+            detail: format!("both fit the person {n} report(s) name"),
+        });
+    }
+    // Keep the pairs whose evidence adds up.
+    let mut total: HashMap<(u32, u32), f64> = HashMap::new();
+    for t in &out {
+        *total.entry((t.a, t.b)).or_default() += t.bits;
+    }
+    out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS);
+    (out, rates)
+}
+
+/// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
+/// members, score, key members and evidence sentences; best first.
+pub fn find_leads(
+    incidents: &Incidents,
+    callers: &Callers,
+    links: &[CallLink],
+    ties: &[Tie],
+    rates: &ChanceRates,
+) -> Vec<Lead> {
+    // Reports naming a caller (by another caller).
+    let mut reports_naming: HashMap<u32, Vec<(u32, &str)>> = HashMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
+        let named = callers.of_call(incidents, link.a);
+        let list = reports_naming.entry(named).or_default();
+        if !list.iter().any(|(r, _)| *r == link.b) {
+            list.push((link.b, link.detail.as_str()));
+        }
+    }
+    let mut handoffs_of: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (i, x) in incidents.list.iter().enumerate() {
+        if let Some(s) = x.source {
+            handoffs_of.entry(s).or_default().push(i as u32);
+        }
+    }
+
+    // Nodes: callers with a tie, or named in reports by two or more others.
+    let mut nodes: Vec<u32> = ties.iter().flat_map(|t| [t.a, t.b]).collect();
+    nodes.extend(reports_naming.iter().filter(|(_, r)| r.len() >= 2).map(|(c, _)| *c));
+    nodes.sort_unstable();
+    nodes.dedup();
+    let index: HashMap<u32, u32> = nodes.iter().enumerate().map(|(i, &c)| (c, i as u32)).collect();
+    let mut weights: HashMap<(u32, u32), f64> = HashMap::new();
+    for t in ties {
+        let (a, b) = (index[&t.a], index[&t.b]);
+        *weights.entry((a.min(b), a.max(b))).or_default() += t.bits;
+    }
+    let mut edges: Vec<(u32, u32, f64)> = weights.into_iter().map(|((a, b), w)| (a, b, w)).collect();
+    edges.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    // Groups: connected callers; a component too large to be one group is split into its
+    // Louvain communities.
+    let community = components_split(nodes.len(), &edges, MAX_GROUP_CALLERS);
+    let mut members: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (i, &c) in community.iter().enumerate() {
+        members.entry(c).or_default().push(nodes[i]);
+    }
+    let mut ties_of: HashMap<u32, Vec<&Tie>> = HashMap::new();
+    for t in ties {
+        ties_of.entry(t.a).or_default().push(t);
+        ties_of.entry(t.b).or_default().push(t);
+    }
+
+    // Grow each group by callers whose claims land on its targets far beyond chance, or who fit
+    // the person a report about its targets names, or who give a member's full name.
+    let mut fits_of_report: HashMap<u32, Vec<u32>> = HashMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
+        let list = fits_of_report.entry(link.b).or_default();
+        let c = callers.of_call(incidents, link.a);
+        if !list.contains(&c) {
+            list.push(c);
+        }
+    }
+    let index = AttachIndex::build(incidents, callers);
+    let mut taken: HashSet<u32> = members.values().filter(|g| g.len() >= 2).flatten().copied().collect();
+    let mut attachments: HashMap<u32, Vec<(u32, f64, String)>> = HashMap::new();
+    let named_callers: HashMap<u32, usize> = reports_naming.iter().map(|(c, r)| (*c, r.len())).collect();
+    let mut order: Vec<u32> = members.keys().copied().collect();
+    order.sort_by_key(|k| (std::cmp::Reverse(members[k].len()), *k));
+    for community in order {
+        let group = members.get_mut(&community).expect("community");
+        if group.len() < 2 {
+            continue;
+        }
+        for _round in 0..3 {
+            let found = index.attach(incidents, callers, group, &taken, &fits_of_report, &named_callers, rates);
+            if found.is_empty() {
+                break;
+            }
+            for (x, bits, why) in found {
+                group.push(x);
+                taken.insert(x);
+                attachments.entry(community).or_default().push((x, bits, why));
+            }
+        }
+    }
+
+    let serial = SerialTail::build(incidents, callers);
+    let taxonomy = Taxonomy::builtin();
+    let mut leads = Vec::new();
+    for (community, group) in &members {
+        // A lone caller another group took in is part of that group's lead.
+        if group.len() == 1 && taken.contains(&group[0]) {
+            continue;
+        }
+        let in_group: HashSet<u32> = group.iter().copied().collect();
+        let inner: Vec<&Tie> = group
+            .iter()
+            .flat_map(|c| ties_of.get(c).into_iter().flatten().copied())
+            .filter(|t| t.a < t.b && in_group.contains(&t.a) && in_group.contains(&t.b))
+            .collect();
+        let mut inner_sorted: Vec<&Tie> = inner.clone();
+        inner_sorted.dedup_by(|x, y| std::ptr::eq(*x, *y));
+        let reports: Vec<(u32, u32, &str)> = group
+            .iter()
+            .flat_map(|c| reports_naming.get(c).into_iter().flatten().map(move |(r, how)| (*c, *r, *how)))
+            .filter(|(_, r, _)| !in_group.contains(&callers.of_call(incidents, *r)))
+            .collect();
+        if group.len() < 2 && reports.len() < 2 {
+            continue;
+        }
+        let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for t in inner_sorted.iter().filter(|t| t.kind != TieKind::SharedPhone) {
+            *bits.entry(t.kind.name()).or_default() += t.bits;
+        }
+        // A phone counts once per caller beyond the first who used it.
+        let mut phone_users: HashMap<u32, HashSet<u32>> = HashMap::new();
+        for &c in group {
+            for &call in &callers.calls[c as usize] {
+                if let Some(p) = incidents.list[call as usize].phone {
+                    phone_users.entry(p).or_default().insert(c);
+                }
+            }
+        }
+        let extra_users: usize = phone_users.values().map(|u| u.len() - 1).sum();
+        if extra_users > 0 && inner_sorted.iter().any(|t| t.kind == TieKind::SharedPhone) {
+            bits.insert("shared_phone", extra_users as f64 * rates.shared_phone_bits);
+        }
+        let attached = attachments.get(community).map(Vec::as_slice).unwrap_or(&[]);
+        if !attached.is_empty() {
+            bits.insert("attached", attached.iter().map(|a| a.1).sum());
+        }
+        // Each reporter counts once.
+        let mut reporters: HashMap<u32, f64> = HashMap::new();
+        for (_, r, how) in &reports {
+            let b = if how.contains("full name") { rates.full_name_bits } else { rates.surname_bits };
+            let reporter = callers.of_call(incidents, *r);
+            let slot = reporters.entry(reporter).or_default();
+            *slot = slot.max(b);
+        }
+        let named_bits: f64 = reporters.values().sum();
+        if named_bits > 0.0 {
+            bits.insert("named_by_others", named_bits);
+        }
+
+        // The calls: members' calls in the categories their evidence concerns, the reports, and
+        // the transfer records of both.
+        let evidence_calls = evidence_calls(incidents, callers, group, &inner_sorted, links, &in_group);
+        let mut category_counts: HashMap<u32, usize> = HashMap::new();
+        for &c in &evidence_calls {
+            *category_counts.entry(incidents.list[c as usize].category).or_default() += 1;
+        }
+        let top = category_counts.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k))).map(|(k, _)| *k);
+        // Serial claims: members who each claimed against several different targets of the
+        // main category, as rare among all callers of that category as the tail says.
+        let mut serial_members = 0usize;
+        if group.len() >= 2
+            && let Some(c) = top
+        {
+            let mut serial_bits = 0.0;
+            for &m in group.iter() {
+                let mut own: Vec<Target> = callers.calls[m as usize]
+                    .iter()
+                    .filter(|&&x| incidents.list[x as usize].category == c)
+                    .filter_map(|&x| target(incidents, x))
+                    .collect();
+                own.sort_unstable();
+                own.dedup();
+                if own.len() >= 3 {
+                    serial_members += 1;
+                    serial_bits += serial.bits(c, own.len());
+                }
+            }
+            if serial_members >= 2 {
+                bits.insert("serial_claims", serial_bits);
+            }
+        }
+        // Each kind of evidence counts up to KIND_CAP bits, and a lead that rests on one kind
+        // alone counts half: breadth of corroboration, not one overwhelming signal, ranks first.
+        let capped: BTreeMap<&'static str, f64> = bits.iter().map(|(k, b)| (*k, b.min(KIND_CAP))).collect();
+        let strong = |k: &str| capped.get(k).is_some_and(|b| *b >= CORROBORATING_BITS);
+        let kinds = INDEPENDENT_KINDS.iter().filter(|k| strong(k)).count()
+            + usize::from(strong("attached") && !strong("co_target"));
+        let total: f64 = capped.values().sum();
+        let score = if kinds >= 2 { total } else { total / 2.0 };
+        let categories: HashSet<u32> =
+            category_counts.iter().filter(|(k, n)| Some(**k) == top || **n >= 2).map(|(k, _)| *k).collect();
+        let mut calls: Vec<u32> = group
+            .iter()
+            .flat_map(|&c| callers.calls[c as usize].iter().copied())
+            .filter(|&c| categories.contains(&incidents.list[c as usize].category))
+            .collect();
+        let member_calls = calls.len();
+        let mut report_calls: Vec<u32> = reports.iter().map(|(_, r, _)| *r).collect();
+        report_calls.sort_unstable();
+        report_calls.dedup();
+        calls.extend(report_calls.iter().copied());
+        let originals = calls.clone();
+        for c in originals {
+            calls.extend(handoffs_of.get(&c).into_iter().flatten().copied());
+        }
+        calls.sort_by_key(|&c| (incidents.list[c as usize].time, c));
+        calls.dedup();
+        if calls.is_empty() {
+            continue;
+        }
+
+        // Key members: degree and betweenness in the tie graph of the group.
+        let mut graph: UnGraph<u32, f64> = UnGraph::new_undirected();
+        let node_of: HashMap<u32, NodeIndex> = group.iter().map(|&c| (c, graph.add_node(c))).collect();
+        for t in &inner_sorted {
+            if graph.find_edge(node_of[&t.a], node_of[&t.b]).is_none() {
+                graph.add_edge(node_of[&t.a], node_of[&t.b], t.bits);
+            }
+        }
+        let between = betweenness(&graph);
+        let mut ranked: Vec<(u32, u32, f64, usize)> = group
+            .iter()
+            .map(|&c| {
+                let n = node_of[&c];
+                let named = reports.iter().filter(|(m, _, _)| *m == c).count();
+                (c, graph.neighbors(n).count() as u32, between[n.index()], named)
+            })
+            .collect();
+        ranked.sort_by(|x, y| {
+            (y.3 + y.1 as usize, y.2).partial_cmp(&(x.3 + x.1 as usize, x.2)).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let lead_callers: Vec<u32> = ranked.iter().map(|r| r.0).collect();
+        let centrality: Vec<(u32, f64)> = ranked.iter().map(|r| (r.1, r.2)).collect();
+        let mut entities: Vec<u32> = Vec::new();
+        for &c in &lead_callers {
+            let mut own: Vec<u32> = callers.list[c as usize].clone();
+            own.sort_by_key(|&e| {
+                std::cmp::Reverse(calls.iter().filter(|&&x| incidents.list[x as usize].entity == e).count())
+            });
+            for e in own {
+                if calls.iter().any(|&x| incidents.list[x as usize].entity == e) {
+                    entities.push(e);
+                }
+            }
+        }
+
+        let member_set: Vec<u32> = calls.iter().copied().filter(|c| !report_calls.contains(c)).collect();
+        let mut targets: HashSet<Target> = HashSet::new();
+        let mut organisations: HashSet<u32> = HashSet::new();
+        let mut districts: HashSet<u32> = HashSet::new();
+        let mut phones: HashSet<u32> = HashSet::new();
+        for &c in &member_set {
+            let x = &incidents.list[c as usize];
+            if let Some(t) = target(incidents, c) {
+                targets.insert(t);
+            }
+            if let Some(o) = x.organisation {
+                organisations.insert(o);
+            }
+            if let Some(d) = x.district {
+                districts.insert(d);
+            }
+            if let Some(p) = x.phone {
+                phones.insert(p);
+            }
+        }
+        let category_code = top.map(|k| incidents.categories.value(k).to_owned()).unwrap_or_default();
+        let category_name = taxonomy.get(&category_code).map_or(category_code.clone(), |c| c.name_zh.clone());
+        let times: Vec<i64> = member_set.iter().map(|&c| incidents.list[c as usize].time).collect();
+        let span = (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0));
+        let day = |t: i64| {
+            chrono::DateTime::from_timestamp_micros(t + 8 * 3600 * MICROS_PER_SEC)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        let against = if organisations.len() >= targets.len() / 2 {
+            format!("against {} organisations", organisations.len())
+        } else {
+            format!("at {} places", targets.len())
+        };
+        let shown =
+            |b: f64| if b > KIND_CAP { format!("{b:.0} bits, counted {KIND_CAP:.0}") } else { format!("{b:.0} bits") };
+        let mut evidence = vec![format!(
+            "{} caller(s) ({} resolved entities) using {} phone(s) filed {} {} call(s) {} in {} district(s) between {} and {}",
+            group.len(),
+            entities.len(),
+            phones.len(),
+            member_calls,
+            category_name,
+            against,
+            districts.len(),
+            day(span.0),
+            day(span.1)
+        )];
+        let count_of = |kind: TieKind| inner_sorted.iter().filter(|t| t.kind == kind).map(|t| t.count).sum::<u32>();
+        if let Some(b) = bits.get("shared_phone") {
+            evidence.push(format!(
+                "callers of different surnames share phones ({extra_users} use(s) of a phone by one more caller; {})",
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("co_target") {
+            evidence.push(format!(
+                "pairs of callers claimed against {} of the same targets, beyond what the targets' popularity explains ({})",
+                count_of(TieKind::CoTarget),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("same_script") {
+            evidence.push(format!(
+                "{} pair(s) of near-identical narratives about different targets far apart ({})",
+                count_of(TieKind::Script),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("attached") {
+            evidence.push(format!(
+                "{} caller(s) joined the group, e.g. {} ({})",
+                attached.len(),
+                attached[0].2,
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("named_together") {
+            evidence.push(format!(
+                "members fit the person named in the same report(s) ({} time(s); {})",
+                count_of(TieKind::NamedTogether),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("serial_claims") {
+            evidence.push(format!(
+                "{serial_members} members each claimed against 3 or more different targets, as few callers of this kind do ({})",
+                shown(*b)
+            ));
+        }
+        if named_bits > 0.0 {
+            let full = reports.iter().filter(|r| r.2.contains("full name")).count();
+            evidence.push(format!(
+                "{} report(s) by {} other caller(s) name a member ({} by full name, {} by surname; {})",
+                report_calls.len(),
+                reporters.len(),
+                full,
+                reports.len() - full,
+                shown(named_bits)
+            ));
+        }
+        if kinds < 2 {
+            evidence.push("one kind of evidence only: the score counts it half".to_owned());
+        }
+        if let Some(first) = lead_callers.first() {
+            let names: Vec<&str> =
+                callers.list[*first as usize].iter().map(|&e| incidents.entities.value(e)).take(3).collect();
+            evidence.push(format!(
+                "key member {} (ties to {} of {} callers, named in {} report(s))",
+                names.join("/"),
+                ranked[0].1,
+                group.len().saturating_sub(1),
+                ranked[0].3
+            ));
+        }
+        leads.push(Lead {
+            lead_id: String::new(),
+            score,
+            calls,
+            entities,
+            reports: report_calls,
+            centrality,
+            callers: lead_callers,
+            evidence,
+            bits,
+            category: category_code,
+            targets: targets.len(),
+            districts: districts.len(),
+            span,
+        });
+    }
+    leads.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.calls.first().cmp(&b.calls.first())));
+    for (i, lead) in leads.iter_mut().enumerate() {
+        lead.lead_id = format!("L{:04}", i + 1);
+    }
+    leads
+}
+
+/// Callers a group can hold before its component is split into Louvain communities.
+const MAX_GROUP_CALLERS: usize = 40;
+
+/// Connected components of a weighted graph; a component of more than `max` nodes is split into
+/// its Louvain communities. Returns each node's group number.
+fn components_split(n: usize, edges: &[(u32, u32, f64)], max: usize) -> Vec<u32> {
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    for &(a, b, _) in edges {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra != rb {
+            parent[ra.max(rb) as usize] = ra.min(rb);
+        }
+    }
+    let roots: Vec<u32> = (0..n as u32).map(|x| find(&mut parent, x)).collect();
+    let mut size: HashMap<u32, usize> = HashMap::new();
+    for &r in &roots {
+        *size.entry(r).or_default() += 1;
+    }
+    let mut group: Vec<u32> = roots.clone();
+    let large: Vec<u32> = {
+        let mut l: Vec<u32> = size.iter().filter(|(_, s)| **s > max).map(|(r, _)| *r).collect();
+        l.sort_unstable();
+        l
+    };
+    let mut next = n as u32;
+    for root in large {
+        let nodes: Vec<u32> = (0..n as u32).filter(|&x| roots[x as usize] == root).collect();
+        let local: HashMap<u32, u32> = nodes.iter().enumerate().map(|(i, &x)| (x, i as u32)).collect();
+        let sub: Vec<(u32, u32, f64)> = edges
+            .iter()
+            .filter(|(a, _, _)| roots[*a as usize] == root)
+            .map(|&(a, b, w)| (local[&a], local[&b], w))
+            .collect();
+        let communities = louvain(nodes.len(), &sub);
+        for (i, &x) in nodes.iter().enumerate() {
+            group[x as usize] = next + communities[i];
+        }
+        next += communities.iter().copied().max().map_or(0, |m| m + 1);
+    }
+    group
+}
+
+/// Bits a caller needs to join a group it has no tie with.
+const ATTACH_BITS: f64 = 10.0;
+
+/// Who claimed against which target, for growing groups.
+struct AttachIndex {
+    /// Callers of each target.
+    callers_of: HashMap<Target, Vec<u32>>,
+    /// Calls on each target.
+    calls_on: HashMap<Target, f64>,
+    /// Calls of each category.
+    calls_of_category: HashMap<u32, f64>,
+}
+
+impl AttachIndex {
+    fn build(incidents: &Incidents, callers: &Callers) -> AttachIndex {
+        let mut index =
+            AttachIndex { callers_of: HashMap::new(), calls_on: HashMap::new(), calls_of_category: HashMap::new() };
+        for (c, calls) in callers.calls.iter().enumerate() {
+            for &x in calls {
+                *index.calls_of_category.entry(incidents.list[x as usize].category).or_default() += 1.0;
+                if let Some(t) = target(incidents, x) {
+                    *index.calls_on.entry(t).or_default() += 1.0;
+                    let list = index.callers_of.entry(t).or_default();
+                    if list.last() != Some(&(c as u32)) {
+                        list.push(c as u32);
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    /// Callers not yet in a group who should join this one, with their bits and why.
+    fn attach(
+        &self,
+        incidents: &Incidents,
+        callers: &Callers,
+        group: &[u32],
+        taken: &HashSet<u32>,
+        fits_of_report: &HashMap<u32, Vec<u32>>,
+        named_callers: &HashMap<u32, usize>,
+        rates: &ChanceRates,
+    ) -> Vec<(u32, f64, String)> {
+        let group_named = group.iter().any(|m| named_callers.contains_key(m));
+        let mut category_calls: HashMap<u32, u32> = HashMap::new();
+        for &m in group {
+            for &x in &callers.calls[m as usize] {
+                if target(incidents, x).is_some() {
+                    *category_calls.entry(incidents.list[x as usize].category).or_default() += 1;
+                }
+            }
+        }
+        let Some((&category, &n_group)) = category_calls.iter().max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
+        else {
+            return Vec::new();
+        };
+        let group_targets: HashSet<Target> = group
+            .iter()
+            .flat_map(|&m| callers.calls[m as usize].iter())
+            .filter_map(|&x| target(incidents, x))
+            .filter(|t| t.category() == category)
+            .collect();
+        let mut overlap: HashMap<u32, u32> = HashMap::new();
+        for t in &group_targets {
+            for &x in self.callers_of.get(t).into_iter().flatten() {
+                if !taken.contains(&x) && !group.contains(&x) {
+                    *overlap.entry(x).or_default() += 1;
+                }
+            }
+        }
+        let mut named_with: HashMap<u32, u32> = HashMap::new();
+        for fits in fits_of_report.values() {
+            if fits.iter().any(|c| group.contains(c)) {
+                for &x in fits {
+                    if !taken.contains(&x) && !group.contains(&x) {
+                        *named_with.entry(x).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let full_names: HashSet<u32> = group
+            .iter()
+            .flat_map(|&m| callers.list[m as usize].iter())
+            .flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied())
+            .collect();
+        let total = self.calls_of_category.get(&category).copied().unwrap_or(1.0).max(1.0);
+        let mut candidates: Vec<u32> = overlap.keys().chain(named_with.keys()).copied().collect();
+        if group_named {
+            candidates.extend(named_callers.keys().filter(|c| !taken.contains(c) && !group.contains(c)));
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut out = Vec::new();
+        for x in candidates {
+            let own: HashSet<Target> = callers.calls[x as usize]
+                .iter()
+                .filter_map(|&c| target(incidents, c))
+                .filter(|t| t.category() == category)
+                .collect();
+            if own.is_empty() || own.len() > MAX_SERIAL_TARGETS {
+                continue;
+            }
+            let k = overlap.get(&x).copied().unwrap_or(0);
+            // Given x's targets, how many would the group's calls hit by chance.
+            let lambda: f64 = own
+                .iter()
+                .map(|t| 1.0 - (1.0 - self.calls_on.get(t).copied().unwrap_or(0.0) / total).powi(n_group as i32))
+                .sum();
+            let co_target = if k >= 2 { (-log2_poisson_tail(k, lambda)).clamp(0.0, MAX_TIE_BITS) } else { 0.0 };
+            let named = f64::from(named_with.get(&x).copied().unwrap_or(0)) * rates.surname_bits;
+            let same_name = callers.list[x as usize]
+                .iter()
+                .flat_map(|e| incidents.full_names.get(e).into_iter().flatten())
+                .any(|f| full_names.contains(f));
+            let name_bits = if same_name { rates.full_name_bits } else { 0.0 };
+            // Named by victims too, as the group is: each reporter counts at the surname rate.
+            let own_reports = if group_named { named_callers.get(&x).copied().unwrap_or(0) } else { 0 };
+            let own_named = own_reports as f64 * rates.surname_bits;
+            let bits = co_target + named + name_bits + own_named;
+            // A report names a surname, which many share: it joins a caller who also claimed
+            // against one of the group's own targets, or who gives a member's full name.
+            if bits >= ATTACH_BITS && (k >= 1 || same_name) {
+                let mut why = Vec::new();
+                if co_target > 0.0 {
+                    why.push(format!("{k} of its targets are the group's where chance explains {lambda:.1}"));
+                }
+                if named > 0.0 {
+                    why.push(format!("fits the person named in {} report(s) with a member", named_with[&x]));
+                }
+                if same_name {
+                    why.push("gives a member's full name".to_owned());
+                }
+                if own_reports > 0 {
+                    why.push(format!("named in {own_reports} report(s) of its own"));
+                }
+                out.push((x, bits, why.join("; ")));
+            }
+        }
+        out
+    }
+}
+
+/// How many callers of each category claimed against at least d different targets.
+struct SerialTail {
+    /// Per category: callers with exactly d targets (index d), and in all.
+    counts: HashMap<u32, Vec<u64>>,
+}
+
+impl SerialTail {
+    fn build(incidents: &Incidents, callers: &Callers) -> SerialTail {
+        let mut counts: HashMap<u32, Vec<u64>> = HashMap::new();
+        for calls in &callers.calls {
+            let mut by_category: HashMap<u32, Vec<Target>> = HashMap::new();
+            for &x in calls {
+                if let Some(t) = target(incidents, x) {
+                    by_category.entry(t.category()).or_default().push(t);
+                }
+            }
+            for (c, mut list) in by_category {
+                list.sort_unstable();
+                list.dedup();
+                let slot = counts.entry(c).or_default();
+                if slot.len() <= list.len() {
+                    slot.resize(list.len() + 1, 0);
+                }
+                slot[list.len()] += 1;
+            }
+        }
+        SerialTail { counts }
+    }
+
+    /// −log₂ of the share of the category's callers with at least `d` targets (at most 20).
+    fn bits(&self, category: u32, d: usize) -> f64 {
+        let Some(counts) = self.counts.get(&category) else { return 0.0 };
+        let all: u64 = counts.iter().sum();
+        let tail: u64 = counts.iter().skip(d).sum();
+        if all == 0 {
+            return 0.0;
+        }
+        (-(tail.max(1) as f64 / all as f64).log2()).clamp(0.0, 20.0)
+    }
+}
+
+/// Calls of a group that carry its evidence: those on shared phones and targets, near-identical
+/// narratives, and those a report names.
+fn evidence_calls(
+    incidents: &Incidents,
+    callers: &Callers,
+    group: &[u32],
+    ties: &[&Tie],
+    links: &[CallLink],
+    in_group: &HashSet<u32>,
+) -> Vec<u32> {
+    let mut shared_targets: HashSet<Target> = HashSet::new();
+    let mut shared_phones: HashSet<u32> = HashSet::new();
+    let mut target_owners: HashMap<Target, HashSet<u32>> = HashMap::new();
+    let mut phone_owners: HashMap<u32, HashSet<u32>> = HashMap::new();
+    for &c in group {
+        for &call in &callers.calls[c as usize] {
+            if let Some(t) = target(incidents, call) {
+                target_owners.entry(t).or_default().insert(c);
+            }
+            if let Some(p) = incidents.list[call as usize].phone {
+                phone_owners.entry(p).or_default().insert(c);
+            }
+        }
+    }
+    if ties.iter().any(|t| t.kind == TieKind::CoTarget) {
+        shared_targets.extend(target_owners.iter().filter(|(_, o)| o.len() > 1).map(|(t, _)| *t));
+    }
+    if ties.iter().any(|t| t.kind == TieKind::SharedPhone) {
+        shared_phones.extend(phone_owners.iter().filter(|(_, o)| o.len() > 1).map(|(p, _)| *p));
+    }
+    let mut out = Vec::new();
+    for &c in group {
+        for &call in &callers.calls[c as usize] {
+            let x = &incidents.list[call as usize];
+            let on_target = target(incidents, call).is_some_and(|t| shared_targets.contains(&t));
+            let on_phone = x.phone.is_some_and(|p| shared_phones.contains(&p));
+            if on_target || on_phone {
+                out.push(call);
+            }
+        }
+    }
+    for link in links {
+        let pair = match link.evidence {
+            Evidence::SimilarNarrative | Evidence::NamedPerson => (link.a, link.b),
+            _ => continue,
+        };
+        for call in [pair.0, pair.1] {
+            if in_group.contains(&callers.of_call(incidents, call)) && incidents.list[call as usize].source.is_none() {
+                let other = if call == pair.0 { pair.1 } else { pair.0 };
+                if link.evidence == Evidence::NamedPerson || in_group.contains(&callers.of_call(incidents, other)) {
+                    out.push(call);
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_tail_matches_closed_forms() {
+        // P(X >= 1) = 1 - e^-λ.
+        let l = 0.3f64;
+        assert!((log2_poisson_tail(1, l) - (1.0 - (-l).exp()).log2()).abs() < 1e-9);
+        // P(X >= 2) for small λ is about λ²/2.
+        let l = 1e-3f64;
+        assert!((log2_poisson_tail(2, l) - (l * l / 2.0).log2()).abs() < 0.01);
+        assert_eq!(log2_poisson_tail(0, 5.0), 0.0);
+        // Expected overlaps are no surprise.
+        assert!(log2_poisson_tail(20, 20.0) > -1.5);
+    }
+}

@@ -1,0 +1,359 @@
+//! Reads every call with what linking compares: its resolved caller, phone key, category, place,
+//! counterparty (as an organisation key or a named person), the caller's name as matching needs it,
+//! and the rare shingles of its narrative. Raw names stay inside the process.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use rayon::prelude::*;
+
+use super::LinkError;
+use super::text::{Counterparty, CounterpartyReader, PersonRef, shingles};
+use crate::pii::name_pinyin;
+use crate::resolve::records::TextColumn;
+use crate::sql::Session;
+
+/// Side of the square cells that "the same place" means, in metres.
+pub const CELL_METRES: f64 = 500.0;
+
+/// Strings interned to dense numbers.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    values: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    /// The number of a value, adding it when new.
+    pub fn intern(&mut self, value: &str) -> u32 {
+        if let Some(&i) = self.index.get(value) {
+            return i;
+        }
+        let i = self.values.len() as u32;
+        self.values.push(value.to_owned());
+        self.index.insert(value.to_owned(), i);
+        i
+    }
+
+    /// The value of a number.
+    pub fn value(&self, i: u32) -> &str {
+        &self.values[i as usize]
+    }
+
+    /// The number of a value already seen.
+    pub fn get(&self, value: &str) -> Option<u32> {
+        self.index.get(value).copied()
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// The caller's name as a named-person reference is matched against it.
+#[derive(Debug, Clone, Default)]
+pub struct CallerName {
+    /// Pinyin of the surname.
+    pub surname: Option<u32>,
+    /// Pinyin of the full name (None for `王先生`).
+    pub full: Option<u32>,
+    /// Sex, from the ID or the form of address.
+    pub female: Option<bool>,
+}
+
+/// One call as linking sees it.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    /// When it was received (UTC microseconds).
+    pub time: i64,
+    /// Resolved caller (interned entity id).
+    pub entity: u32,
+    /// Phone key (interned), when a number was captured.
+    pub phone: Option<u32>,
+    /// Category (interned code).
+    pub category: u32,
+    /// District (interned).
+    pub district: Option<u32>,
+    /// Cell of [`CELL_METRES`] holding the call's point.
+    pub cell: Option<(i32, i32)>,
+    /// Point (lon, lat).
+    pub point: Option<(f64, f64)>,
+    /// Organisation named as counterparty (interned key).
+    pub organisation: Option<u32>,
+    /// The call this one was transferred from.
+    pub source: Option<u32>,
+    /// The caller's name.
+    pub caller: CallerName,
+}
+
+/// Every call of the warehouse, in the order read.
+#[derive(Debug, Default)]
+pub struct Incidents {
+    /// Call ids.
+    pub call_ids: Vec<String>,
+    /// Call id → position.
+    pub position: HashMap<String, u32>,
+    /// The calls.
+    pub list: Vec<Incident>,
+    /// Entity ids.
+    pub entities: Interner,
+    /// Phone keys.
+    pub phones: Interner,
+    /// Categories.
+    pub categories: Interner,
+    /// Districts.
+    pub districts: Interner,
+    /// Organisation keys.
+    pub organisations: Interner,
+    /// A display label of each organisation key: its most frequent spelling.
+    pub organisation_labels: Vec<String>,
+    /// Every spelling of an organisation seen in a counterparty field (4 characters or more) → key.
+    pub organisation_spellings: HashMap<String, u32>,
+    /// Pinyin of names.
+    pub pinyins: Interner,
+    /// Full names (pinyin) each entity gave on any call.
+    pub full_names: HashMap<u32, Vec<u32>>,
+    /// People named as counterparty, by call.
+    pub named: HashMap<u32, PersonRef>,
+    /// Narratives of calls that name a person (to find the organisation they speak of).
+    pub named_narratives: HashMap<u32, String>,
+    /// Rare-shingle sets of narratives, by call (empty when the narrative has too few rare shingles).
+    pub shingles: Vec<Vec<u32>>,
+    /// Every shingle of the narratives that have rare ones (empty otherwise), to verify candidates.
+    pub full_shingles: Vec<Vec<u32>>,
+}
+
+const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key, c.category, c.district, \
+     c.lon, c.lat, c.counterparty, c.narrative, c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only \
+     FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id";
+
+/// The cell of a point (as `grid_cell` numbers it).
+pub fn cell_of(lon: f64, lat: f64) -> Option<(i32, i32)> {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    if !(lon.is_finite() && lat.is_finite()) || lat.abs() > 89.0 {
+        return None;
+    }
+    let row = (lat * METRES_PER_DEGREE / CELL_METRES).floor();
+    let middle = (row + 0.5) * CELL_METRES / METRES_PER_DEGREE;
+    let column = (lon * METRES_PER_DEGREE * middle.to_radians().cos() / CELL_METRES).floor();
+    Some((row as i32, column as i32))
+}
+
+/// Distance in metres between two points (equirectangular; exact enough within a city).
+pub fn metres_between(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let mid = ((a.1 + b.1) / 2.0).to_radians();
+    let dx = (a.0 - b.0) * mid.cos() * 111_320.0;
+    let dy = (a.1 - b.1) * 111_320.0;
+    (dx * dx + dy * dy).sqrt()
+}
+
+fn data(e: impl std::fmt::Display) -> LinkError {
+    LinkError::Data(e.to_string())
+}
+
+impl Incidents {
+    /// Reads every resolved call of the session's snapshot.
+    pub fn load(session: &Session) -> Result<Incidents, LinkError> {
+        if !session.tables().iter().any(|t| t.name == "caller_entities") || !has_rows(session, "caller_entities")? {
+            return Err(LinkError::NotResolved);
+        }
+        let (_, batches) = session.collect(SELECT)?;
+        let mut incidents = Incidents::default();
+        let mut raw_counterparty: Vec<Option<String>> = Vec::new();
+        let mut narratives: Vec<String> = Vec::new();
+        let mut pending_sources: Vec<(u32, String)> = Vec::new();
+        let mut surname_counts: HashMap<String, usize> = HashMap::new();
+        for batch in &batches {
+            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12]
+                .iter()
+                .map(|&i| TextColumn::of(batch.column(i)).map_err(data))
+                .collect::<Result<_, _>>()?;
+            let text = |k: usize, row: usize| -> Option<&str> { texts[k].get(row) };
+            let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+            let received = cast(batch.column(1), &micros).map_err(data)?;
+            let received = received.as_primitive::<TimestampMicrosecondType>();
+            let lon = cast(batch.column(6), &DataType::Float64).map_err(data)?;
+            let lat = cast(batch.column(7), &DataType::Float64).map_err(data)?;
+            let (lon, lat) = (lon.as_primitive::<Float64Type>(), lat.as_primitive::<Float64Type>());
+            let female = cast(batch.column(13), &DataType::Boolean).map_err(data)?;
+            let female = female.as_boolean();
+            let honorific = cast(batch.column(14), &DataType::Boolean).map_err(data)?;
+            let honorific = honorific.as_boolean();
+            for row in 0..batch.num_rows() {
+                let (Some(call_id), Some(entity)) = (text(0, row), text(1, row)) else { continue };
+                let position = incidents.call_ids.len() as u32;
+                let point = (!lon.is_null(row) && !lat.is_null(row)).then(|| (lon.value(row), lat.value(row)));
+                let name = text(8, row);
+                let honorific_only = !honorific.is_null(row) && honorific.value(row);
+                let sex_from_words = name.and_then(|n| {
+                    if n.ends_with("女士") || n.ends_with("小姐") {
+                        Some(true)
+                    } else if n.ends_with("先生") {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                });
+                let caller = CallerName {
+                    surname: text(9, row).and_then(name_pinyin).map(|p| incidents.pinyins.intern(&p)),
+                    full: name.filter(|_| !honorific_only).and_then(name_pinyin).map(|p| incidents.pinyins.intern(&p)),
+                    female: (!female.is_null(row)).then(|| female.value(row)).or(sex_from_words),
+                };
+                let incident = Incident {
+                    time: received.value(row),
+                    entity: incidents.entities.intern(entity),
+                    phone: text(2, row).map(|p| incidents.phones.intern(p)),
+                    category: incidents.categories.intern(text(3, row).unwrap_or("")),
+                    district: text(4, row).map(|d| incidents.districts.intern(d)),
+                    cell: point.and_then(|(x, y)| cell_of(x, y)),
+                    point,
+                    organisation: None,
+                    source: None,
+                    caller,
+                };
+                if let Some(source) = text(7, row) {
+                    pending_sources.push((position, source.to_owned()));
+                }
+                if let Some(s) = text(9, row) {
+                    match surname_counts.get_mut(s) {
+                        Some(n) => *n += 1,
+                        None => {
+                            surname_counts.insert(s.to_owned(), 1);
+                        }
+                    }
+                }
+                raw_counterparty.push(text(5, row).map(str::to_owned));
+                narratives.push(text(6, row).unwrap_or("").to_owned());
+                incidents.position.insert(call_id.to_owned(), position);
+                incidents.call_ids.push(call_id.to_owned());
+                incidents.list.push(incident);
+            }
+        }
+        for x in &incidents.list {
+            if let Some(f) = x.caller.full {
+                let list = incidents.full_names.entry(x.entity).or_default();
+                if !list.contains(&f) {
+                    list.push(f);
+                }
+            }
+        }
+        for (position, source) in pending_sources {
+            incidents.list[position as usize].source = incidents.position.get(&source).copied();
+        }
+        // Surnames at least 1 in 20,000 named callers give.
+        let named: usize = surname_counts.values().sum();
+        let surnames =
+            surname_counts.into_iter().filter(|(_, n)| *n * 20_000 >= named && *n >= 2).map(|(s, _)| s).collect();
+        incidents.read_counterparties(&raw_counterparty, &narratives, surnames);
+        (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
+        Ok(incidents)
+    }
+
+    fn read_counterparties(
+        &mut self,
+        raw: &[Option<String>],
+        narratives: &[String],
+        surnames: std::collections::HashSet<String>,
+    ) {
+        let distinct: Vec<&str> = {
+            let mut seen: Vec<&str> = raw.iter().flatten().map(String::as_str).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen
+        };
+        let districts: Vec<String> =
+            (0..self.districts.len() as u32).map(|d| self.districts.value(d).to_owned()).collect();
+        let reader =
+            CounterpartyReader::new(districts.iter().map(String::as_str), &distinct, 0.05).with_surnames(surnames);
+        let readings: HashMap<&str, Counterparty> = distinct.par_iter().map(|s| (*s, reader.read(s))).collect();
+        let mut spellings: HashMap<(u32, &str), usize> = HashMap::new();
+        for (i, counterparty) in raw.iter().enumerate() {
+            let Some(counterparty) = counterparty else { continue };
+            match &readings[counterparty.as_str()] {
+                Counterparty::Organisation(key) => {
+                    let k = self.organisations.intern(key);
+                    self.list[i].organisation = Some(k);
+                    *spellings.entry((k, counterparty.as_str())).or_default() += 1;
+                }
+                // A transfer record repeats its source's words: the source speaks for both.
+                Counterparty::Person(_) if self.list[i].source.is_some() => {}
+                Counterparty::Person(person) => {
+                    self.named.insert(i as u32, person.clone());
+                    self.named_narratives.insert(i as u32, narratives[i].clone());
+                }
+                Counterparty::Other => {}
+            }
+        }
+        let mut best: Vec<(usize, &str)> = vec![(0, ""); self.organisations.len()];
+        for ((k, spelling), n) in spellings {
+            let slot = &mut best[k as usize];
+            if n > slot.0 || (n == slot.0 && spelling < slot.1) {
+                *slot = (n, spelling);
+            }
+        }
+        self.organisation_labels = best.into_iter().map(|(_, s)| s.to_owned()).collect();
+        for spelling in distinct {
+            if let Counterparty::Organisation(key) = &readings[spelling]
+                && spelling.chars().count() >= 4
+                && let Some(k) = self.organisations.get(key)
+            {
+                self.organisation_spellings.insert(spelling.to_owned(), k);
+            }
+        }
+    }
+
+    /// The organisations a narrative mentions by any spelling seen in a counterparty field.
+    pub fn organisations_mentioned(&self, narrative: &str) -> Vec<u32> {
+        let spellings = &self.organisation_spellings;
+        let chars: Vec<char> = narrative.chars().collect();
+        let mut found = Vec::new();
+        for start in 0..chars.len() {
+            for length in (3..=20).rev() {
+                if start + length > chars.len() {
+                    continue;
+                }
+                let candidate: String = chars[start..start + length].iter().collect();
+                if let Some(&k) = spellings.get(&candidate) {
+                    if !found.contains(&k) {
+                        found.push(k);
+                    }
+                    break;
+                }
+            }
+        }
+        found
+    }
+}
+
+fn has_rows(session: &Session, table: &str) -> Result<bool, LinkError> {
+    let (_, batches) = session.collect(&format!("SELECT 1 FROM {table} LIMIT 1"))?;
+    Ok(batches.iter().any(|b| b.num_rows() > 0))
+}
+
+/// The shingles of each narrative that are rare in the whole collection: template wording that
+/// thousands of calls share says nothing of a link, the words a copied script adds do.
+/// A shingle is rare when at most `max(20, min(200, calls / 5000))` narratives hold it.
+fn rare_shingles(narratives: &[String]) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+    let sets: Vec<Vec<u32>> = narratives.par_iter().map(|n| shingles(n)).collect();
+    let mut frequency: HashMap<u32, u32> = HashMap::with_capacity(sets.len());
+    for set in &sets {
+        for &s in set {
+            *frequency.entry(s).or_default() += 1;
+        }
+    }
+    let cap = (narratives.len() / 5000).clamp(20, 200) as u32;
+    sets.into_par_iter()
+        .map(|set| {
+            let rare: Vec<u32> = set.iter().copied().filter(|s| frequency[s] <= cap).collect();
+            if rare.len() >= 8 { (rare, set) } else { (Vec::new(), Vec::new()) }
+        })
+        .unzip()
+}
