@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::table::{Align, write_table};
 use crate::link::eval::{LeadsEvaluation, evaluate_leads};
-use crate::link::explore::{Expansion, LeadRecord, LinkGraph, read_leads};
+use crate::link::expand::{Expansion, expand};
+use crate::link::explore::{LeadRecord, LinkGraph, read_leads};
 use crate::link::export::{GraphFormat, write_graph};
 use crate::link::leads::WORTH_A_LOOK;
 use crate::link::{LinkSummary, Stage, link, session};
@@ -199,10 +200,11 @@ pub fn run_leads(args: LeadsArgs) -> Result<ExitCode> {
 /// Runs `hotline graph …`.
 pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
     let session = session(&args.warehouse)?;
-    let graph = LinkGraph::load(&session)?;
     let mut out = io::stdout().lock();
+    let load = || LinkGraph::load(&session);
     match args.command {
         GraphCommand::Neighbors { id, depth, per_node } => {
+            let graph = load()?;
             let from = graph.find(&id)?;
             let found = graph.neighbours(from, depth.max(1), per_node.max(1));
             let node = &graph.graph[from];
@@ -233,6 +235,7 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
             write_table(&mut out, &["hop", "kind", "id", "what", "evidence", "from"], &align, &rows, 36)?;
         }
         GraphCommand::Path { a, b } => {
+            let graph = load()?;
             let (from, to) = (graph.find(&a)?, graph.find(&b)?);
             let Some(path) = graph.path(from, to) else {
                 writeln!(out, "no chain of evidence links {a} and {b}")?;
@@ -256,7 +259,7 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
             }
         }
         GraphCommand::Expand { from, steps, json } => {
-            let expansion = graph.expand(&from, steps)?;
+            let expansion = expand(&args.warehouse, &from, steps)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&expansion)?)?;
             } else {
@@ -272,10 +275,14 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
                     .with_context(|| format!("no lead {lead} (there are {})", leads.len()))?;
                 (found.call_ids.clone(), found.lead_id.clone())
             } else if !from.is_empty() {
-                (graph.expand(&from, steps)?.calls_after(steps), format!("expansion from {}", from.join(" ")))
+                (
+                    expand(&args.warehouse, &from, steps)?.calls_after(steps),
+                    format!("expansion from {}", from.join(" ")),
+                )
             } else {
                 bail!("say which subgraph: --lead N or --from CALL_ID …");
             };
+            let graph = load()?;
             let (nodes, edges) = graph.subgraph(&calls)?;
             match path {
                 Some(path) => {

@@ -1,8 +1,8 @@
 //! The investigator's graph (petgraph): calls, callers, phones, counterparties and places as nodes,
-//! evidence as edges, read back from the warehouse tables `link` wrote. Neighbours, paths with the
-//! evidence of each hop, step-by-step expansion from a few calls (深挖扩线), and the leads.
+//! evidence as edges, read back from the warehouse tables `link` wrote: neighbours, paths with the
+//! evidence of each hop, subgraphs for export, and the leads.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -174,13 +174,6 @@ pub struct GraphEdge {
     pub detail: String,
 }
 
-/// A call as expansion needs it.
-#[derive(Debug, Clone)]
-struct CallFacts {
-    entity: Option<String>,
-    category: String,
-}
-
 /// The graph of the whole warehouse.
 #[derive(Debug)]
 pub struct LinkGraph {
@@ -188,11 +181,6 @@ pub struct LinkGraph {
     pub graph: UnGraph<GraphNode, GraphEdge>,
     /// Node of each id.
     pub index: HashMap<String, NodeIndex>,
-    calls: HashMap<String, CallFacts>,
-    calls_of_entity: HashMap<String, Vec<String>>,
-    /// Caller of each tied entity (its first entity), and ties between callers.
-    caller_of: HashMap<String, String>,
-    ties: HashMap<String, Vec<(String, String, f64, String)>>,
 }
 
 fn day(t: i64) -> String {
@@ -207,14 +195,7 @@ impl LinkGraph {
         if !run_links_exist(session)? {
             return Err(LinkError::NotLinked);
         }
-        let mut g = LinkGraph {
-            graph: UnGraph::new_undirected(),
-            index: HashMap::new(),
-            calls: HashMap::new(),
-            calls_of_entity: HashMap::new(),
-            caller_of: HashMap::new(),
-            ties: HashMap::new(),
-        };
+        let mut g = LinkGraph { graph: UnGraph::new_undirected(), index: HashMap::new() };
         let (_, districts) = session.collect("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
         let mut district_names = Vec::new();
         for b in &districts {
@@ -278,7 +259,6 @@ impl LinkGraph {
                         e,
                         GraphEdge { evidence: "caller".into(), weight: 0.9, detail: String::new() },
                     );
-                    g.calls_of_entity.entry(entity.clone()).or_default().push(call_id.clone());
                 }
                 if let Some(phone) = &phones[r] {
                     let id = format!("phone:{}", &phone[..phone.len().min(12)]);
@@ -311,7 +291,6 @@ impl LinkGraph {
                         GraphEdge { evidence: "place".into(), weight: 0.2, detail: String::new() },
                     );
                 }
-                g.calls.insert(call_id, CallFacts { entity: entities[r].clone(), category });
             }
         }
         let (_, batches) = session.collect(
@@ -336,26 +315,6 @@ impl LinkGraph {
                         detail: detail[r].clone().unwrap_or_default(),
                     },
                 );
-            }
-        }
-        let (_, batches) =
-            session.collect("SELECT entities_a, entities_b, tie, bits, detail FROM caller_ties ORDER BY bits DESC")?;
-        for b in &batches {
-            let (a, bb, tie, bits, detail) = (texts(b, 0)?, texts(b, 1)?, texts(b, 2)?, floats(b, 3)?, texts(b, 4)?);
-            for r in 0..b.num_rows() {
-                let (Some(a), Some(bb)) = (&a[r], &bb[r]) else { continue };
-                let rep_a = a.split(',').next().unwrap_or("").to_owned();
-                let rep_b = bb.split(',').next().unwrap_or("").to_owned();
-                for e in a.split(',') {
-                    g.caller_of.insert(e.to_owned(), rep_a.clone());
-                }
-                for e in bb.split(',') {
-                    g.caller_of.insert(e.to_owned(), rep_b.clone());
-                }
-                let entry = (tie[r].clone().unwrap_or_default(), detail[r].clone().unwrap_or_default());
-                let bits = bits[r].unwrap_or(0.0);
-                g.ties.entry(rep_a.clone()).or_default().push((rep_b.clone(), entry.0.clone(), bits, entry.1.clone()));
-                g.ties.entry(rep_b).or_default().push((rep_a, entry.0, bits, entry.1));
             }
         }
         Ok(g)
@@ -430,110 +389,6 @@ impl LinkGraph {
         found.map(|(_, nodes)| nodes)
     }
 
-    /// Grows a series from a few calls, step by step (see [`Expansion`]).
-    pub fn expand(&self, seeds: &[String], steps: usize) -> Result<Expansion, LinkError> {
-        for s in seeds {
-            if !self.calls.contains_key(s) {
-                return Err(LinkError::Unknown { kind: "call", id: s.clone() });
-            }
-        }
-        let caller = |entity: &str| self.caller_of.get(entity).cloned().unwrap_or_else(|| entity.to_owned());
-        let categories: BTreeSet<String> = seeds.iter().map(|s| self.calls[s].category.clone()).collect();
-        let mut series: HashSet<String> = seeds.iter().cloned().collect();
-        let mut callers: HashSet<String> =
-            seeds.iter().filter_map(|s| self.calls[s].entity.as_deref()).map(caller).collect();
-        let mut joined_steps = Vec::new();
-        let mut by_caller: HashMap<&str, Vec<String>> = HashMap::new();
-        for (e, c) in &self.caller_of {
-            by_caller.entry(c.as_str()).or_default().push(e.clone());
-        }
-        for list in by_caller.values_mut() {
-            list.sort();
-        }
-        let entities_of_caller =
-            |c: &str| -> Vec<String> { by_caller.get(c).cloned().unwrap_or_else(|| vec![c.to_owned()]) };
-        for _ in 0..steps {
-            let mut joins: Vec<Joined> = Vec::new();
-            let mut new_callers: Vec<(String, String)> = Vec::new();
-            let mut taken: HashSet<String> = HashSet::new();
-            let join = |joins: &mut Vec<Joined>, taken: &mut HashSet<String>, call: &str, why: String| {
-                if !series.contains(call) && taken.insert(call.to_owned()) {
-                    joins.push(Joined { call_id: call.to_owned(), reason: why });
-                }
-            };
-            // Callers tied to the series' callers join.
-            let mut current: Vec<&String> = callers.iter().collect();
-            current.sort();
-            for c in &current {
-                for (other, tie, bits, detail) in self.ties.get(c.as_str()).into_iter().flatten() {
-                    if !callers.contains(other) && !new_callers.iter().any(|(o, _)| o == other) {
-                        new_callers.push((
-                            other.clone(),
-                            format!("its caller {other} is tied to {c}: {tie}, {detail} ({bits:.0} bits)"),
-                        ));
-                    }
-                }
-            }
-            // Calls of the series' callers, in its categories.
-            for c in &current {
-                for e in entities_of_caller(c) {
-                    for call in self.calls_of_entity.get(&e).into_iter().flatten() {
-                        if categories.contains(&self.calls[call].category) {
-                            join(&mut joins, &mut taken, call, format!("same caller ({e}) as the series"));
-                        }
-                    }
-                }
-            }
-            for (c, why) in &new_callers {
-                for e in entities_of_caller(c) {
-                    for call in self.calls_of_entity.get(&e).into_iter().flatten() {
-                        if categories.contains(&self.calls[call].category) {
-                            join(&mut joins, &mut taken, call, why.clone());
-                        }
-                    }
-                }
-            }
-            // Hand-offs, reports naming a caller, near-identical narratives.
-            let mut members: Vec<&String> = series.iter().collect();
-            members.sort();
-            let mut narrative_callers = Vec::new();
-            for s in members {
-                let n = self.index[s.as_str()];
-                for e in self.graph.edges(n) {
-                    let other = if e.source() == n { e.target() } else { e.source() };
-                    let other_id = &self.graph[other].id;
-                    let edge = e.weight();
-                    match edge.evidence.as_str() {
-                        "handoff" => join(&mut joins, &mut taken, other_id, format!("transfer record of {s}")),
-                        "named_person" => {
-                            join(&mut joins, &mut taken, other_id, format!("names the caller of {s} ({})", edge.detail))
-                        }
-                        "similar_narrative"
-                            if self.calls.get(other_id).is_some_and(|f| categories.contains(&f.category)) =>
-                        {
-                            join(&mut joins, &mut taken, other_id, format!("{} to {s}", edge.detail));
-                            if let Some(e) = &self.calls[other_id].entity {
-                                narrative_callers.push(caller(e));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            for (c, _) in new_callers {
-                callers.insert(c);
-            }
-            callers.extend(narrative_callers);
-            if joins.is_empty() {
-                break;
-            }
-            joins.sort_by(|a, b| a.call_id.cmp(&b.call_id));
-            series.extend(joins.iter().map(|j| j.call_id.clone()));
-            joined_steps.push(joins);
-        }
-        Ok(Expansion { seeds: seeds.to_vec(), steps: joined_steps })
-    }
-
     /// The subgraph of some calls: the calls, their callers, phones and counterparties, and every
     /// edge among them.
     pub fn subgraph(
@@ -571,37 +426,5 @@ impl LinkGraph {
             }
         }
         Ok((nodes, edges))
-    }
-}
-
-/// A call that joined a series, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Joined {
-    /// The call.
-    pub call_id: String,
-    /// Why it joined.
-    pub reason: String,
-}
-
-/// A series grown from seed calls: at each step, the calls tied to it by a hand-off, a report
-/// naming one of its callers, the same caller in its categories, a caller tied to one of its
-/// callers (shared phone, co-targeting, same script), or a near-identical narrative. Counterparty
-/// or place alone is not enough: that is how ordinary disputes with one shop look.
-#[derive(Debug, Clone, Serialize)]
-pub struct Expansion {
-    /// Where it started.
-    pub seeds: Vec<String>,
-    /// The calls each step added.
-    pub steps: Vec<Vec<Joined>>,
-}
-
-impl Expansion {
-    /// Every call of the series after `steps` steps.
-    pub fn calls_after(&self, steps: usize) -> Vec<String> {
-        let mut out = self.seeds.clone();
-        for step in self.steps.iter().take(steps) {
-            out.extend(step.iter().map(|j| j.call_id.clone()));
-        }
-        out
     }
 }

@@ -477,11 +477,9 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     // How often a name fits by chance.
     let mut full: HashMap<u32, f64> = HashMap::new();
     let mut surname: HashMap<u32, f64> = HashMap::new();
-    let mut named_callers = 0f64;
     for x in &incidents.list {
         if let Some(s) = x.caller.surname {
             *surname.entry(s).or_default() += 1.0;
-            named_callers += 1.0;
             if let Some(f) = x.caller.full {
                 *full.entry(f).or_default() += 1.0;
             }
@@ -491,7 +489,6 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         let total: f64 = counts.values().sum();
         if total == 0.0 { 1.0 } else { counts.values().map(|n| (n / total).powi(2)).sum::<f64>() }
     };
-    let _ = named_callers;
     let rates = ChanceRates {
         shared_phone_bits,
         script_pair_bits,
@@ -596,14 +593,7 @@ pub fn find_leads(
 
     // Grow each group by callers whose claims land on its targets far beyond chance, or who fit
     // the person a report about its targets names, or who give a member's full name.
-    let mut fits_of_report: HashMap<u32, Vec<u32>> = HashMap::new();
-    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
-        let list = fits_of_report.entry(link.b).or_default();
-        let c = callers.of_call(incidents, link.a);
-        if !list.contains(&c) {
-            list.push(c);
-        }
-    }
+    let fits_of_report = report_fits(incidents, callers, links);
     let index = AttachIndex::build(incidents, callers);
     let mut taken: HashSet<u32> = members.values().filter(|g| g.len() >= 2).flatten().copied().collect();
     let mut attachments: HashMap<u32, Vec<(u32, f64, String)>> = HashMap::new();
@@ -921,6 +911,28 @@ pub fn find_leads(
     leads
 }
 
+/// The callers each report's named person fits.
+pub fn report_fits(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> HashMap<u32, Vec<u32>> {
+    let mut fits_of_report: HashMap<u32, Vec<u32>> = HashMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
+        let list = fits_of_report.entry(link.b).or_default();
+        let c = callers.of_call(incidents, link.a);
+        if !list.contains(&c) {
+            list.push(c);
+        }
+    }
+    fits_of_report
+}
+
+/// How many reports by others name each caller.
+pub fn named_counts(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> HashMap<u32, usize> {
+    let mut reports: HashMap<u32, HashSet<u32>> = HashMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
+        reports.entry(callers.of_call(incidents, link.a)).or_default().insert(link.b);
+    }
+    reports.into_iter().map(|(c, r)| (c, r.len())).collect()
+}
+
 /// Callers a group can hold before its component is split into Louvain communities.
 const MAX_GROUP_CALLERS: usize = 40;
 
@@ -967,7 +979,7 @@ fn components_split(n: usize, edges: &[(u32, u32, f64)], max: usize) -> Vec<u32>
 const ATTACH_BITS: f64 = 10.0;
 
 /// Who claimed against which target, for growing groups.
-struct AttachIndex {
+pub struct AttachIndex {
     /// Callers of each target.
     callers_of: HashMap<Target, Vec<u32>>,
     /// Calls on each target.
@@ -977,7 +989,8 @@ struct AttachIndex {
 }
 
 impl AttachIndex {
-    fn build(incidents: &Incidents, callers: &Callers) -> AttachIndex {
+    /// Indexes every caller's targets.
+    pub fn build(incidents: &Incidents, callers: &Callers) -> AttachIndex {
         let mut index =
             AttachIndex { callers_of: HashMap::new(), calls_on: HashMap::new(), calls_of_category: HashMap::new() };
         for (c, calls) in callers.calls.iter().enumerate() {
@@ -996,7 +1009,8 @@ impl AttachIndex {
     }
 
     /// Callers not yet in a group who should join this one, with their bits and why.
-    fn attach(
+    #[allow(clippy::too_many_arguments)]
+    pub fn attach(
         &self,
         incidents: &Incidents,
         callers: &Callers,

@@ -8,6 +8,7 @@
 pub mod community;
 pub mod eval;
 pub mod evidence;
+pub mod expand;
 pub mod explore;
 pub mod export;
 pub mod leads;
