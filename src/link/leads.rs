@@ -24,6 +24,10 @@ const MAX_TARGET_CALLERS: usize = 500;
 /// Bits the evidence between two callers must reach, all kinds together, to tie them.
 pub const MIN_TIE_BITS: f64 = 8.0;
 
+/// Two callers share a place only when they called about it within this many days of each
+/// other: neighbours share their streets all year, a team that works a junction does so at once.
+pub const PLACE_WINDOW_DAYS: i64 = 28;
+
 /// A caller with more targets than this in one category is a frequent caller: an overlap with
 /// anyone is no evidence of acting together (their calls spread wherever the city is busy).
 pub const MAX_SERIAL_TARGETS: usize = 30;
@@ -157,7 +161,7 @@ fn ln_factorial(n: u32) -> f64 {
 }
 
 /// A target of a call, within its category: the organisation it names (the branch in the call's
-/// district), else its 500 m cell in the four weeks of the call.
+/// district), else its 500 m cell (shared only by calls within [`PLACE_WINDOW_DAYS`] of each other).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Target {
     Organisation(u32, u32, u32),
@@ -177,9 +181,7 @@ fn target(incidents: &Incidents, call: u32) -> Option<Target> {
     match (x.organisation, x.cell) {
         // One brand has branches in several districts: the branch is the target.
         (Some(o), _) => Some(Target::Organisation(o, x.category, x.district.unwrap_or(u32::MAX))),
-        // A place is a target for four weeks: neighbours share their streets all year, a team
-        // that works a junction does so in a season.
-        (None, Some(cell)) => Some(Target::Place(cell, x.category, x.time.div_euclid(28 * 86_400_000_000))),
+        (None, Some(cell)) => Some(Target::Place(cell, x.category, 0)),
         _ => None,
     }
 }
@@ -322,6 +324,23 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         t.dedup();
         targets_of[c] = t;
     }
+    // When each caller called about each place.
+    let mut place_times: HashMap<Target, HashMap<u32, Vec<i64>>> = HashMap::new();
+    let mut first_call = i64::MAX;
+    let mut last_call = i64::MIN;
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            let time = incidents.list[call as usize].time;
+            first_call = first_call.min(time);
+            last_call = last_call.max(time);
+            if let Some(t @ Target::Place(..)) = target(incidents, call) {
+                place_times.entry(t).or_default().entry(c as u32).or_default().push(time);
+            }
+        }
+    }
+    // The share of the period a window around one call covers.
+    let span = (last_call - first_call).max(1) as f64;
+    let place_window = ((2 * PLACE_WINDOW_DAYS * 86_400_000_000) as f64 / span).min(1.0);
     let mut target_callers: HashMap<Target, Vec<u32>> = HashMap::new();
     for (c, list) in targets_of.iter().enumerate() {
         let mut per_category: HashMap<u32, usize> = HashMap::new();
@@ -398,14 +417,24 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
                 let n_city = caller_category_calls[of as usize].get(&key.0).copied().unwrap_or(0);
                 let p_local = 1.0 - (1.0 - local).powi(n_local as i32);
                 let p_city = 1.0 - (1.0 - city).powi(n_city as i32);
-                p_local.max(p_city)
+                // A place counts only within the window of the other's call there.
+                let window = if matches!(t, Target::Place(..)) { place_window } else { 1.0 };
+                p_local.max(p_city) * window
             })
             .sum()
     };
     let mut pairs: Vec<u64> = Vec::new();
-    for list in target_callers.values().filter(|l| l.len() > 1 && l.len() <= MAX_TARGET_CALLERS) {
+    let window = PLACE_WINDOW_DAYS * 86_400_000_000;
+    for (t, list) in target_callers.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_TARGET_CALLERS) {
+        let times = place_times.get(t);
         for (i, &a) in list.iter().enumerate() {
             for &b in &list[i + 1..] {
+                if let Some(times) = times {
+                    let (ta, tb) = (&times[&a], &times[&b]);
+                    if !ta.iter().any(|x| tb.iter().any(|y| (x - y).abs() <= window)) {
+                        continue;
+                    }
+                }
                 let (a, b) = (a.min(b), a.max(b));
                 pairs.push((u64::from(a) << 32) | u64::from(b));
             }
@@ -440,13 +469,13 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         i = j;
     }
 
-    // Near-identical narratives about different targets.
+    // Near-identical narratives about different targets far apart. Templates make strangers'
+    // narratives alike too, so the overlap is weighed against the rate of such pairs in the
+    // category: λ = Σ_c n_A(c) · n_B(c) · q(c), q(c) = such pairs / pairs of calls of c.
     let mut script_pairs: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut with_copy: HashSet<u32> = HashSet::new();
+    let mut pairs_in: HashMap<u32, f64> = HashMap::new();
     for link in links.iter().filter(|l| l.evidence == Evidence::SimilarNarrative) {
         let (ca, cb) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
-        // The same story told about one place is many people seeing one thing; about places
-        // far apart, it is a script.
         let (x, y) = (&incidents.list[link.a as usize], &incidents.list[link.b as usize]);
         let far_apart = match (x.point, y.point) {
             (Some(p), Some(q)) => metres_between(p, q) > 1_000.0,
@@ -455,23 +484,51 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         if ca == cb || target(incidents, link.a) == target(incidents, link.b) || !far_apart {
             continue;
         }
-        with_copy.insert(link.a);
-        with_copy.insert(link.b);
+        *pairs_in.entry(x.category).or_default() += 1.0;
         *script_pairs.entry((ca.min(cb), ca.max(cb))).or_default() += 1;
     }
-    let share = (with_copy.len() as f64 / incidents.list.len().max(1) as f64).max(1e-6);
-    let script_pair_bits = (-share.log2()).clamp(1.0, 10.0);
+    let mut calls_of: HashMap<u32, f64> = HashMap::new();
+    for calls in &callers.calls {
+        for &c in calls {
+            *calls_of.entry(incidents.list[c as usize].category).or_default() += 1.0;
+        }
+    }
+    let rate: HashMap<u32, f64> = pairs_in
+        .iter()
+        .map(|(c, n)| {
+            let calls = calls_of.get(c).copied().unwrap_or(2.0).max(2.0);
+            (*c, n / (calls * (calls - 1.0) / 2.0))
+        })
+        .collect();
+    let calls_by_category = |caller: u32| -> HashMap<u32, f64> {
+        let mut m = HashMap::new();
+        for &c in &callers.calls[caller as usize] {
+            *m.entry(incidents.list[c as usize].category).or_default() += 1.0;
+        }
+        m
+    };
+    let total_pairs: f64 = pairs_in.values().sum();
+    let all_pairs: f64 = calls_of.values().map(|n| n * (n - 1.0) / 2.0).sum::<f64>().max(1.0);
+    let script_pair_bits = (-(total_pairs / all_pairs).max(1e-12).log2()).clamp(0.0, MAX_TIE_BITS);
     let mut script_pairs: Vec<((u32, u32), u32)> = script_pairs.into_iter().filter(|(_, n)| *n >= 2).collect();
     script_pairs.sort_unstable();
     for ((a, b), n) in script_pairs {
-        out.push(Tie {
-            a,
-            b,
-            kind: TieKind::Script,
-            count: n,
-            bits: (script_pair_bits * f64::from(n)).min(MAX_TIE_BITS),
-            detail: format!("{n} pairs of near-identical narratives about different targets"),
-        });
+        let (ma, mb) = (calls_by_category(a), calls_by_category(b));
+        let lambda: f64 =
+            ma.iter().map(|(c, na)| na * mb.get(c).copied().unwrap_or(0.0) * rate.get(c).copied().unwrap_or(0.0)).sum();
+        let bits = (-log2_poisson_tail(n, lambda)).min(MAX_TIE_BITS);
+        if bits >= MIN_CO_TARGET_BITS {
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::Script,
+                count: n,
+                bits,
+                detail: format!(
+                    "{n} pairs of near-identical narratives about different targets where templates explain {lambda:.2}"
+                ),
+            });
+        }
     }
 
     // How often a name fits by chance.
@@ -1033,11 +1090,12 @@ impl AttachIndex {
         else {
             return Vec::new();
         };
+        // Organisations only: a shared place needs the time of both calls, which ties weigh.
         let group_targets: HashSet<Target> = group
             .iter()
             .flat_map(|&m| callers.calls[m as usize].iter())
             .filter_map(|&x| target(incidents, x))
-            .filter(|t| t.category() == category)
+            .filter(|t| t.category() == category && matches!(t, Target::Organisation(..)))
             .collect();
         let mut overlap: HashMap<u32, u32> = HashMap::new();
         for t in &group_targets {
@@ -1074,7 +1132,7 @@ impl AttachIndex {
             let own: HashSet<Target> = callers.calls[x as usize]
                 .iter()
                 .filter_map(|&c| target(incidents, c))
-                .filter(|t| t.category() == category)
+                .filter(|t| t.category() == category && matches!(t, Target::Organisation(..)))
                 .collect();
             if own.is_empty() || own.len() > MAX_SERIAL_TARGETS {
                 continue;
