@@ -5,6 +5,7 @@ mod util;
 mod cli;
 mod generate;
 mod ingest;
+mod link;
 mod resolve;
 mod source;
 mod sql;

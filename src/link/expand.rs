@@ -2,8 +2,8 @@
 //!
 //! The series starts with the seed calls, their callers and their categories. Each step adds,
 //! all at once: the callers' other calls of those categories; hand-offs of the series' calls;
-//! reports that name one of its callers; near-identical narratives of its categories; callers
-//! tied to its callers (shared phone, co-targeting, same script, named together); and callers
+//! reports that name one of its callers; callers tied to its callers (shared phone,
+//! co-targeting, same script weighed against templates, named together); and callers
 //! whose claims land on the series' targets beyond chance (the rule leads are grown by). The same
 //! counterparty or place alone is not enough: that is how ordinary disputes with one shop look.
 
@@ -62,7 +62,7 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
     let index = AttachIndex::build(&incidents, &callers);
     let mut links_of: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, l) in links.iter().enumerate() {
-        if matches!(l.evidence, Evidence::Handoff | Evidence::NamedPerson | Evidence::SimilarNarrative) {
+        if matches!(l.evidence, Evidence::Handoff | Evidence::NamedPerson) {
             links_of.entry(l.a).or_default().push(i);
             links_of.entry(l.b).or_default().push(i);
         }
@@ -127,7 +127,6 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
         }
         let mut current: Vec<u32> = series.iter().copied().collect();
         current.sort_unstable();
-        let mut narrative_callers = Vec::new();
         for s in current {
             for &l in links_of.get(&s).into_iter().flatten() {
                 let link = &links[l];
@@ -137,16 +136,11 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
                     Evidence::NamedPerson if link.a == s => {
                         join(other, format!("names the caller of {} ({})", id(s), link.detail), &mut joins)
                     }
-                    Evidence::SimilarNarrative if categories.contains(&incidents.list[other as usize].category) => {
-                        join(other, format!("{} to {}", link.detail, id(s)), &mut joins);
-                        narrative_callers.push(callers.of_call(&incidents, other));
-                    }
                     _ => {}
                 }
             }
         }
         group.extend(new_callers.into_iter().map(|(c, _)| c));
-        group.extend(narrative_callers);
         group.sort_unstable();
         group.dedup();
         if joins.is_empty() {
