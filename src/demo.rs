@@ -53,6 +53,9 @@ pub enum DemoError {
     /// Identity resolution failed.
     #[error("resolve: {0}")]
     Resolve(#[from] crate::resolve::ResolveError),
+    /// Linking failed.
+    #[error("link: {0}")]
+    Link(#[from] crate::link::LinkError),
 }
 
 /// A headline figure as the named query `headline_summary` computes it from the warehouse.
@@ -143,6 +146,16 @@ pub struct DemoReport {
     pub resolve_score: (PairwiseScore, PairwiseScore),
     /// The named query `repeat_callers` (top 10): header and formatted rows.
     pub top_callers: (Vec<String>, Vec<Vec<String>>),
+    /// What linking did.
+    pub linked: crate::link::LinkSummary,
+    /// The top leads as the tables hold them.
+    pub leads: Vec<crate::link::explore::LeadRecord>,
+    /// The leads against the planted groups.
+    pub lead_score: crate::link::eval::LeadsEvaluation,
+    /// The series grown from the extortion ring's two ordinary disputes (when planted).
+    pub expansion: Option<crate::link::expand::Expansion>,
+    /// The extortion ring's calls, to score the expansion.
+    pub ring_calls: HashSet<String>,
 }
 
 /// Runs a named query with parameters and formats its result as text cells.
@@ -192,6 +205,15 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let resolve_score = crate::resolve::eval::evaluate_warehouse(&warehouse_dir, &batch.join("truth"))?;
     let sql_figures = headline_figures_by_sql(&warehouse_dir)?;
     let top_callers = named_query_as_text(&warehouse_dir, "repeat_callers", &[("top", "10")])?;
+    let linked = crate::link::link(&opened, &mut |_| {})?;
+    let leads = crate::link::explore::read_leads(&crate::link::session(&warehouse_dir)?, Some(5))?;
+    let lead_score = crate::link::eval::evaluate_leads(&warehouse_dir, &batch.join("truth"))?;
+    // The model case: start from the two ordinary disputes of the extortion ring and grow.
+    let rings = crate::link::eval::read_rings(&batch.join("truth").join("rings.csv"))?;
+    let ring_calls: HashSet<String> =
+        rings.iter().filter(|(_, kind, _)| kind == "extortion_ring").map(|(_, _, c)| c.clone()).collect();
+    let seeds = crate::link::eval::seed_calls(&batch.join("truth").join("rings.csv"))?;
+    let expansion = if seeds.is_empty() { None } else { Some(crate::link::expand::expand(&warehouse_dir, &seeds, 3)?) };
     Ok(DemoReport {
         generated,
         files,
@@ -203,6 +225,11 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
         resolved,
         resolve_score,
         top_callers,
+        linked,
+        leads,
+        lead_score,
+        expansion,
+        ring_calls,
     })
 }
 

@@ -170,10 +170,46 @@ pub fn print_leads<W: Write>(out: &mut W, leads: &[LeadRecord]) -> io::Result<()
             lead.callers
         )?;
         for sentence in &lead.evidence {
-            writeln!(out, "  - {sentence}")?;
+            for (i, line) in wrap(sentence, 110).iter().enumerate() {
+                writeln!(out, "{}{line}", if i == 0 { "  - " } else { "    " })?;
+            }
         }
     }
     Ok(())
+}
+
+/// Splits text into lines of at most `width` terminal columns (CJK characters count two),
+/// breaking at spaces where it can.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        if candidate.width() <= width {
+            line = candidate;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        // A word wider than the line is cut by columns.
+        let mut piece = String::new();
+        for c in word.chars() {
+            let next = format!("{piece}{c}");
+            if next.width() > width {
+                lines.push(std::mem::take(&mut piece));
+                piece.push(c);
+            } else {
+                piece = next;
+            }
+        }
+        line = piece;
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Runs `hotline leads`.

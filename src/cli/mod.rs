@@ -459,7 +459,29 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
     )?;
     writeln!(out, "the check column recounts every figure from the validated export rows without SQL; the")?;
     writeln!(out, "repeat-call rate counts resolved people in SQL and normalised phones in the check.")?;
-    writeln!(out, "explore: hotline sql --warehouse {}", report.warehouse.display())?;
+    writeln!(out, "\n== 6. link incidents into leads: `hotline link`, `hotline leads` ==")?;
+    link::print_link_summary(out, &report.linked)?;
+    link::print_leads(out, &report.leads)?;
+    writeln!(out, "\nagainst the planted groups (`hotline eval leads`):")?;
+    link::print_evaluation(out, &report.lead_score)?;
+    if let Some(expansion) = &report.expansion {
+        writeln!(out, "\nfrom the extortion ring's two ordinary disputes:")?;
+        writeln!(out, "hotline graph expand --from {}", expansion.seeds.join(" "))?;
+        for step in 1..=expansion.steps.len() {
+            let calls = expansion.calls_after(step);
+            let found = calls.iter().filter(|c| report.ring_calls.contains(*c)).count();
+            let first = expansion.steps[step - 1].first().map(|j| table::truncate(&j.reason, 100)).unwrap_or_default();
+            writeln!(
+                out,
+                "  step {step}: {} calls in the series, {found} of the ring's {} ({} foreign)",
+                calls.len(),
+                report.ring_calls.len(),
+                calls.len() - found
+            )?;
+            writeln!(out, "    e.g. {first}")?;
+        }
+    }
+    writeln!(out, "\nexplore: hotline sql --warehouse {}", report.warehouse.display())?;
     writeln!(out, "total {seconds:.1} s")
 }
 

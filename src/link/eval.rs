@@ -68,6 +68,28 @@ pub fn read_rings(path: &Path) -> Result<Vec<(String, String, String)>, LinkErro
     Ok(rows)
 }
 
+/// The calls `rings.csv` marks as `seed` (the ordinary disputes an investigation starts from).
+pub fn seed_calls(path: &Path) -> Result<Vec<String>, LinkError> {
+    let error = |message: String| LinkError::Truth { path: path.to_owned(), message };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
+    let (Some(call), Some(role)) =
+        (headers.iter().position(|h| h == "call_id"), headers.iter().position(|h| h == "role"))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut seeds = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| error(format!("line {}: {e}", i + 2)))?;
+        if record.get(role) == Some("seed")
+            && let Some(c) = record.get(call)
+        {
+            seeds.push(c.to_owned());
+        }
+    }
+    Ok(seeds)
+}
+
 /// Scores the warehouse's leads against `truth_dir/rings.csv`.
 pub fn evaluate_leads(warehouse: &Path, truth_dir: &Path) -> Result<LeadsEvaluation, LinkError> {
     let rings = read_rings(&truth_dir.join("rings.csv"))?;
