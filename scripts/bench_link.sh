@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 300000 1000000)
 cargo build --release --locked --quiet
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/hotline"
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
+bin="$target_dir/release/hotline"
 work="${HOTLINE_BENCH_WORK:-$(mktemp -d)}"
 mkdir -p "$work"
 export HOTLINE_KEY="${HOTLINE_KEY:-$(printf '5a%.0s' $(seq 32))}"
@@ -108,7 +110,15 @@ lines += ["", "`hotline graph expand --from` the extortion ring's two ordinary d
 for calls, size, steps, seconds in expansions:
     lines.append(f"- {int(calls):,} calls, ring of {size} calls, {float(seconds):.1f} s: " +
                  "; ".join(f"step {i + 1}: {s}" for i, s in enumerate(steps)))
-lines.append("")
+lines += [
+    "",
+    "Targets (issue 6, at 1M calls): every planted group among the top 10 leads, the extortion ring",
+    "first, each with precision and recall ≥ 0.9; no lead worth a look when nothing is planted;",
+    "expansion from the ring's two ordinary disputes reaching ≥ 90% of its calls within 3 steps",
+    "with < 10% foreign calls; link ≤ 120 s and ≤ 6 GiB. Time and memory grow about linearly with",
+    "the calls (evidence rows track calls; ties and leads are built from far fewer callers).",
+    "",
+]
 section = "\n".join(lines) + "\n"
 print(section)
 path = pathlib.Path("BENCHMARKS.md")

@@ -391,3 +391,24 @@ pub fn print_evaluation<W: Write>(out: &mut W, e: &LeadsEvaluation) -> io::Resul
         e.leads, e.worth_a_look, e.unplanted_worth_a_look
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn wrapped_lines_fit_the_width_counting_cjk_as_two() {
+        let text =
+            "4 caller(s) (8 resolved entities) filed 17 医美纠纷 call(s) against 10 organisations in 10 district(s)";
+        let lines = wrap(text, 40);
+        assert!(lines.len() > 2);
+        assert!(lines.iter().all(|l| l.width() <= 40), "{lines:?}");
+        assert_eq!(lines.join(" "), text);
+        // A word wider than the line is cut, nothing is lost.
+        let long = "医美纠纷".repeat(30);
+        let cut = wrap(&long, 25);
+        assert!(cut.iter().all(|l| l.width() <= 25));
+        assert_eq!(cut.concat(), long);
+    }
+}

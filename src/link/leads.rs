@@ -1149,7 +1149,9 @@ impl AttachIndex {
                 .iter()
                 .flat_map(|e| incidents.full_names.get(e).into_iter().flatten())
                 .any(|f| full_names.contains(f));
-            let name_bits = if same_name { rates.full_name_bits } else { 0.0 };
+            // Any of the group's names could be shared by chance: the more names, the likelier.
+            let name_bits =
+                if same_name { (rates.full_name_bits - (full_names.len().max(1) as f64).log2()).max(0.0) } else { 0.0 };
             // Named by victims too, as the group is: each reporter counts at the surname rate.
             let own_reports = if group_named { named_callers.get(&x).copied().unwrap_or(0) } else { 0 };
             let own_named = own_reports as f64 * rates.surname_bits;
