@@ -374,7 +374,7 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
                 .filter_map(|c| {
                     let x = &incidents.list[c as usize];
                     let before = r.time - x.time;
-                    if c == report || x.entity == r.entity || before < 0 || before > NAMED_WINDOW_DAYS * DAY {
+                    if c == report || x.entity == r.entity || !(0..=NAMED_WINDOW_DAYS * DAY).contains(&before) {
                         return None;
                     }
                     name_fits(incidents, c, person).map(|how| (x.time, c, how))

@@ -174,6 +174,9 @@ pub struct GraphEdge {
     pub detail: String,
 }
 
+/// Nodes of a subgraph, and its edges (both ends and the evidence).
+pub type Subgraph = (Vec<NodeIndex>, Vec<(NodeIndex, NodeIndex, GraphEdge)>);
+
 /// The graph of the whole warehouse.
 #[derive(Debug)]
 pub struct LinkGraph {
@@ -391,10 +394,7 @@ impl LinkGraph {
 
     /// The subgraph of some calls: the calls, their callers, phones and counterparties, and every
     /// edge among them.
-    pub fn subgraph(
-        &self,
-        calls: &[String],
-    ) -> Result<(Vec<NodeIndex>, Vec<(NodeIndex, NodeIndex, GraphEdge)>), LinkError> {
+    pub fn subgraph(&self, calls: &[String]) -> Result<Subgraph, LinkError> {
         let mut nodes: Vec<NodeIndex> = Vec::new();
         let mut set: HashSet<NodeIndex> = HashSet::new();
         for c in calls {

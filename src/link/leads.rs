@@ -311,7 +311,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         }
     }
     let mut phone_pairs: Vec<((u32, u32), (u32, f64))> = phone_pairs.into_iter().collect();
-    phone_pairs.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+    phone_pairs.sort_unstable_by_key(|x| x.0);
     for ((a, b), (n, bits)) in phone_pairs {
         out.push(Tie { a, b, kind: TieKind::SharedPhone, count: n, bits, detail: format!("{n} phone(s) in common") });
     }
@@ -634,7 +634,7 @@ pub fn find_leads(
         *weights.entry((a.min(b), a.max(b))).or_default() += t.bits;
     }
     let mut edges: Vec<(u32, u32, f64)> = weights.into_iter().map(|((a, b), w)| (a, b, w)).collect();
-    edges.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    edges.sort_by_key(|x| (x.0, x.1));
     // Groups: connected callers; a component too large to be one group is split into its
     // Louvain communities.
     let community = components_split(nodes.len(), &edges, MAX_GROUP_CALLERS);
