@@ -8,6 +8,7 @@ pub mod contract;
 pub mod demo;
 pub mod figures;
 pub mod generate;
+pub mod hotspot;
 pub mod ingest;
 pub mod link;
 pub mod pii;

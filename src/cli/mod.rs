@@ -1,5 +1,6 @@
 //! The command-line delivery layer: parses arguments into settings, calls the engine and prints; nothing else lives here.
 
+pub mod hotspots;
 pub mod link;
 pub mod resolve;
 pub mod sql;
@@ -59,6 +60,8 @@ enum Command {
     Leads(link::LeadsArgs),
     /// Explore the graph of linked incidents: neighbours, paths, expansion, export.
     Graph(link::GraphArgs),
+    /// Dispute hotspots: Gi* over a space-time cube, Mann–Kendall trends, emerging hot spot categories.
+    Hotspots(hotspots::HotspotArgs),
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
@@ -221,6 +224,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Resolve(args) => resolve::run_resolve(args),
         Command::Eval { command } => resolve::run_eval(command),
         Command::Link(args) => link::run_link(args),
+        Command::Hotspots(args) => hotspots::run_hotspots(args),
         Command::Leads(args) => link::run_leads(args),
         Command::Graph(args) => link::run_graph(args),
     }

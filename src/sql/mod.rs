@@ -323,6 +323,12 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         let about = crate::resolve::tables::about(def.name).unwrap_or_default();
         tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
     }
+    {
+        let def = &crate::hotspot::HOTSPOT_CELLS;
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
+        let about = "hotspot cells: emerging hot spot category, Gi* of the last bin, Mann–Kendall trend, place labels";
+        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
+    }
     for def in crate::link::tables::LINK_TABLES {
         register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
         let about = crate::link::tables::about(def.name).unwrap_or_default();

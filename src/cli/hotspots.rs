@@ -1,0 +1,205 @@
+//! `hotline hotspots`: argument parsing, the terminal table, and the GeoJSON and CSV files.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::Args;
+use serde_json::json;
+
+use super::table::{Align, write_table};
+use crate::hotspot::stats::p_two_sided;
+use crate::hotspot::{Bin, HotspotReport, HotspotSettings, cell_polygon, hotspots};
+use crate::warehouse::Warehouse;
+
+/// `hotline hotspots`.
+#[derive(Debug, Args)]
+pub struct HotspotArgs {
+    /// Category codes or prefixes (`DISPUTE.*`); all categories when absent.
+    #[arg(long = "category", num_args = 1..)]
+    categories: Vec<String>,
+    /// Cell size (only square cells: `500m`, `1000m` …).
+    #[arg(long, default_value = "500m")]
+    cell: String,
+    /// Time bin.
+    #[arg(long, value_enum, default_value_t = Bin::Week)]
+    bin: Bin,
+    /// First day (inclusive).
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Last day (inclusive).
+    #[arg(long)]
+    to: Option<NaiveDate>,
+    /// Folder for hotspots.geojson and hotspots.csv.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Rows to print.
+    #[arg(long, default_value_t = 15)]
+    top: usize,
+    /// Warehouse folder.
+    #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+    warehouse: PathBuf,
+}
+
+fn parse_cell(text: &str) -> Result<f64> {
+    let metres: f64 = text
+        .strip_suffix('m')
+        .and_then(|m| m.parse().ok())
+        .with_context(|| format!("--cell {text}: give a square cell size such as 500m (H3 cells are not supported)"))?;
+    anyhow::ensure!((50.0..=10_000.0).contains(&metres), "--cell {text}: between 50m and 10000m");
+    Ok(metres)
+}
+
+/// Runs `hotline hotspots`.
+pub fn run_hotspots(args: HotspotArgs) -> Result<ExitCode> {
+    let settings = HotspotSettings {
+        categories: args.categories.clone(),
+        cell_metres: parse_cell(&args.cell)?,
+        bin: args.bin,
+        from: args.from,
+        to: args.to,
+        ..HotspotSettings::default()
+    };
+    let warehouse = Warehouse::open(&args.warehouse)?;
+    let report = hotspots(&warehouse, &settings).context("hotspots failed; nothing was committed")?;
+    let mut out = io::stdout().lock();
+    print_hotspots(&mut out, &report, args.top)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        write_atomically(&dir.join("hotspots.geojson"), |w| write_geojson(w, &report, settings.cell_metres))?;
+        write_atomically(&dir.join("hotspots.csv"), |w| write_csv(w, &report))?;
+        writeln!(out, "wrote {0}/hotspots.geojson and {0}/hotspots.csv", dir.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_atomically(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+    let temporary = path.with_extension("partial");
+    let file = File::create(&temporary).with_context(|| format!("cannot create {}", temporary.display()))?;
+    let mut writer = BufWriter::new(file);
+    write(&mut writer)?;
+    writer.flush()?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Prints the hot cells, ranked, with where they are.
+pub fn print_hotspots<W: Write>(out: &mut W, report: &HotspotReport, top: usize) -> io::Result<()> {
+    let hot = report.cells.iter().filter(|c| c.result.category.is_hot()).count();
+    writeln!(
+        out,
+        "{} calls in {} cells × {} bins from {}; {hot} hot cells; committed snapshot {}",
+        report.calls,
+        report.cells.len(),
+        report.bin_starts.len(),
+        report.bin_starts.first().map(|d| d.to_string()).unwrap_or_default(),
+        report.snapshot
+    )?;
+    let rows: Vec<Vec<String>> = report
+        .cells
+        .iter()
+        .filter(|c| c.result.category.is_hot())
+        .take(top)
+        .map(|c| {
+            let r = &c.result;
+            vec![
+                r.category.name().to_owned(),
+                c.district.clone(),
+                c.top_address.clone(),
+                c.top_counterparty.clone(),
+                format!("{:.0}", r.calls),
+                format!("{}/{}", r.signs.iter().filter(|&&s| s > 0).count(), r.signs.len()),
+                format!("{:.1}", r.z.last().copied().unwrap_or(0.0)),
+                format!("{:+.2}", r.trend.tau),
+            ]
+        })
+        .collect();
+    let align =
+        [Align::Left, Align::Left, Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right];
+    write_table(
+        out,
+        &["category", "district", "most frequent address", "counterparty", "calls", "hot bins", "last z", "trend"],
+        &align,
+        &rows,
+        22,
+    )
+}
+
+/// A GeoJSON FeatureCollection of the cells, ranked, with category, scores, trend and labels.
+pub fn write_geojson<W: Write>(out: &mut W, report: &HotspotReport, metres: f64) -> Result<()> {
+    let features: Vec<serde_json::Value> = report
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(rank, c)| {
+            let r = &c.result;
+            let ring: Vec<[f64; 2]> = cell_polygon(r.cell, metres).iter().map(|(x, y)| [*x, *y]).collect();
+            let last = r.z.last().copied().unwrap_or(0.0);
+            json!({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "rank": rank + 1, "cell": c.id, "category": r.category.name(), "hot": r.category.is_hot(),
+                    "district": c.district, "grid_ids": c.grid_ids, "top_address": c.top_address,
+                    "top_counterparty": c.top_counterparty, "calls": r.calls,
+                    "hot_bins": r.signs.iter().filter(|&&s| s > 0).count(),
+                    "cold_bins": r.signs.iter().filter(|&&s| s < 0).count(), "bins": r.signs.len(),
+                    "last_z": last, "last_p": p_two_sided(last),
+                    "trend_tau": r.trend.tau, "trend_z": r.trend.z, "trend_p": r.trend.p,
+                },
+            })
+        })
+        .collect();
+    serde_json::to_writer(&mut *out, &json!({"type": "FeatureCollection", "features": features}))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The same as CSV.
+pub fn write_csv<W: Write>(out: &mut W, report: &HotspotReport) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record([
+        "rank",
+        "cell",
+        "category",
+        "district",
+        "grid_ids",
+        "top_address",
+        "top_counterparty",
+        "calls",
+        "hot_bins",
+        "bins",
+        "last_z",
+        "trend_tau",
+        "trend_z",
+        "trend_p",
+        "lon",
+        "lat",
+    ])?;
+    for (rank, c) in report.cells.iter().enumerate() {
+        let r = &c.result;
+        writer.write_record([
+            (rank + 1).to_string(),
+            c.id.clone(),
+            r.category.name().to_owned(),
+            c.district.clone(),
+            c.grid_ids.join(" "),
+            c.top_address.clone(),
+            c.top_counterparty.clone(),
+            format!("{}", r.calls),
+            r.signs.iter().filter(|&&s| s > 0).count().to_string(),
+            r.signs.len().to_string(),
+            format!("{:.6}", r.z.last().copied().unwrap_or(0.0)),
+            format!("{:.6}", r.trend.tau),
+            format!("{:.6}", r.trend.z),
+            format!("{:.6}", r.trend.p),
+            format!("{:.6}", c.centre.0),
+            format!("{:.6}", c.centre.1),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}

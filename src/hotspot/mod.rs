@@ -1,0 +1,558 @@
+//! Dispute hotspots in space and time: a space-time cube of call counts (500 m cells × day, week
+//! or month bins), Getis–Ord Gi* over space-time neighbourhoods as ArcGIS's Emerging Hot Spot
+//! Analysis computes it, Benjamini–Hochberg control of false discoveries, a Mann–Kendall trend per
+//! cell, and ArcGIS's emerging hot spot categories. Writes `hotspot_cells`; the CLI adds GeoJSON
+//! and CSV.
+
+pub mod stats;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use thiserror::Error;
+
+use crate::contract::timestamp::MICROS_PER_SEC;
+use crate::ingest::tables::{Cell, Kind, ParquetAppender, TableDef};
+use crate::resolve::records::TextColumn;
+use crate::sql::{SessionOptions, SqlError, open_session};
+use crate::warehouse::{Warehouse, WarehouseError};
+use stats::{Category, MannKendall, Sign, categorise, fdr_significant, mann_kendall, p_two_sided};
+
+/// What can go wrong in hotspot analysis.
+#[derive(Debug, Error)]
+pub enum HotspotError {
+    /// Reading the warehouse failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// The warehouse could not be opened or committed.
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// A table held data of an unexpected shape.
+    #[error("unexpected data: {0}")]
+    Data(String),
+    /// Nothing to analyse.
+    #[error("no located calls match the period and categories")]
+    Empty,
+    /// Writing failed.
+    #[error("{path}: {message}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Width of a time bin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Bin {
+    /// Calendar days (Asia/Shanghai).
+    Day,
+    /// ISO weeks.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+/// How the cube is built and judged.
+#[derive(Debug, Clone)]
+pub struct HotspotSettings {
+    /// Category codes or prefixes (`DISPUTE.` or `DISPUTE.*`); empty for all.
+    pub categories: Vec<String>,
+    /// Cell side in metres.
+    pub cell_metres: f64,
+    /// Time bin.
+    pub bin: Bin,
+    /// First day (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Last day (inclusive).
+    pub to: Option<NaiveDate>,
+    /// Spatial neighbourhood: cells within this many rings (1: the 3 × 3 block).
+    pub rings: i32,
+    /// Temporal neighbourhood: this many preceding bins with the current one (as ArcGIS's
+    /// "neighborhood time step").
+    pub time_steps: usize,
+    /// Significance level (after FDR correction for bins; for the trend test as is).
+    pub alpha: f64,
+}
+
+impl Default for HotspotSettings {
+    fn default() -> Self {
+        HotspotSettings {
+            categories: Vec::new(),
+            cell_metres: 500.0,
+            bin: Bin::Week,
+            from: None,
+            to: None,
+            rings: 1,
+            time_steps: 1,
+            alpha: 0.05,
+        }
+    }
+}
+
+/// A space-time cube of counts: located cells × consecutive bins.
+#[derive(Debug, Clone)]
+pub struct Cube {
+    /// Cells (grid row, column) with at least one call.
+    pub cells: Vec<(i32, i32)>,
+    /// Number of bins.
+    pub bins: usize,
+    /// First day of each bin.
+    pub bin_starts: Vec<NaiveDate>,
+    /// Counts, cell-major (`cell * bins + bin`).
+    pub counts: Vec<f64>,
+}
+
+/// One cell's result.
+#[derive(Debug, Clone)]
+pub struct CellResult {
+    /// Grid row and column.
+    pub cell: (i32, i32),
+    /// Calls in it.
+    pub calls: f64,
+    /// Gi* z of each bin.
+    pub z: Vec<f64>,
+    /// Significance of each bin after FDR correction.
+    pub signs: Vec<Sign>,
+    /// Trend of the z-scores.
+    pub trend: MannKendall,
+    /// Emerging hot spot category.
+    pub category: Category,
+}
+
+/// Cell numbering in a square grid of `metres` (the `grid_cell` SQL function's).
+pub fn cell_of(lon: f64, lat: f64, metres: f64) -> Option<(i32, i32)> {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    if !(lon.is_finite() && lat.is_finite()) || lat.abs() > 89.0 {
+        return None;
+    }
+    let row = (lat * METRES_PER_DEGREE / metres).floor();
+    let middle = (row + 0.5) * metres / METRES_PER_DEGREE;
+    let column = (lon * METRES_PER_DEGREE * middle.to_radians().cos() / metres).floor();
+    Some((row as i32, column as i32))
+}
+
+/// The corners of a cell (lon, lat), counter-clockwise from the south-west.
+pub fn cell_polygon(cell: (i32, i32), metres: f64) -> [(f64, f64); 5] {
+    const METRES_PER_DEGREE: f64 = 111_320.0;
+    let (row, column) = (f64::from(cell.0), f64::from(cell.1));
+    let south = row * metres / METRES_PER_DEGREE;
+    let north = (row + 1.0) * metres / METRES_PER_DEGREE;
+    let middle = (row + 0.5) * metres / METRES_PER_DEGREE;
+    let per_degree = METRES_PER_DEGREE * middle.to_radians().cos();
+    let west = column * metres / per_degree;
+    let east = (column + 1.0) * metres / per_degree;
+    [(west, south), (east, south), (east, north), (west, north), (west, south)]
+}
+
+fn bin_start(date: NaiveDate, bin: Bin) -> NaiveDate {
+    match bin {
+        Bin::Day => date,
+        Bin::Week => date - chrono::Duration::days(i64::from(date.weekday().num_days_from_monday())),
+        Bin::Month => date.with_day(1).unwrap_or(date),
+    }
+}
+
+fn next_bin(start: NaiveDate, bin: Bin) -> NaiveDate {
+    match bin {
+        Bin::Day => start + chrono::Duration::days(1),
+        Bin::Week => start + chrono::Duration::days(7),
+        Bin::Month => start.checked_add_months(chrono::Months::new(1)).unwrap_or(start),
+    }
+}
+
+/// A located call, as the cube needs it, with the words that label its place.
+#[derive(Debug, Clone)]
+pub struct LocatedCall {
+    /// Cell.
+    pub cell: (i32, i32),
+    /// Local date.
+    pub date: NaiveDate,
+    /// District.
+    pub district: Option<String>,
+    /// Grid id.
+    pub grid_id: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Counterparty.
+    pub counterparty: Option<String>,
+}
+
+fn data(e: impl std::fmt::Display) -> HotspotError {
+    HotspotError::Data(e.to_string())
+}
+
+fn matches_category(code: &str, patterns: &[String]) -> bool {
+    patterns.is_empty()
+        || patterns.iter().any(|p| {
+            let p = p.trim_end_matches('*');
+            code == p || (p.ends_with('.') && code.starts_with(p)) || code.starts_with(&format!("{p}."))
+        })
+}
+
+/// Reads the located original calls (not transfer records) of the period and categories.
+pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<LocatedCall>, HotspotError> {
+    let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
+    let (_, batches) = session.collect(
+        "SELECT lon, lat, received_at, category, district, grid_id, address, counterparty FROM calls \
+         WHERE lon IS NOT NULL AND lat IS NOT NULL AND source_call_id IS NULL",
+    )?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let lon = cast(batch.column(0), &DataType::Float64).map_err(data)?;
+        let lat = cast(batch.column(1), &DataType::Float64).map_err(data)?;
+        let (lon, lat) = (lon.as_primitive::<Float64Type>(), lat.as_primitive::<Float64Type>());
+        let time = cast(batch.column(2), &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(data)?;
+        let time = time.as_primitive::<TimestampMicrosecondType>();
+        let texts: Vec<TextColumn<'_>> =
+            (3..8).map(|i| TextColumn::of(batch.column(i)).map_err(data)).collect::<Result<_, _>>()?;
+        for row in 0..batch.num_rows() {
+            if lon.is_null(row) || lat.is_null(row) || time.is_null(row) {
+                continue;
+            }
+            let category = texts[0].get(row).unwrap_or("");
+            if !matches_category(category, &settings.categories) {
+                continue;
+            }
+            let local = time.value(row) + 8 * 3600 * MICROS_PER_SEC;
+            let Some(date) = chrono::DateTime::from_timestamp_micros(local).map(|d| d.date_naive()) else {
+                continue;
+            };
+            if settings.from.is_some_and(|f| date < f) || settings.to.is_some_and(|t| date > t) {
+                continue;
+            }
+            let Some(cell) = cell_of(lon.value(row), lat.value(row), settings.cell_metres) else { continue };
+            out.push(LocatedCall {
+                cell,
+                date,
+                district: texts[1].get(row).map(str::to_owned),
+                grid_id: texts[2].get(row).map(str::to_owned),
+                address: texts[3].get(row).map(str::to_owned),
+                counterparty: texts[4].get(row).map(str::to_owned),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the cube: every cell with a call, every bin from the first call's to the last's.
+pub fn build_cube(calls: &[(i32, i32, NaiveDate)], bin: Bin) -> Option<Cube> {
+    let first = calls.iter().map(|c| c.2).min()?;
+    let last = calls.iter().map(|c| c.2).max()?;
+    let mut bin_starts = vec![bin_start(first, bin)];
+    while next_bin(*bin_starts.last()?, bin) <= last {
+        let next = next_bin(*bin_starts.last()?, bin);
+        bin_starts.push(next);
+    }
+    let bins = bin_starts.len();
+    let mut cells: Vec<(i32, i32)> = calls.iter().map(|c| (c.0, c.1)).collect();
+    cells.sort_unstable();
+    cells.dedup();
+    let index: HashMap<(i32, i32), usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let mut counts = vec![0.0; cells.len() * bins];
+    for &(row, column, date) in calls {
+        let b = bin_starts.partition_point(|s| *s <= date) - 1;
+        counts[index[&(row, column)] * bins + b] += 1.0;
+    }
+    Some(Cube { cells, bins, bin_starts, counts })
+}
+
+/// Gi* z of every (cell, bin) of the cube: the neighbourhood is the cells within `rings` rings
+/// that are in the cube, in the current bin and the `time_steps` before it (fewer at the start).
+pub fn cube_gi_star(cube: &Cube, rings: i32, time_steps: usize) -> Vec<f64> {
+    let index: HashMap<(i32, i32), usize> = cube.cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let neighbours: Vec<Vec<usize>> = cube
+        .cells
+        .iter()
+        .map(|&(r, c)| {
+            let mut list = Vec::new();
+            for dr in -rings..=rings {
+                for dc in -rings..=rings {
+                    if let Some(&j) = index.get(&(r + dr, c + dc)) {
+                        list.push(j);
+                    }
+                }
+            }
+            list
+        })
+        .collect();
+    let n = cube.counts.len() as f64;
+    let mean = cube.counts.iter().sum::<f64>() / n;
+    let s = (cube.counts.iter().map(|x| x * x).sum::<f64>() / n - mean * mean).max(0.0).sqrt();
+    let bins = cube.bins;
+    let mut z = vec![0.0; cube.counts.len()];
+    for (i, list) in neighbours.iter().enumerate() {
+        for t in 0..bins {
+            let from = t.saturating_sub(time_steps);
+            let mut sum = 0.0;
+            for &j in list {
+                sum += cube.counts[j * bins + from..=j * bins + t].iter().sum::<f64>();
+            }
+            let w = (list.len() * (t - from + 1)) as f64;
+            let denominator = s * ((n * w - w * w) / (n - 1.0)).max(0.0).sqrt();
+            z[i * bins + t] = if denominator > 0.0 { (sum - mean * w) / denominator } else { 0.0 };
+        }
+    }
+    z
+}
+
+/// Every cell's bins, significance, trend and category.
+pub fn analyse(cube: &Cube, settings: &HotspotSettings) -> Vec<CellResult> {
+    let z = cube_gi_star(cube, settings.rings, settings.time_steps);
+    let p: Vec<f64> = z.iter().map(|&v| p_two_sided(v)).collect();
+    let significant = fdr_significant(&p, settings.alpha);
+    let bins = cube.bins;
+    cube.cells
+        .iter()
+        .enumerate()
+        .map(|(i, &cell)| {
+            let zs: Vec<f64> = z[i * bins..(i + 1) * bins].to_vec();
+            let signs: Vec<Sign> = (0..bins)
+                .map(|t| {
+                    let k = i * bins + t;
+                    if !significant[k] {
+                        0
+                    } else if z[k] > 0.0 {
+                        1
+                    } else {
+                        -1
+                    }
+                })
+                .collect();
+            let trend = mann_kendall(&zs);
+            let category = categorise(&signs, &trend, settings.alpha);
+            let calls = cube.counts[i * bins..(i + 1) * bins].iter().sum();
+            CellResult { cell, calls, z: zs, signs, trend, category }
+        })
+        .collect()
+}
+
+/// One row of `hotspot_cells`.
+pub const HOTSPOT_CELLS: TableDef = TableDef {
+    name: "hotspot_cells",
+    columns: &[
+        ("cell", Kind::Text),
+        ("rank", Kind::Int),
+        ("category", Kind::Text),
+        ("hot", Kind::Bool),
+        ("lon", Kind::Float),
+        ("lat", Kind::Float),
+        ("district", Kind::Text),
+        ("grid_ids", Kind::Text),
+        ("top_address", Kind::Text),
+        ("top_counterparty", Kind::Text),
+        ("calls", Kind::Int),
+        ("bins", Kind::Int),
+        ("hot_bins", Kind::Int),
+        ("cold_bins", Kind::Int),
+        ("last_z", Kind::Float),
+        ("last_p", Kind::Float),
+        ("trend_tau", Kind::Float),
+        ("trend_z", Kind::Float),
+        ("trend_p", Kind::Float),
+        ("first_bin", Kind::Text),
+        ("bin", Kind::Text),
+        ("categories", Kind::Text),
+    ],
+    key: None,
+    time: None,
+    restricted: false,
+};
+
+/// A cell with its labels, as written and printed.
+#[derive(Debug, Clone)]
+pub struct Hotspot {
+    /// The analysis.
+    pub result: CellResult,
+    /// Cell id (`500m:row:col`).
+    pub id: String,
+    /// Centre.
+    pub centre: (f64, f64),
+    /// Most frequent district.
+    pub district: String,
+    /// Grid ids seen, most frequent first (up to three).
+    pub grid_ids: Vec<String>,
+    /// Most frequent address.
+    pub top_address: String,
+    /// Most frequent counterparty.
+    pub top_counterparty: String,
+}
+
+fn most_frequent<'a>(values: impl Iterator<Item = &'a str>, keep: usize) -> Vec<String> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut list: Vec<(&str, usize)> = counts.into_iter().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    list.into_iter().take(keep).map(|(v, _)| v.to_owned()).collect()
+}
+
+fn priority(category: Category) -> u8 {
+    match category {
+        Category::NewHot => 0,
+        Category::IntensifyingHot => 1,
+        Category::ConsecutiveHot => 2,
+        Category::PersistentHot => 3,
+        Category::SporadicHot => 4,
+        Category::OscillatingHot => 5,
+        Category::DiminishingHot => 6,
+        Category::HistoricalHot => 7,
+        Category::NoPattern => 9,
+        _ => 8,
+    }
+}
+
+/// What a run found.
+#[derive(Debug, Clone)]
+pub struct HotspotReport {
+    /// Cells, ranked: hot categories first (new, intensifying, consecutive, persistent …), then by the last z.
+    pub cells: Vec<Hotspot>,
+    /// Bins and their first days.
+    pub bin_starts: Vec<NaiveDate>,
+    /// Calls counted.
+    pub calls: usize,
+    /// Snapshot written.
+    pub snapshot: u64,
+}
+
+/// Builds the cube from the warehouse, analyses it, and commits `hotspot_cells`.
+pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
+    let calls = read_calls(warehouse.dir(), settings)?;
+    let located: Vec<(i32, i32, NaiveDate)> = calls.iter().map(|c| (c.cell.0, c.cell.1, c.date)).collect();
+    let cube = build_cube(&located, settings.bin).ok_or(HotspotError::Empty)?;
+    let results = analyse(&cube, settings);
+    let mut by_cell: HashMap<(i32, i32), Vec<&LocatedCall>> = HashMap::new();
+    for c in &calls {
+        by_cell.entry(c.cell).or_default().push(c);
+    }
+    let mut cells: Vec<Hotspot> = results
+        .into_iter()
+        .map(|result| {
+            let list = by_cell.get(&result.cell).map(Vec::as_slice).unwrap_or(&[]);
+            let polygon = cell_polygon(result.cell, settings.cell_metres);
+            let centre = ((polygon[0].0 + polygon[2].0) / 2.0, (polygon[0].1 + polygon[2].1) / 2.0);
+            let first = |v: Vec<String>| v.into_iter().next().unwrap_or_default();
+            Hotspot {
+                id: format!("{}m:{}:{}", settings.cell_metres.round() as i64, result.cell.0, result.cell.1),
+                centre,
+                district: first(most_frequent(list.iter().filter_map(|c| c.district.as_deref()), 1)),
+                grid_ids: most_frequent(list.iter().filter_map(|c| c.grid_id.as_deref()), 3),
+                top_address: first(most_frequent(list.iter().filter_map(|c| c.address.as_deref()), 1)),
+                top_counterparty: first(most_frequent(list.iter().filter_map(|c| c.counterparty.as_deref()), 1)),
+                result,
+            }
+        })
+        .collect();
+    cells.sort_by(|a, b| {
+        priority(a.result.category)
+            .cmp(&priority(b.result.category))
+            .then(b.result.z.last().unwrap_or(&0.0).total_cmp(a.result.z.last().unwrap_or(&0.0)))
+            .then(a.id.cmp(&b.id))
+    });
+
+    let commit = warehouse.begin()?;
+    let snapshot = commit.id();
+    let dir = commit.table_dir(HOTSPOT_CELLS.name)?;
+    let write_error = |e: String| HotspotError::Write { path: dir.clone(), message: e };
+    let mut out = ParquetAppender::new(dir.join("part-0.parquet"), HOTSPOT_CELLS.columns);
+    let bin_name = format!("{:?}", settings.bin).to_lowercase();
+    let categories = settings.categories.join(",");
+    for (rank, h) in cells.iter().enumerate() {
+        let r = &h.result;
+        let last = r.z.len().saturating_sub(1);
+        let grid_ids = h.grid_ids.join(",");
+        let first_bin = cube.bin_starts.first().map(|d| d.to_string()).unwrap_or_default();
+        out.push(&[
+            Cell::Text(Some(&h.id)),
+            Cell::Int(Some(rank as i64 + 1)),
+            Cell::Text(Some(r.category.name())),
+            Cell::Bool(Some(r.category.is_hot())),
+            Cell::Float(Some(h.centre.0)),
+            Cell::Float(Some(h.centre.1)),
+            Cell::Text(Some(&h.district)),
+            Cell::Text(Some(&grid_ids)),
+            Cell::Text(Some(&h.top_address)),
+            Cell::Text(Some(&h.top_counterparty)),
+            Cell::Int(Some(r.calls as i64)),
+            Cell::Int(Some(r.z.len() as i64)),
+            Cell::Int(Some(r.signs.iter().filter(|&&s| s > 0).count() as i64)),
+            Cell::Int(Some(r.signs.iter().filter(|&&s| s < 0).count() as i64)),
+            Cell::Float(r.z.get(last).copied()),
+            Cell::Float(r.z.get(last).map(|&z| p_two_sided(z))),
+            Cell::Float(Some(r.trend.tau)),
+            Cell::Float(Some(r.trend.z)),
+            Cell::Float(Some(r.trend.p)),
+            Cell::Text(Some(&first_bin)),
+            Cell::Text(Some(&bin_name)),
+            Cell::Text(Some(&categories)),
+        ])
+        .map_err(write_error)?;
+    }
+    out.finish().map_err(write_error)?;
+    commit.commit()?;
+    Ok(HotspotReport { cells, bin_starts: cube.bin_starts, calls: calls.len(), snapshot })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cube_gi_star_agrees_with_the_general_formula() {
+        // 4 cells in a row of the grid, 5 weekly bins.
+        let day = |d: u32| NaiveDate::from_ymd_opt(2023, 1, d).unwrap();
+        let mut calls = Vec::new();
+        for (cell, date, n) in [(0, 2, 3), (1, 9, 5), (1, 16, 6), (2, 16, 1), (3, 23, 2), (1, 30, 7), (0, 30, 1)] {
+            for _ in 0..n {
+                calls.push((10, 100 + cell, day(date)));
+            }
+        }
+        let cube = build_cube(&calls, Bin::Week).unwrap();
+        assert_eq!(cube.bins, 5);
+        let fast = cube_gi_star(&cube, 1, 1);
+        // The same neighbourhoods listed explicitly.
+        let bins = cube.bins as u32;
+        let neighbours: Vec<Vec<u32>> = (0..cube.cells.len() as u32)
+            .flat_map(|i| {
+                (0..bins).map(move |t| {
+                    let mut list = Vec::new();
+                    for j in i.saturating_sub(1)..=(i + 1).min(3) {
+                        for u in t.saturating_sub(1)..=t {
+                            list.push(j * bins + u);
+                        }
+                    }
+                    list
+                })
+            })
+            .collect();
+        let slow = stats::gi_star(&cube.counts, &neighbours);
+        for (a, b) in fast.iter().zip(&slow) {
+            assert!((a - b).abs() < 1e-12, "{fast:?}\n{slow:?}");
+        }
+    }
+
+    #[test]
+    fn category_patterns_match_codes_and_prefixes() {
+        let p = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        assert!(matches_category("DISPUTE.LABOR", &p(&["DISPUTE.*"])));
+        assert!(matches_category("DISPUTE.LABOR", &p(&["DISPUTE"])));
+        assert!(matches_category("DISPUTE.LABOR", &p(&["DISPUTE.LABOR"])));
+        assert!(!matches_category("DISPUTE.LABOR", &p(&["DISPUTE.LAB"])));
+        assert!(matches_category("ANY", &[]));
+    }
+
+    #[test]
+    fn a_cell_polygon_holds_its_cell() {
+        let cell = cell_of(111.3, 30.7, 500.0).unwrap();
+        let polygon = cell_polygon(cell, 500.0);
+        let centre = ((polygon[0].0 + polygon[2].0) / 2.0, (polygon[0].1 + polygon[2].1) / 2.0);
+        assert_eq!(cell_of(centre.0, centre.1, 500.0), Some(cell));
+        assert_eq!(polygon[0], polygon[4]);
+    }
+}
