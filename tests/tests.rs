@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod generate;
+mod hotspot;
 mod ingest;
 mod link;
 mod resolve;
