@@ -240,7 +240,9 @@ pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<Lo
     Ok(out)
 }
 
-/// Builds the cube: every cell with a call, every bin from the first call's to the last's.
+/// Builds the cube: every bin from the first call's to the last's, except a first or last bin
+/// the data covers only in part (a short bin would read as a drop in calls and bend every
+/// trend), and every cell with a call in those bins.
 pub fn build_cube(calls: &[(i32, i32, NaiveDate)], bin: Bin) -> Option<Cube> {
     let first = calls.iter().map(|c| c.2).min()?;
     let last = calls.iter().map(|c| c.2).max()?;
@@ -249,13 +251,21 @@ pub fn build_cube(calls: &[(i32, i32, NaiveDate)], bin: Bin) -> Option<Cube> {
         let next = next_bin(*bin_starts.last()?, bin);
         bin_starts.push(next);
     }
+    if bin_starts.len() > 2 && bin_starts[0] < first {
+        bin_starts.remove(0);
+    }
+    if bin_starts.len() > 2 && next_bin(*bin_starts.last()?, bin) - chrono::Duration::days(1) > last {
+        bin_starts.pop();
+    }
+    let end = next_bin(*bin_starts.last()?, bin);
+    let inside = |date: NaiveDate| date >= bin_starts[0] && date < end;
     let bins = bin_starts.len();
-    let mut cells: Vec<(i32, i32)> = calls.iter().map(|c| (c.0, c.1)).collect();
+    let mut cells: Vec<(i32, i32)> = calls.iter().filter(|c| inside(c.2)).map(|c| (c.0, c.1)).collect();
     cells.sort_unstable();
     cells.dedup();
     let index: HashMap<(i32, i32), usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut counts = vec![0.0; cells.len() * bins];
-    for &(row, column, date) in calls {
+    for &(row, column, date) in calls.iter().filter(|c| inside(c.2)) {
         let b = bin_starts.partition_point(|s| *s <= date) - 1;
         counts[index[&(row, column)] * bins + b] += 1.0;
     }
@@ -508,13 +518,18 @@ mod tests {
         // 4 cells in a row of the grid, 5 weekly bins.
         let day = |d: u32| NaiveDate::from_ymd_opt(2023, 1, d).unwrap();
         let mut calls = Vec::new();
-        for (cell, date, n) in [(0, 2, 3), (1, 9, 5), (1, 16, 6), (2, 16, 1), (3, 23, 2), (1, 30, 7), (0, 30, 1)] {
+        for (cell, date, n) in [(0, 2, 3), (1, 9, 5), (1, 16, 6), (2, 16, 1), (3, 23, 2), (1, 29, 7), (0, 29, 1)] {
             for _ in 0..n {
                 calls.push((10, 100 + cell, day(date)));
             }
         }
         let cube = build_cube(&calls, Bin::Week).unwrap();
-        assert_eq!(cube.bins, 5);
+        // 2 Jan 2023 is a Monday and 29 Jan a Sunday: four whole weeks.
+        assert_eq!(cube.bins, 4);
+        // A week the data covers only in part is left out.
+        let mut longer = calls.clone();
+        longer.push((10, 100, day(31)));
+        assert_eq!(build_cube(&longer, Bin::Week).unwrap().bins, 4);
         let fast = cube_gi_star(&cube, 1, 1);
         // The same neighbourhoods listed explicitly.
         let bins = cube.bins as u32;
