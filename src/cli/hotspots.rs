@@ -125,7 +125,26 @@ pub fn print_hotspots<W: Write>(out: &mut W, report: &HotspotReport, top: usize)
         &align,
         &rows,
         22,
-    )
+    )?;
+    writeln!(out, "\ncounterparties and addresses disputed by the most distinct callers:")?;
+    let rows: Vec<Vec<String>> = report
+        .entities
+        .iter()
+        .take(top)
+        .map(|e| {
+            vec![
+                e.kind.to_owned(),
+                e.name.clone(),
+                e.district.clone(),
+                e.category.clone(),
+                e.callers.to_string(),
+                e.calls.to_string(),
+                format!("{} ({:+.2})", e.trend_word(), e.trend.tau),
+            ]
+        })
+        .collect();
+    let align = [Align::Left, Align::Left, Align::Left, Align::Left, Align::Right, Align::Right, Align::Left];
+    write_table(out, &["kind", "name", "district", "category", "callers", "calls", "trend"], &align, &rows, 30)
 }
 
 /// A GeoJSON FeatureCollection of the cells, ranked, with category, scores, trend and labels.

@@ -4,6 +4,7 @@
 //! cell, and ArcGIS's emerging hot spot categories. Writes `hotspot_cells`; the CLI adds GeoJSON
 //! and CSV.
 
+pub mod entity;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -183,11 +184,11 @@ pub struct LocatedCall {
     pub counterparty: Option<String>,
 }
 
-fn data(e: impl std::fmt::Display) -> HotspotError {
+pub(crate) fn data(e: impl std::fmt::Display) -> HotspotError {
     HotspotError::Data(e.to_string())
 }
 
-fn matches_category(code: &str, patterns: &[String]) -> bool {
+pub(crate) fn matches_category(code: &str, patterns: &[String]) -> bool {
     patterns.is_empty()
         || patterns.iter().any(|p| {
             let p = p.trim_end_matches('*');
@@ -427,6 +428,8 @@ pub struct HotspotReport {
     pub bin_starts: Vec<NaiveDate>,
     /// Calls counted.
     pub calls: usize,
+    /// Counterparties and addresses many callers dispute, most callers first.
+    pub entities: Vec<entity::EntityHotspot>,
     /// Snapshot written.
     pub snapshot: u64,
 }
@@ -505,8 +508,42 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
         .map_err(write_error)?;
     }
     out.finish().map_err(write_error)?;
+    let entities = entity::entity_hotspots(warehouse.dir(), settings)?;
+    let dir = commit.table_dir(entity::ENTITY_HOTSPOTS.name)?;
+    let write_error = |e: String| HotspotError::Write { path: dir.clone(), message: e };
+    let mut out = ParquetAppender::new(dir.join("part-0.parquet"), entity::ENTITY_HOTSPOTS.columns);
+    for (rank, e) in entities.iter().enumerate() {
+        let months = e.monthly.iter().filter(|&&n| n > 0.0).count();
+        let monthly: Vec<String> = e.monthly.iter().map(|n| format!("{n:.0}")).collect();
+        let last_month = {
+            let (y, m) = (&e.first_month[..4], &e.first_month[5..]);
+            let start =
+                y.parse::<i32>().unwrap_or(0) * 12 + m.parse::<i32>().unwrap_or(1) - 1 + e.monthly.len() as i32 - 1;
+            format!("{}-{:02}", start.div_euclid(12), start.rem_euclid(12) + 1)
+        };
+        out.push(&[
+            Cell::Int(Some(rank as i64 + 1)),
+            Cell::Text(Some(e.kind)),
+            Cell::Text(Some(&e.name)),
+            Cell::Text(Some(&e.key)),
+            Cell::Text(Some(&e.district)),
+            Cell::Text(Some(&e.category)),
+            Cell::Int(Some(e.calls as i64)),
+            Cell::Int(Some(e.callers as i64)),
+            Cell::Int(Some(months as i64)),
+            Cell::Text(Some(&e.first_month)),
+            Cell::Text(Some(&last_month)),
+            Cell::Text(Some(&monthly.join(","))),
+            Cell::Text(Some(e.trend_word())),
+            Cell::Float(Some(e.trend.tau)),
+            Cell::Float(Some(e.trend.z)),
+            Cell::Float(Some(e.trend.p)),
+        ])
+        .map_err(write_error)?;
+    }
+    out.finish().map_err(write_error)?;
     commit.commit()?;
-    Ok(HotspotReport { cells, bin_starts: cube.bin_starts, calls: calls.len(), snapshot })
+    Ok(HotspotReport { cells, bin_starts: cube.bin_starts, calls: calls.len(), entities, snapshot })
 }
 
 #[cfg(test)]

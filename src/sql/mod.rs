@@ -328,6 +328,10 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
         let about = "hotspot cells: emerging hot spot category, Gi* of the last bin, Mann–Kendall trend, place labels";
         tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
+        let def = &crate::hotspot::entity::ENTITY_HOTSPOTS;
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
+        let about = "counterparties and addresses disputed by many distinct callers, with their monthly trend";
+        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
     }
     for def in crate::link::tables::LINK_TABLES {
         register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
