@@ -56,6 +56,9 @@ pub enum DemoError {
     /// Linking failed.
     #[error("link: {0}")]
     Link(#[from] crate::link::LinkError),
+    /// Hotspot analysis failed.
+    #[error("hotspots: {0}")]
+    Hotspot(#[from] crate::hotspot::HotspotError),
 }
 
 /// A headline figure as the named query `headline_summary` computes it from the warehouse.
@@ -156,6 +159,8 @@ pub struct DemoReport {
     pub expansion: Option<crate::link::expand::Expansion>,
     /// The extortion ring's calls, to score the expansion.
     pub ring_calls: HashSet<String>,
+    /// Dispute hotspots (categories `DISPUTE.*`, weekly bins).
+    pub hotspots: crate::hotspot::HotspotReport,
 }
 
 /// Runs a named query with parameters and formats its result as text cells.
@@ -214,6 +219,9 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
         rings.iter().filter(|(_, kind, _)| kind == "extortion_ring").map(|(_, _, c)| c.clone()).collect();
     let seeds = crate::link::eval::seed_calls(&batch.join("truth").join("rings.csv"))?;
     let expansion = if seeds.is_empty() { None } else { Some(crate::link::expand::expand(&warehouse_dir, &seeds, 3)?) };
+    let hotspot_settings =
+        crate::hotspot::HotspotSettings { categories: vec!["DISPUTE.*".to_owned()], ..Default::default() };
+    let hotspots = crate::hotspot::hotspots(&opened, &hotspot_settings)?;
     Ok(DemoReport {
         generated,
         files,
@@ -230,6 +238,7 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
         lead_score,
         expansion,
         ring_calls,
+        hotspots,
     })
 }
 

@@ -485,6 +485,8 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
             writeln!(out, "    e.g. {first}")?;
         }
     }
+    writeln!(out, "\n== 7. dispute hotspots: `hotline hotspots --category 'DISPUTE.*'` ==")?;
+    hotspots::print_hotspots(out, &report.hotspots, 5)?;
     writeln!(out, "\nexplore: hotline sql --warehouse {}", report.warehouse.display())?;
     writeln!(out, "total {seconds:.1} s")
 }

@@ -79,6 +79,9 @@ pub struct HotspotSettings {
     pub time_steps: usize,
     /// Significance level (after FDR correction for bins; for the trend test as is).
     pub alpha: f64,
+    /// Calls a cell needs over the period to be given a category (a lone call in a quiet
+    /// place stands out statistically and means nothing).
+    pub min_calls: f64,
 }
 
 impl Default for HotspotSettings {
@@ -92,6 +95,7 @@ impl Default for HotspotSettings {
             rings: 1,
             time_steps: 1,
             alpha: 0.05,
+            min_calls: 5.0,
         }
     }
 }
@@ -336,8 +340,12 @@ pub fn analyse(cube: &Cube, settings: &HotspotSettings) -> Vec<CellResult> {
                 })
                 .collect();
             let trend = mann_kendall(&zs);
-            let category = categorise(&signs, &trend, settings.alpha);
-            let calls = cube.counts[i * bins..(i + 1) * bins].iter().sum();
+            let calls: f64 = cube.counts[i * bins..(i + 1) * bins].iter().sum();
+            let category = if calls < settings.min_calls {
+                Category::NoPattern
+            } else {
+                categorise(&signs, &trend, settings.alpha)
+            };
             CellResult { cell, calls, z: zs, signs, trend, category }
         })
         .collect()
