@@ -13,7 +13,6 @@ use super::stats::{MannKendall, mann_kendall};
 use super::{HotspotError, HotspotSettings, data, matches_category};
 use crate::contract::timestamp::MICROS_PER_SEC;
 use crate::ingest::tables::{Kind, TableDef};
-use crate::link::text::{Counterparty, CounterpartyReader};
 use crate::resolve::records::TextColumn;
 use crate::sql::{SessionOptions, open_session};
 
@@ -110,32 +109,7 @@ pub fn entity_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<V
          coalesce(e.entity_id, c.phone_key) AS caller \
          FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id WHERE c.source_call_id IS NULL",
     )?;
-    let (_, names) = session.collect("SELECT DISTINCT counterparty FROM calls WHERE counterparty IS NOT NULL")?;
-    let (_, districts) = session.collect("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
-    let column_texts = |batches: &[datafusion::arrow::array::RecordBatch]| -> Result<Vec<String>, HotspotError> {
-        let mut out = Vec::new();
-        for b in batches {
-            let t = TextColumn::of(b.column(0)).map_err(data)?;
-            out.extend((0..b.num_rows()).filter_map(|r| t.get(r).map(str::to_owned)));
-        }
-        Ok(out)
-    };
-    let names = column_texts(&names)?;
-    let districts = column_texts(&districts)?;
-    let spellings: Vec<&str> = names.iter().map(String::as_str).collect();
-    let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &spellings, 0.05);
-    let keys: HashMap<&str, Option<String>> = spellings
-        .iter()
-        .map(|s| {
-            (
-                *s,
-                match reader.read(s) {
-                    Counterparty::Organisation(k) => Some(k),
-                    _ => None,
-                },
-            )
-        })
-        .collect();
+    let keys = crate::link::load::organisation_keys(&session)?;
     let mut tallies: HashMap<(&'static str, String), Tally> = HashMap::new();
     let (mut first, mut last) = (i32::MAX, i32::MIN);
     for batch in &batches {
@@ -171,7 +145,7 @@ pub fn entity_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<V
                 t.calls += 1;
             };
             if let Some(c) = texts[0].get(row)
-                && let Some(Some(key)) = keys.get(c)
+                && let Some(key) = keys.get(c)
             {
                 add("counterparty", key.clone(), c);
             }

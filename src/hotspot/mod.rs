@@ -35,6 +35,9 @@ pub enum HotspotError {
     /// A table held data of an unexpected shape.
     #[error("unexpected data: {0}")]
     Data(String),
+    /// Reading organisation names failed.
+    #[error(transparent)]
+    Link(#[from] crate::link::LinkError),
     /// Nothing to analyse.
     #[error("no located calls match the period and categories")]
     Empty,
@@ -131,20 +134,11 @@ pub struct CellResult {
 }
 
 /// Cell numbering in a square grid of `metres` (the `grid_cell` SQL function's).
-pub fn cell_of(lon: f64, lat: f64, metres: f64) -> Option<(i32, i32)> {
-    const METRES_PER_DEGREE: f64 = 111_320.0;
-    if !(lon.is_finite() && lat.is_finite()) || lat.abs() > 89.0 {
-        return None;
-    }
-    let row = (lat * METRES_PER_DEGREE / metres).floor();
-    let middle = (row + 0.5) * metres / METRES_PER_DEGREE;
-    let column = (lon * METRES_PER_DEGREE * middle.to_radians().cos() / metres).floor();
-    Some((row as i32, column as i32))
-}
+pub use crate::sql::functions::grid_cell_index as cell_of;
 
 /// The corners of a cell (lon, lat), counter-clockwise from the south-west.
 pub fn cell_polygon(cell: (i32, i32), metres: f64) -> [(f64, f64); 5] {
-    const METRES_PER_DEGREE: f64 = 111_320.0;
+    use crate::sql::functions::METRES_PER_DEGREE;
     let (row, column) = (f64::from(cell.0), f64::from(cell.1));
     let south = row * metres / METRES_PER_DEGREE;
     let north = (row + 1.0) * metres / METRES_PER_DEGREE;

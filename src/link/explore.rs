@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use super::LinkError;
 use super::load::cell_of;
-use super::text::{Counterparty, CounterpartyReader};
 use crate::sql::Session;
 
 fn data(e: impl std::fmt::Display) -> LinkError {
@@ -199,30 +198,7 @@ impl LinkGraph {
             return Err(LinkError::NotLinked);
         }
         let mut g = LinkGraph { graph: UnGraph::new_undirected(), index: HashMap::new() };
-        let (_, districts) = session.collect("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
-        let mut district_names = Vec::new();
-        for b in &districts {
-            district_names.extend(texts(b, 0)?.into_iter().flatten());
-        }
-        let (_, names) = session.collect("SELECT DISTINCT counterparty FROM calls WHERE counterparty IS NOT NULL")?;
-        let mut counterparty_names = Vec::new();
-        for b in &names {
-            counterparty_names.extend(texts(b, 0)?.into_iter().flatten());
-        }
-        let spellings: Vec<&str> = counterparty_names.iter().map(String::as_str).collect();
-        let reader = CounterpartyReader::new(district_names.iter().map(String::as_str), &spellings, 0.05);
-        let readings: HashMap<&str, Option<String>> = spellings
-            .iter()
-            .map(|s| {
-                (
-                    *s,
-                    match reader.read(s) {
-                        Counterparty::Organisation(k) => Some(k),
-                        _ => None,
-                    },
-                )
-            })
-            .collect();
+        let readings = super::load::organisation_keys(session)?;
         let (_, entity_names) = session.collect("SELECT entity_id, names_masked, calls FROM entities")?;
         let mut masked: HashMap<String, String> = HashMap::new();
         for b in &entity_names {
@@ -272,7 +248,7 @@ impl LinkGraph {
                         GraphEdge { evidence: "phone".into(), weight: 0.7, detail: String::new() },
                     );
                 }
-                if let Some(Some(key)) = counterparties[r].as_deref().map(|c| readings.get(c).cloned().flatten()) {
+                if let Some(key) = counterparties[r].as_deref().and_then(|c| readings.get(c)) {
                     let id = format!("org:{key}");
                     let spelling = counterparties[r].clone().unwrap_or_default();
                     let o = g.node(NodeKind::Counterparty, &id, || spelling);

@@ -18,45 +18,7 @@ use crate::sql::Session;
 /// Side of the square cells that "the same place" means, in metres.
 pub const CELL_METRES: f64 = 500.0;
 
-/// Strings interned to dense numbers.
-#[derive(Debug, Default, Clone)]
-pub struct Interner {
-    values: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl Interner {
-    /// The number of a value, adding it when new.
-    pub fn intern(&mut self, value: &str) -> u32 {
-        if let Some(&i) = self.index.get(value) {
-            return i;
-        }
-        let i = self.values.len() as u32;
-        self.values.push(value.to_owned());
-        self.index.insert(value.to_owned(), i);
-        i
-    }
-
-    /// The value of a number.
-    pub fn value(&self, i: u32) -> &str {
-        &self.values[i as usize]
-    }
-
-    /// The number of a value already seen.
-    pub fn get(&self, value: &str) -> Option<u32> {
-        self.index.get(value).copied()
-    }
-
-    /// How many values.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
+pub use crate::resolve::records::Interner;
 
 /// The caller's name as a named-person reference is matched against it.
 #[derive(Debug, Clone, Default)]
@@ -137,14 +99,7 @@ const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key,
 
 /// The cell of a point (as `grid_cell` numbers it).
 pub fn cell_of(lon: f64, lat: f64) -> Option<(i32, i32)> {
-    const METRES_PER_DEGREE: f64 = 111_320.0;
-    if !(lon.is_finite() && lat.is_finite()) || lat.abs() > 89.0 {
-        return None;
-    }
-    let row = (lat * METRES_PER_DEGREE / CELL_METRES).floor();
-    let middle = (row + 0.5) * CELL_METRES / METRES_PER_DEGREE;
-    let column = (lon * METRES_PER_DEGREE * middle.to_radians().cos() / CELL_METRES).floor();
-    Some((row as i32, column as i32))
+    crate::sql::functions::grid_cell_index(lon, lat, CELL_METRES)
 }
 
 /// Distance in metres between two points (equirectangular; exact enough within a city).
@@ -331,6 +286,31 @@ impl Incidents {
         }
         found
     }
+}
+
+/// Every counterparty spelling of the analyst `calls` table that names an organisation, with its
+/// matching key (read as `link` reads it; district and city prefixes come from the same table).
+pub fn organisation_keys(session: &Session) -> Result<HashMap<String, String>, LinkError> {
+    let distinct = |sql: &str| -> Result<Vec<String>, LinkError> {
+        let (_, batches) = session.collect(sql)?;
+        let mut out = Vec::new();
+        for batch in &batches {
+            let column = TextColumn::of(batch.column(0)).map_err(data)?;
+            out.extend((0..batch.num_rows()).filter_map(|r| column.get(r).map(str::to_owned)));
+        }
+        Ok(out)
+    };
+    let districts = distinct("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
+    let names = distinct("SELECT DISTINCT counterparty FROM calls WHERE counterparty IS NOT NULL")?;
+    let spellings: Vec<&str> = names.iter().map(String::as_str).collect();
+    let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &spellings, 0.05);
+    Ok(names
+        .iter()
+        .filter_map(|name| match reader.read(name) {
+            Counterparty::Organisation(key) => Some((name.clone(), key)),
+            _ => None,
+        })
+        .collect())
 }
 
 fn has_rows(session: &Session, table: &str) -> Result<bool, LinkError> {

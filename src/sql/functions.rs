@@ -97,18 +97,25 @@ fn text_sim_fn(args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
 }
 
 /// Metres per degree of latitude.
-const METRES_PER_DEGREE: f64 = 111_320.0;
+pub const METRES_PER_DEGREE: f64 = 111_320.0;
 
-/// The cell of a point in a grid of `metres`-sized squares: rows are bands of latitude; within a
-/// band, columns are measured at the band's middle latitude, so cells are square on the ground.
-pub fn grid_cell(lon: f64, lat: f64, metres: f64) -> Option<String> {
+/// The (row, column) of the cell holding a point in a grid of `metres`-sized squares: rows are
+/// bands of latitude; within a band, columns are measured at the band's middle latitude, so cells
+/// are square on the ground. `None` for a point off the map or a size under a metre.
+pub fn grid_cell_index(lon: f64, lat: f64, metres: f64) -> Option<(i32, i32)> {
     if !(lon.is_finite() && lat.is_finite() && metres.is_finite()) || metres < 1.0 || lat.abs() > 89.0 {
         return None;
     }
     let row = (lat * METRES_PER_DEGREE / metres).floor();
     let middle = (row + 0.5) * metres / METRES_PER_DEGREE;
     let column = (lon * METRES_PER_DEGREE * middle.to_radians().cos() / metres).floor();
-    Some(format!("{}m:{}:{}", metres.round() as i64, row as i64, column as i64))
+    Some((row as i32, column as i32))
+}
+
+/// The id of that cell, as the `grid_cell` SQL function gives it (`500m:ROW:COLUMN`).
+pub fn grid_cell(lon: f64, lat: f64, metres: f64) -> Option<String> {
+    let (row, column) = grid_cell_index(lon, lat, metres)?;
+    Some(format!("{}m:{row}:{column}", metres.round() as i64))
 }
 
 fn grid_cell_fn(args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
