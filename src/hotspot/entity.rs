@@ -118,8 +118,7 @@ pub fn entity_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<V
         let time = cast(batch.column(3), &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(data)?;
         let time = time.as_primitive::<TimestampMicrosecondType>();
         for row in 0..batch.num_rows() {
-            let category = texts[2].get(row).unwrap_or("");
-            if time.is_null(row) || !matches_category(category, &settings.categories) {
+            if time.is_null(row) {
                 continue;
             }
             let local = time.value(row) + 8 * 3600 * MICROS_PER_SEC;
@@ -127,9 +126,14 @@ pub fn entity_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<V
             if settings.from.is_some_and(|f| date < f) || settings.to.is_some_and(|t| date > t) {
                 continue;
             }
+            // The months of the period, whichever category they hold, so that a quiet month counts as 0.
             let month = month_index(date);
             first = first.min(month);
             last = last.max(month);
+            let category = texts[2].get(row).unwrap_or("");
+            if !matches_category(category, &settings.categories) {
+                continue;
+            }
             let caller = texts[4].get(row).unwrap_or("");
             let mut add = |kind: &'static str, key: String, spelling: &str| {
                 let t = tallies.entry((kind, key)).or_default();
