@@ -159,8 +159,10 @@ pub struct DemoReport {
     pub expansion: Option<crate::link::expand::Expansion>,
     /// The extortion ring's calls, to score the expansion.
     pub ring_calls: HashSet<String>,
-    /// Dispute hotspots (categories `DISPUTE.*`, weekly bins).
+    /// Dispute hotspots (categories `DISPUTE.*`, default cells and bins).
     pub hotspots: crate::hotspot::HotspotReport,
+    /// How the planted hotspots came out, each in its own category.
+    pub planted_hotspots: Vec<crate::hotspot::PlantedCheck>,
 }
 
 /// Runs a named query with parameters and formats its result as text cells.
@@ -222,6 +224,12 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let hotspot_settings =
         crate::hotspot::HotspotSettings { categories: vec!["DISPUTE.*".to_owned()], ..Default::default() };
     let hotspots = crate::hotspot::hotspots(&opened, &hotspot_settings)?;
+    let hotspot_truth = batch.join("truth").join("hotspots.csv");
+    let planted_hotspots = if hotspot_truth.exists() {
+        crate::hotspot::check_planted(&warehouse_dir, &hotspot_truth, &crate::hotspot::HotspotSettings::default())?
+    } else {
+        Vec::new()
+    };
     Ok(DemoReport {
         generated,
         files,
@@ -239,6 +247,7 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
         expansion,
         ring_calls,
         hotspots,
+        planted_hotspots,
     })
 }
 

@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
+use hotline::hotspot::grid::square_key;
 use hotline::hotspot::stats::mann_kendall;
-use hotline::hotspot::{Cube, cube_gi_star};
+use hotline::hotspot::{Cube, Grid, cube_gi_star};
+
+const SQUARES: Grid = Grid::Square { metres: 500.0 };
 
 fn fixture(name: &str) -> Vec<HashMap<String, String>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hotspots").join(name);
@@ -27,13 +30,17 @@ fn number(row: &HashMap<String, String>, key: &str) -> f64 {
 }
 
 fn fixture_cube() -> Cube {
-    let rows = fixture("cube.csv");
+    cube_from(&fixture("cube.csv"))
+}
+
+fn cube_from(rows: &[HashMap<String, String>]) -> Cube {
     let bins = rows.iter().map(|r| number(r, "bin") as usize).max().unwrap() + 1;
-    let mut cells: Vec<(i32, i32)> = rows.iter().map(|r| (number(r, "row") as i32, number(r, "col") as i32)).collect();
+    let mut cells: Vec<u64> =
+        rows.iter().map(|r| square_key(number(r, "row") as i32, number(r, "col") as i32)).collect();
     cells.dedup();
     let mut counts = vec![0.0; cells.len() * bins];
-    for r in &rows {
-        let cell = (number(r, "row") as i32, number(r, "col") as i32);
+    for r in rows {
+        let cell = square_key(number(r, "row") as i32, number(r, "col") as i32);
         let i = cells.binary_search(&cell).unwrap();
         counts[i * bins + number(r, "bin") as usize] = number(r, "count");
     }
@@ -45,7 +52,7 @@ fn fixture_cube() -> Cube {
 #[test]
 fn gi_star_agrees_with_esda_to_1e_9() {
     let cube = fixture_cube();
-    let z = cube_gi_star(&cube, 1, 1);
+    let z = cube_gi_star(&cube, &SQUARES, 1, 1);
     let expected = fixture("gi_star.csv");
     assert_eq!(expected.len(), z.len());
     for (row, &mine) in expected.iter().zip(&z) {
@@ -58,7 +65,7 @@ fn gi_star_agrees_with_esda_to_1e_9() {
 #[test]
 fn mann_kendall_agrees_with_pymannkendall_to_1e_9() {
     let cube = fixture_cube();
-    let z = cube_gi_star(&cube, 1, 1);
+    let z = cube_gi_star(&cube, &SQUARES, 1, 1);
     let expected = fixture("mann_kendall.csv");
     assert_eq!(expected.len(), cube.cells.len());
     for (i, row) in expected.iter().enumerate() {
@@ -71,24 +78,81 @@ fn mann_kendall_agrees_with_pymannkendall_to_1e_9() {
 }
 
 #[test]
+fn emerging_categories_agree_with_xarray_spatial_on_every_cell() {
+    use hotline::hotspot::{HotspotSettings, analyse};
+    let cube = cube_from(&fixture("patterns_cube.csv"));
+    let expected = fixture("patterns_categories.csv");
+    // The reference judges every cell, however few its calls.
+    let settings = HotspotSettings { min_calls: 0.0, ..HotspotSettings::default() };
+    let results = analyse(&cube, &settings);
+    assert_eq!(results.len(), expected.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for (mine, row) in results.iter().zip(&expected) {
+        let cell = square_key(number(row, "row") as i32, number(row, "col") as i32);
+        assert_eq!(mine.cell, cell);
+        assert_eq!(mine.category.name(), row["category"], "{row:?}: {:?}", mine.signs);
+        let hot = mine.signs.iter().filter(|&&s| s > 0).count();
+        let cold = mine.signs.iter().filter(|&&s| s < 0).count();
+        assert_eq!((hot, cold), (number(row, "hot_bins") as usize, number(row, "cold_bins") as usize), "{row:?}");
+        assert!(
+            (mine.trend.z - number(row, "trend_z")).abs() < 1e-9
+                && (mine.trend.p - number(row, "trend_p")).abs() < 1e-9
+        );
+        seen.insert(row["category"].clone());
+    }
+    // The fixture exercises every hot category and cold ones too.
+    for hot in
+        ["New", "Consecutive", "Intensifying", "Persistent", "Diminishing", "Sporadic", "Oscillating", "Historical"]
+    {
+        assert!(seen.contains(&format!("{hot} Hot Spot")), "{seen:?}");
+    }
+    assert!(seen.iter().filter(|c| c.ends_with("Cold Spot")).count() >= 3, "{seen:?}");
+}
+
+#[test]
 fn uniformly_random_calls_leave_at_most_five_percent_of_cells_hot() {
     use hotline::hotspot::{Bin, HotspotSettings, analyse, build_cube};
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let start = NaiveDate::from_ymd_opt(2023, 1, 2).unwrap();
-    // 40,000 calls at uniformly random cells of a 60 × 60 grid over 52 weeks.
-    let calls: Vec<(i32, i32, NaiveDate)> = (0..40_000)
+    // 40,000 calls at uniformly random places in a 25 km square over 52 weeks.
+    let calls: Vec<(f64, f64, NaiveDate)> = (0..40_000)
         .map(|_| {
             let day = rng.random_range(0..364);
-            (rng.random_range(0..60), rng.random_range(0..60), start + chrono::Duration::days(day))
+            (
+                111.2 + rng.random::<f64>() * 0.26,
+                30.6 + rng.random::<f64>() * 0.225,
+                start + chrono::Duration::days(day),
+            )
         })
         .collect();
-    let cube = build_cube(&calls, Bin::Week).unwrap();
-    let results = analyse(&cube, &HotspotSettings::default());
-    let hot = results.iter().filter(|r| r.category.is_hot()).count();
-    assert!(hot * 20 <= results.len(), "{hot} of {} cells hot", results.len());
-    let hot_bins: usize = results.iter().map(|r| r.signs.iter().filter(|&&s| s > 0).count()).sum();
-    assert!(hot_bins * 20 <= results.len() * cube.bins, "{hot_bins} hot bins");
+    for (grid, bin) in [(SQUARES, Bin::Week), (SQUARES, Bin::Month), ("h3:8".parse().unwrap(), Bin::Week)] {
+        let located: Vec<(u64, NaiveDate)> = calls.iter().map(|&(x, y, d)| (grid.cell_of(x, y).unwrap(), d)).collect();
+        let cube = build_cube(&located, bin, None).unwrap();
+        let settings = HotspotSettings { grid, bin, ..HotspotSettings::default() };
+        let results = analyse(&cube, &settings);
+        assert!(results.len() > 300, "{grid}: {} cells", results.len());
+        let hot = results.iter().filter(|r| r.category.is_hot()).count();
+        assert!(hot * 20 <= results.len(), "{grid} {bin:?}: {hot} of {} cells hot", results.len());
+        let hot_bins: usize = results.iter().map(|r| r.signs.iter().filter(|&&s| s > 0).count()).sum();
+        assert!(hot_bins * 20 <= results.len() * cube.bins, "{grid} {bin:?}: {hot_bins} hot bins");
+    }
+}
+
+#[test]
+fn the_planted_hotspots_get_their_categories_and_counterparties() {
+    use hotline::hotspot::{HotspotSettings, check_planted};
+    let truth = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/truth/hotspots.csv");
+    // As an analyst would run it: the planted category, default cells (250 m) and bins (months).
+    let checks = check_planted(&crate::util::sample_warehouse(), &truth, &HotspotSettings::default()).unwrap();
+    assert_eq!(checks.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>(), ["emerging", "persistent"]);
+    for check in &checks {
+        // New, consecutive or intensifying where the emerging one was planted; persistent for the other.
+        assert!(check.as_planted, "{check:?}");
+        // The counterparty is among the three most disputed of its category, by organisation key
+        // (its full name, short names and typos counted together).
+        assert!(check.counterparty_rank.is_some_and(|r| r <= 3), "{check:?}");
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::table::{Align, write_table};
 use crate::hotspot::stats::p_two_sided;
-use crate::hotspot::{Bin, HotspotReport, HotspotSettings, cell_polygon, hotspots};
+use crate::hotspot::{Bin, Grid, HotspotReport, HotspotSettings, hotspots};
 use crate::warehouse::Warehouse;
 
 /// `hotline hotspots`.
@@ -21,11 +21,12 @@ pub struct HotspotArgs {
     /// Category codes or prefixes (`DISPUTE.*`); all categories when absent.
     #[arg(long = "category", num_args = 1..)]
     categories: Vec<String>,
-    /// Cell size (only square cells: `500m`, `1000m` …).
-    #[arg(long, default_value = "500m")]
-    cell: String,
-    /// Time bin.
-    #[arg(long, value_enum, default_value_t = Bin::Week)]
+    /// Cells: squares of a side in metres (`250m`, `500m` …) or H3 hexagons of a resolution (`h3:9`).
+    /// 250 m squares tell one site from its busy surroundings; the neighbourhood spans 750 m.
+    #[arg(long, default_value = "250m")]
+    cell: Grid,
+    /// Time bin (a year of data gives 12 months; weeks suit busy categories and long histories).
+    #[arg(long, value_enum, default_value_t = Bin::Month)]
     bin: Bin,
     /// First day (inclusive).
     #[arg(long)]
@@ -44,20 +45,11 @@ pub struct HotspotArgs {
     warehouse: PathBuf,
 }
 
-fn parse_cell(text: &str) -> Result<f64> {
-    let metres: f64 = text
-        .strip_suffix('m')
-        .and_then(|m| m.parse().ok())
-        .with_context(|| format!("--cell {text}: give a square cell size such as 500m (H3 cells are not supported)"))?;
-    anyhow::ensure!((50.0..=10_000.0).contains(&metres), "--cell {text}: between 50m and 10000m");
-    Ok(metres)
-}
-
 /// Runs `hotline hotspots`.
 pub fn run_hotspots(args: HotspotArgs) -> Result<ExitCode> {
     let settings = HotspotSettings {
         categories: args.categories.clone(),
-        cell_metres: parse_cell(&args.cell)?,
+        grid: args.cell,
         bin: args.bin,
         from: args.from,
         to: args.to,
@@ -69,7 +61,7 @@ pub fn run_hotspots(args: HotspotArgs) -> Result<ExitCode> {
     print_hotspots(&mut out, &report, args.top)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write_atomically(&dir.join("hotspots.geojson"), |w| write_geojson(w, &report, settings.cell_metres))?;
+        write_atomically(&dir.join("hotspots.geojson"), |w| write_geojson(w, &report))?;
         write_atomically(&dir.join("hotspots.csv"), |w| write_csv(w, &report))?;
         writeln!(out, "wrote {0}/hotspots.geojson and {0}/hotspots.csv", dir.display())?;
     }
@@ -148,14 +140,14 @@ pub fn print_hotspots<W: Write>(out: &mut W, report: &HotspotReport, top: usize)
 }
 
 /// A GeoJSON FeatureCollection of the cells, ranked, with category, scores, trend and labels.
-pub fn write_geojson<W: Write>(out: &mut W, report: &HotspotReport, metres: f64) -> Result<()> {
+pub fn write_geojson<W: Write>(out: &mut W, report: &HotspotReport) -> Result<()> {
     let features: Vec<serde_json::Value> = report
         .cells
         .iter()
         .enumerate()
         .map(|(rank, c)| {
             let r = &c.result;
-            let ring: Vec<[f64; 2]> = cell_polygon(r.cell, metres).iter().map(|(x, y)| [*x, *y]).collect();
+            let ring: Vec<[f64; 2]> = c.outline.iter().map(|(x, y)| [*x, *y]).collect();
             let last = r.z.last().copied().unwrap_or(0.0);
             json!({
                 "type": "Feature",

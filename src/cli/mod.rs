@@ -487,6 +487,24 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
     }
     writeln!(out, "\n== 7. dispute hotspots: `hotline hotspots --category 'DISPUTE.*'` ==")?;
     hotspots::print_hotspots(out, &report.hotspots, 5)?;
+    if !report.planted_hotspots.is_empty() {
+        writeln!(out, "\nplanted hotspots (truth/hotspots.csv), each in its own category:")?;
+        for check in &report.planted_hotspots {
+            let (cell, category) =
+                check.cell.as_ref().map_or(("no cell".to_owned(), "no calls"), |(id, c)| (id.clone(), c.name()));
+            let rank = check
+                .counterparty_rank
+                .map_or("not listed".to_owned(), |r| format!("{r} of {} by distinct callers", check.counterparties));
+            writeln!(
+                out,
+                "  {} {} {}: {cell} {category} ({}); counterparty {rank}",
+                check.id,
+                check.kind,
+                check.category_code,
+                if check.as_planted { "as planted" } else { "NOT as planted" }
+            )?;
+        }
+    }
     writeln!(out, "\nexplore: hotline sql --warehouse {}", report.warehouse.display())?;
     writeln!(out, "total {seconds:.1} s")
 }

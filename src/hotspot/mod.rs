@@ -1,10 +1,11 @@
-//! Dispute hotspots in space and time: a space-time cube of call counts (500 m cells × day, week
+//! Dispute hotspots in space and time: a space-time cube of call counts (250 m squares or H3 cells × day, week
 //! or month bins), Getis–Ord Gi* over space-time neighbourhoods as ArcGIS's Emerging Hot Spot
 //! Analysis computes it, Benjamini–Hochberg control of false discoveries, a Mann–Kendall trend per
 //! cell, and ArcGIS's emerging hot spot categories. Writes `hotspot_cells`; the CLI adds GeoJSON
 //! and CSV.
 
 pub mod entity;
+pub mod grid;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use crate::ingest::tables::{Cell, Kind, ParquetAppender, TableDef};
 use crate::resolve::records::TextColumn;
 use crate::sql::{SessionOptions, SqlError, open_session};
 use crate::warehouse::{Warehouse, WarehouseError};
+pub use grid::{CellKey, Grid};
 use stats::{Category, MannKendall, Sign, categorise, fdr_significant, mann_kendall, p_two_sided};
 
 /// What can go wrong in hotspot analysis.
@@ -67,16 +69,17 @@ pub enum Bin {
 pub struct HotspotSettings {
     /// Category codes or prefixes (`DISPUTE.` or `DISPUTE.*`); empty for all.
     pub categories: Vec<String>,
-    /// Cell side in metres.
-    pub cell_metres: f64,
+    /// The cells: squares or H3 hexagons.
+    pub grid: Grid,
     /// Time bin.
     pub bin: Bin,
     /// First day (inclusive).
     pub from: Option<NaiveDate>,
     /// Last day (inclusive).
     pub to: Option<NaiveDate>,
-    /// Spatial neighbourhood: cells within this many rings (1: the 3 × 3 block).
-    pub rings: i32,
+    /// Spatial neighbourhood: cells within this many rings (1: the 3 × 3 block of squares, or a
+    /// hexagon and its six neighbours).
+    pub rings: u32,
     /// Temporal neighbourhood: this many preceding bins with the current one (as ArcGIS's
     /// "neighborhood time step").
     pub time_steps: usize,
@@ -91,8 +94,8 @@ impl Default for HotspotSettings {
     fn default() -> Self {
         HotspotSettings {
             categories: Vec::new(),
-            cell_metres: 500.0,
-            bin: Bin::Week,
+            grid: Grid::Square { metres: 250.0 },
+            bin: Bin::Month,
             from: None,
             to: None,
             rings: 1,
@@ -106,8 +109,8 @@ impl Default for HotspotSettings {
 /// A space-time cube of counts: located cells × consecutive bins.
 #[derive(Debug, Clone)]
 pub struct Cube {
-    /// Cells (grid row, column) with at least one call.
-    pub cells: Vec<(i32, i32)>,
+    /// Cells with at least one call, in key order.
+    pub cells: Vec<CellKey>,
     /// Number of bins.
     pub bins: usize,
     /// First day of each bin.
@@ -119,8 +122,8 @@ pub struct Cube {
 /// One cell's result.
 #[derive(Debug, Clone)]
 pub struct CellResult {
-    /// Grid row and column.
-    pub cell: (i32, i32),
+    /// The cell.
+    pub cell: CellKey,
     /// Calls in it.
     pub calls: f64,
     /// Gi* z of each bin.
@@ -131,22 +134,6 @@ pub struct CellResult {
     pub trend: MannKendall,
     /// Emerging hot spot category.
     pub category: Category,
-}
-
-/// Cell numbering in a square grid of `metres` (the `grid_cell` SQL function's).
-pub use crate::sql::functions::grid_cell_index as cell_of;
-
-/// The corners of a cell (lon, lat), counter-clockwise from the south-west.
-pub fn cell_polygon(cell: (i32, i32), metres: f64) -> [(f64, f64); 5] {
-    use crate::sql::functions::METRES_PER_DEGREE;
-    let (row, column) = (f64::from(cell.0), f64::from(cell.1));
-    let south = row * metres / METRES_PER_DEGREE;
-    let north = (row + 1.0) * metres / METRES_PER_DEGREE;
-    let middle = (row + 0.5) * metres / METRES_PER_DEGREE;
-    let per_degree = METRES_PER_DEGREE * middle.to_radians().cos();
-    let west = column * metres / per_degree;
-    let east = (column + 1.0) * metres / per_degree;
-    [(west, south), (east, south), (east, north), (west, north), (west, south)]
 }
 
 fn bin_start(date: NaiveDate, bin: Bin) -> NaiveDate {
@@ -169,7 +156,7 @@ fn next_bin(start: NaiveDate, bin: Bin) -> NaiveDate {
 #[derive(Debug, Clone)]
 pub struct LocatedCall {
     /// Cell.
-    pub cell: (i32, i32),
+    pub cell: CellKey,
     /// Local date.
     pub date: NaiveDate,
     /// District.
@@ -194,14 +181,26 @@ pub(crate) fn matches_category(code: &str, patterns: &[String]) -> bool {
         })
 }
 
+/// The located original calls (not transfer records) of the period and categories, and the days
+/// the warehouse's located calls of the period cover in any category (what decides whether a
+/// bin is whole: a rare category's first call says nothing about when the data begins).
+#[derive(Debug, Clone, Default)]
+pub struct CallsRead {
+    /// Calls of the categories.
+    pub calls: Vec<LocatedCall>,
+    /// First and last day with a located call of any category, within `--from`/`--to`.
+    pub period: Option<(NaiveDate, NaiveDate)>,
+}
+
 /// Reads the located original calls (not transfer records) of the period and categories.
-pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<LocatedCall>, HotspotError> {
+pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<CallsRead, HotspotError> {
     let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
     let (_, batches) = session.collect(
         "SELECT lon, lat, received_at, category, district, grid_id, address, counterparty FROM calls \
          WHERE lon IS NOT NULL AND lat IS NOT NULL AND source_call_id IS NULL",
     )?;
     let mut out = Vec::new();
+    let mut period: Option<(NaiveDate, NaiveDate)> = None;
     for batch in &batches {
         let lon = cast(batch.column(0), &DataType::Float64).map_err(data)?;
         let lat = cast(batch.column(1), &DataType::Float64).map_err(data)?;
@@ -214,10 +213,6 @@ pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<Lo
             if lon.is_null(row) || lat.is_null(row) || time.is_null(row) {
                 continue;
             }
-            let category = texts[0].get(row).unwrap_or("");
-            if !matches_category(category, &settings.categories) {
-                continue;
-            }
             let local = time.value(row) + 8 * 3600 * MICROS_PER_SEC;
             let Some(date) = chrono::DateTime::from_timestamp_micros(local).map(|d| d.date_naive()) else {
                 continue;
@@ -225,7 +220,12 @@ pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<Lo
             if settings.from.is_some_and(|f| date < f) || settings.to.is_some_and(|t| date > t) {
                 continue;
             }
-            let Some(cell) = cell_of(lon.value(row), lat.value(row), settings.cell_metres) else { continue };
+            period = Some(period.map_or((date, date), |(a, b)| (a.min(date), b.max(date))));
+            let category = texts[0].get(row).unwrap_or("");
+            if !matches_category(category, &settings.categories) {
+                continue;
+            }
+            let Some(cell) = settings.grid.cell_of(lon.value(row), lat.value(row)) else { continue };
             out.push(LocatedCall {
                 cell,
                 date,
@@ -236,15 +236,20 @@ pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<Lo
             });
         }
     }
-    Ok(out)
+    Ok(CallsRead { calls: out, period })
 }
 
-/// Builds the cube: every bin from the first call's to the last's, except a first or last bin
-/// the data covers only in part (a short bin would read as a drop in calls and bend every
-/// trend), and every cell with a call in those bins.
-pub fn build_cube(calls: &[(i32, i32, NaiveDate)], bin: Bin) -> Option<Cube> {
-    let first = calls.iter().map(|c| c.2).min()?;
-    let last = calls.iter().map(|c| c.2).max()?;
+/// Builds the cube: every bin of the period (the calls' own first and last days when `None`),
+/// except a first or last bin the period covers only in part (a short bin would read as a drop
+/// in calls and bend every trend), and every cell with a call in those bins.
+pub fn build_cube(calls: &[(CellKey, NaiveDate)], bin: Bin, period: Option<(NaiveDate, NaiveDate)>) -> Option<Cube> {
+    let (first, last) = match period {
+        Some(p) => p,
+        None => (calls.iter().map(|c| c.1).min()?, calls.iter().map(|c| c.1).max()?),
+    };
+    if calls.is_empty() || first > last {
+        return None;
+    }
     let mut bin_starts = vec![bin_start(first, bin)];
     while next_bin(*bin_starts.last()?, bin) <= last {
         let next = next_bin(*bin_starts.last()?, bin);
@@ -259,36 +264,26 @@ pub fn build_cube(calls: &[(i32, i32, NaiveDate)], bin: Bin) -> Option<Cube> {
     let end = next_bin(*bin_starts.last()?, bin);
     let inside = |date: NaiveDate| date >= bin_starts[0] && date < end;
     let bins = bin_starts.len();
-    let mut cells: Vec<(i32, i32)> = calls.iter().filter(|c| inside(c.2)).map(|c| (c.0, c.1)).collect();
+    let mut cells: Vec<CellKey> = calls.iter().filter(|c| inside(c.1)).map(|c| c.0).collect();
     cells.sort_unstable();
     cells.dedup();
-    let index: HashMap<(i32, i32), usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let index: HashMap<CellKey, usize> = cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut counts = vec![0.0; cells.len() * bins];
-    for &(row, column, date) in calls.iter().filter(|c| inside(c.2)) {
+    for &(cell, date) in calls.iter().filter(|c| inside(c.1)) {
         let b = bin_starts.partition_point(|s| *s <= date) - 1;
-        counts[index[&(row, column)] * bins + b] += 1.0;
+        counts[index[&cell] * bins + b] += 1.0;
     }
     Some(Cube { cells, bins, bin_starts, counts })
 }
 
 /// Gi* z of every (cell, bin) of the cube: the neighbourhood is the cells within `rings` rings
 /// that are in the cube, in the current bin and the `time_steps` before it (fewer at the start).
-pub fn cube_gi_star(cube: &Cube, rings: i32, time_steps: usize) -> Vec<f64> {
-    let index: HashMap<(i32, i32), usize> = cube.cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+pub fn cube_gi_star(cube: &Cube, grid: &Grid, rings: u32, time_steps: usize) -> Vec<f64> {
+    let index: HashMap<CellKey, usize> = cube.cells.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let neighbours: Vec<Vec<usize>> = cube
         .cells
         .iter()
-        .map(|&(r, c)| {
-            let mut list = Vec::new();
-            for dr in -rings..=rings {
-                for dc in -rings..=rings {
-                    if let Some(&j) = index.get(&(r + dr, c + dc)) {
-                        list.push(j);
-                    }
-                }
-            }
-            list
-        })
+        .map(|&cell| grid.neighbourhood(cell, rings).iter().filter_map(|c| index.get(c).copied()).collect())
         .collect();
     let n = cube.counts.len() as f64;
     let mean = cube.counts.iter().sum::<f64>() / n;
@@ -312,7 +307,7 @@ pub fn cube_gi_star(cube: &Cube, rings: i32, time_steps: usize) -> Vec<f64> {
 
 /// Every cell's bins, significance, trend and category.
 pub fn analyse(cube: &Cube, settings: &HotspotSettings) -> Vec<CellResult> {
-    let z = cube_gi_star(cube, settings.rings, settings.time_steps);
+    let z = cube_gi_star(cube, &settings.grid, settings.rings, settings.time_steps);
     let p: Vec<f64> = z.iter().map(|&v| p_two_sided(v)).collect();
     let significant = fdr_significant(&p, settings.alpha);
     let bins = cube.bins;
@@ -371,6 +366,7 @@ pub const HOTSPOT_CELLS: TableDef = TableDef {
         ("first_bin", Kind::Text),
         ("bin", Kind::Text),
         ("categories", Kind::Text),
+        ("outline_wkt", Kind::Text),
     ],
     key: None,
     time: None,
@@ -382,10 +378,12 @@ pub const HOTSPOT_CELLS: TableDef = TableDef {
 pub struct Hotspot {
     /// The analysis.
     pub result: CellResult,
-    /// Cell id (`500m:row:col`).
+    /// Cell id (`250m:ROW:COLUMN` or `h3:INDEX`).
     pub id: String,
     /// Centre.
     pub centre: (f64, f64),
+    /// Outline (lon, lat), closed.
+    pub outline: Vec<(f64, f64)>,
     /// Most frequent district.
     pub district: String,
     /// Grid ids seen, most frequent first (up to three).
@@ -421,6 +419,12 @@ fn priority(category: Category) -> u8 {
     }
 }
 
+/// A closed ring as a WKT polygon, for SQL users and GIS tools.
+pub fn wkt_polygon(ring: &[(f64, f64)]) -> String {
+    let points: Vec<String> = ring.iter().map(|(x, y)| format!("{x:.7} {y:.7}")).collect();
+    format!("POLYGON(({}))", points.join(", "))
+}
+
 /// What a run found.
 #[derive(Debug, Clone)]
 pub struct HotspotReport {
@@ -432,17 +436,19 @@ pub struct HotspotReport {
     pub calls: usize,
     /// Counterparties and addresses many callers dispute, most callers first.
     pub entities: Vec<entity::EntityHotspot>,
-    /// Snapshot written.
+    /// Snapshot written (0 until committed).
     pub snapshot: u64,
+    /// Bin width.
+    pub bin: Bin,
 }
 
-/// Builds the cube from the warehouse, analyses it, and commits `hotspot_cells`.
-pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
-    let calls = read_calls(warehouse.dir(), settings)?;
-    let located: Vec<(i32, i32, NaiveDate)> = calls.iter().map(|c| (c.cell.0, c.cell.1, c.date)).collect();
-    let cube = build_cube(&located, settings.bin).ok_or(HotspotError::Empty)?;
+/// Builds the cube from the warehouse folder and analyses it, without writing anything.
+pub fn find_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
+    let CallsRead { calls, period } = read_calls(warehouse, settings)?;
+    let located: Vec<(CellKey, NaiveDate)> = calls.iter().map(|c| (c.cell, c.date)).collect();
+    let cube = build_cube(&located, settings.bin, period).ok_or(HotspotError::Empty)?;
     let results = analyse(&cube, settings);
-    let mut by_cell: HashMap<(i32, i32), Vec<&LocatedCall>> = HashMap::new();
+    let mut by_cell: HashMap<CellKey, Vec<&LocatedCall>> = HashMap::new();
     for c in &calls {
         by_cell.entry(c.cell).or_default().push(c);
     }
@@ -450,12 +456,11 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
         .into_iter()
         .map(|result| {
             let list = by_cell.get(&result.cell).map(Vec::as_slice).unwrap_or(&[]);
-            let polygon = cell_polygon(result.cell, settings.cell_metres);
-            let centre = ((polygon[0].0 + polygon[2].0) / 2.0, (polygon[0].1 + polygon[2].1) / 2.0);
             let first = |v: Vec<String>| v.into_iter().next().unwrap_or_default();
             Hotspot {
-                id: format!("{}m:{}:{}", settings.cell_metres.round() as i64, result.cell.0, result.cell.1),
-                centre,
+                id: settings.grid.id(result.cell),
+                centre: settings.grid.centre(result.cell),
+                outline: settings.grid.outline(result.cell),
                 district: first(most_frequent(list.iter().filter_map(|c| c.district.as_deref()), 1)),
                 grid_ids: most_frequent(list.iter().filter_map(|c| c.grid_id.as_deref()), 3),
                 top_address: first(most_frequent(list.iter().filter_map(|c| c.address.as_deref()), 1)),
@@ -470,7 +475,20 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
             .then(b.result.z.last().unwrap_or(&0.0).total_cmp(a.result.z.last().unwrap_or(&0.0)))
             .then(a.id.cmp(&b.id))
     });
+    let entities = entity::entity_hotspots(warehouse, settings)?;
+    Ok(HotspotReport {
+        cells,
+        bin_starts: cube.bin_starts,
+        calls: calls.len(),
+        entities,
+        snapshot: 0,
+        bin: settings.bin,
+    })
+}
 
+/// Finds the hotspots and commits `hotspot_cells` and `entity_hotspots` in one snapshot.
+pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
+    let mut report = find_hotspots(warehouse.dir(), settings)?;
     let commit = warehouse.begin()?;
     let snapshot = commit.id();
     let dir = commit.table_dir(HOTSPOT_CELLS.name)?;
@@ -478,11 +496,11 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
     let mut out = ParquetAppender::new(dir.join("part-0.parquet"), HOTSPOT_CELLS.columns);
     let bin_name = format!("{:?}", settings.bin).to_lowercase();
     let categories = settings.categories.join(",");
-    for (rank, h) in cells.iter().enumerate() {
+    for (rank, h) in report.cells.iter().enumerate() {
         let r = &h.result;
         let last = r.z.len().saturating_sub(1);
         let grid_ids = h.grid_ids.join(",");
-        let first_bin = cube.bin_starts.first().map(|d| d.to_string()).unwrap_or_default();
+        let first_bin = report.bin_starts.first().map(|d| d.to_string()).unwrap_or_default();
         out.push(&[
             Cell::Text(Some(&h.id)),
             Cell::Int(Some(rank as i64 + 1)),
@@ -506,15 +524,15 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
             Cell::Text(Some(&first_bin)),
             Cell::Text(Some(&bin_name)),
             Cell::Text(Some(&categories)),
+            Cell::Text(Some(&wkt_polygon(&h.outline))),
         ])
         .map_err(write_error)?;
     }
     out.finish().map_err(write_error)?;
-    let entities = entity::entity_hotspots(warehouse.dir(), settings)?;
     let dir = commit.table_dir(entity::ENTITY_HOTSPOTS.name)?;
     let write_error = |e: String| HotspotError::Write { path: dir.clone(), message: e };
     let mut out = ParquetAppender::new(dir.join("part-0.parquet"), entity::ENTITY_HOTSPOTS.columns);
-    for (rank, e) in entities.iter().enumerate() {
+    for (rank, e) in report.entities.iter().enumerate() {
         let months = e.monthly.iter().filter(|&&n| n > 0.0).count();
         let monthly: Vec<String> = e.monthly.iter().map(|n| format!("{n:.0}")).collect();
         let last_month = {
@@ -545,7 +563,79 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
     }
     out.finish().map_err(write_error)?;
     commit.commit()?;
-    Ok(HotspotReport { cells, bin_starts: cube.bin_starts, calls: calls.len(), entities, snapshot })
+    report.snapshot = snapshot;
+    Ok(report)
+}
+
+/// How one planted hotspot (`truth/hotspots.csv`) came out.
+#[derive(Debug, Clone)]
+pub struct PlantedCheck {
+    /// `HS-1` …
+    pub id: String,
+    /// `emerging` or `persistent`.
+    pub kind: String,
+    /// Its category code.
+    pub category_code: String,
+    /// The cell holding its centre, and that cell's category (None when the cell has no call).
+    pub cell: Option<(String, Category)>,
+    /// Whether the category is what the kind should give (new, consecutive or intensifying for
+    /// an emerging hotspot; persistent for a persistent one).
+    pub as_planted: bool,
+    /// The counterparty as planted, and its rank among its category's disputed counterparties.
+    pub counterparty: String,
+    /// 1-based rank by distinct callers (None: not among them).
+    pub counterparty_rank: Option<usize>,
+    /// Counterparties of the category disputed by at least 5 distinct callers.
+    pub counterparties: usize,
+}
+
+/// Runs the analysis (nothing written) for each planted hotspot's category and reports the
+/// category of the cell at its centre and the rank of its counterparty.
+pub fn check_planted(
+    warehouse: &Path,
+    truth: &Path,
+    base: &HotspotSettings,
+) -> Result<Vec<PlantedCheck>, HotspotError> {
+    let rows = crate::generate::truth::read_table(truth).map_err(data)?;
+    let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
+    let keys = crate::link::load::organisation_keys(&session)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let field = |k: &str| row.get(k).cloned().unwrap_or_default();
+        let (lon, lat) = (field("lon").parse::<f64>().map_err(data)?, field("lat").parse::<f64>().map_err(data)?);
+        let settings = HotspotSettings { categories: vec![field("category")], ..base.clone() };
+        let report = find_hotspots(warehouse, &settings)?;
+        let cell = settings.grid.cell_of(lon, lat);
+        let found = report.cells.iter().find(|c| Some(c.result.cell) == cell);
+        let category = found.map(|c| c.result.category);
+        let kind = field("kind");
+        let as_planted = match kind.as_str() {
+            "emerging" => {
+                matches!(category, Some(Category::NewHot | Category::ConsecutiveHot | Category::IntensifyingHot))
+            }
+            "persistent" => category == Some(Category::PersistentHot),
+            _ => false,
+        };
+        let counterparty = field("counterparty");
+        let key = keys.get(&counterparty);
+        let counterparty_rank = report
+            .entities
+            .iter()
+            .filter(|e| e.kind == "counterparty")
+            .position(|e| Some(&e.key) == key)
+            .map(|r| r + 1);
+        out.push(PlantedCheck {
+            id: field("hotspot_id"),
+            kind,
+            category_code: field("category"),
+            cell: found.map(|c| (c.id.clone(), c.result.category)),
+            as_planted,
+            counterparty,
+            counterparty_rank,
+            counterparties: report.entities.iter().filter(|e| e.kind == "counterparty").count(),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -559,17 +649,23 @@ mod tests {
         let mut calls = Vec::new();
         for (cell, date, n) in [(0, 2, 3), (1, 9, 5), (1, 16, 6), (2, 16, 1), (3, 23, 2), (1, 29, 7), (0, 29, 1)] {
             for _ in 0..n {
-                calls.push((10, 100 + cell, day(date)));
+                calls.push((grid::square_key(10, 100 + cell), day(date)));
             }
         }
-        let cube = build_cube(&calls, Bin::Week).unwrap();
+        let cube = build_cube(&calls, Bin::Week, None).unwrap();
         // 2 Jan 2023 is a Monday and 29 Jan a Sunday: four whole weeks.
         assert_eq!(cube.bins, 4);
         // A week the data covers only in part is left out.
         let mut longer = calls.clone();
-        longer.push((10, 100, day(31)));
-        assert_eq!(build_cube(&longer, Bin::Week).unwrap().bins, 4);
-        let fast = cube_gi_star(&cube, 1, 1);
+        longer.push((grid::square_key(10, 100), day(31)));
+        assert_eq!(build_cube(&longer, Bin::Week, None).unwrap().bins, 4);
+        // Whether a bin is whole is judged by the period, not by the first and last calls.
+        // A quiet last week of the period is a bin of zeros, not left out.
+        let period = Some((day(1), NaiveDate::from_ymd_opt(2023, 2, 5).unwrap()));
+        let whole = build_cube(&calls, Bin::Week, period).unwrap();
+        assert_eq!((whole.bins, whole.bin_starts[0]), (5, day(2)));
+        assert_eq!(whole.counts[..5], [3.0, 0.0, 0.0, 1.0, 0.0]);
+        let fast = cube_gi_star(&cube, &Grid::Square { metres: 500.0 }, 1, 1);
         // The same neighbourhoods listed explicitly.
         let bins = cube.bins as u32;
         let neighbours: Vec<Vec<u32>> = (0..cube.cells.len() as u32)
@@ -599,14 +695,5 @@ mod tests {
         assert!(matches_category("DISPUTE.LABOR", &p(&["DISPUTE.LABOR"])));
         assert!(!matches_category("DISPUTE.LABOR", &p(&["DISPUTE.LAB"])));
         assert!(matches_category("ANY", &[]));
-    }
-
-    #[test]
-    fn a_cell_polygon_holds_its_cell() {
-        let cell = cell_of(111.3, 30.7, 500.0).unwrap();
-        let polygon = cell_polygon(cell, 500.0);
-        let centre = ((polygon[0].0 + polygon[2].0) / 2.0, (polygon[0].1 + polygon[2].1) / 2.0);
-        assert_eq!(cell_of(centre.0, centre.1, 500.0), Some(cell));
-        assert_eq!(polygon[0], polygon[4]);
     }
 }
