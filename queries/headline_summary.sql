@@ -2,17 +2,21 @@
 -- description: Every headline figure of the data contract over a month range, one row per figure, with numerator and denominator.
 -- param: from_month = 0000-01 | first month included, YYYY-MM (Asia/Shanghai; calls by received_at, orders by created_at)
 -- param: to_month = 9999-12 | last month included, YYYY-MM
+-- param: from_day = 0001-01-01 | first day included, YYYY-MM-DD, within the months (for a week or a day)
+-- param: to_day = 9999-12-31 | last day included, YYYY-MM-DD
 WITH c AS (
     SELECT c.call_id, c.platform, c.category, c.disposition, c.source_call_id, cat.police_matter
     FROM calls c
     JOIN categories cat ON cat.code = c.category
     WHERE c.month BETWEEN {{from_month}} AND {{to_month}}
+      AND CAST(c.received_at + INTERVAL '8 hours' AS DATE) BETWEEN CAST({{from_day}} AS DATE) AND CAST({{to_day}} AS DATE)
 ),
 valid_110 AS (
     SELECT * FROM c WHERE platform = '110' AND category NOT LIKE 'INVALID.%'
 ),
 o AS (
     SELECT * FROM work_orders WHERE month BETWEEN {{from_month}} AND {{to_month}}
+      AND CAST(created_at + INTERVAL '8 hours' AS DATE) BETWEEN CAST({{from_day}} AS DATE) AND CAST({{to_day}} AS DATE)
 ),
 original AS (
     SELECT call_id FROM c WHERE source_call_id IS NULL
@@ -38,6 +42,7 @@ repeats AS (
     SELECT COUNT(*) AS n
     FROM previous
     WHERE previous_at >= received_at - INTERVAL '7 days' AND month BETWEEN {{from_month}} AND {{to_month}}
+      AND CAST(received_at + INTERVAL '8 hours' AS DATE) BETWEEN CAST({{from_day}} AS DATE) AND CAST({{to_day}} AS DATE)
 ),
 figures AS (
     SELECT 1 AS ord, 'non_police_share' AS figure, '双非占比' AS name_zh,

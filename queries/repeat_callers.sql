@@ -2,6 +2,8 @@
 -- description: Callers (resolved people of caller_entities; a call not resolved yet counts by its phone_key) with the most original calls: how many phones, categories, districts and counterparties, and over how long.
 -- param: from_month = 0000-01 | first month included, YYYY-MM
 -- param: to_month = 9999-12 | last month included, YYYY-MM
+-- param: from_day = 0001-01-01 | first day included, YYYY-MM-DD, within the months (for a week or a day)
+-- param: to_day = 9999-12-31 | last day included, YYYY-MM-DD
 -- param: top = 50 | callers listed
 -- param: min_calls = 3 | least original calls to be listed
 WITH original AS (
@@ -12,6 +14,7 @@ WITH original AS (
     WHERE c.source_call_id IS NULL
       AND COALESCE(e.entity_id, c.phone_key) IS NOT NULL
       AND c.month BETWEEN {{from_month}} AND {{to_month}}
+      AND CAST(c.received_at + INTERVAL '8 hours' AS DATE) BETWEEN CAST({{from_day}} AS DATE) AND CAST({{to_day}} AS DATE)
 ),
 -- Rank callers on plain counts first; distinct counts are then taken for the listed few only.
 ranked AS (

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod link;
 pub mod pii;
 pub mod pseudonym;
+pub mod report;
 pub mod resolve;
 pub mod source;
 pub mod sql;

@@ -7,6 +7,7 @@ mod generate;
 mod hotspot;
 mod ingest;
 mod link;
+mod report;
 mod resolve;
 mod source;
 mod sql;

@@ -2,6 +2,7 @@
 
 pub mod hotspots;
 pub mod link;
+pub mod report;
 pub mod resolve;
 pub mod sql;
 pub mod table;
@@ -62,6 +63,8 @@ enum Command {
     Graph(link::GraphArgs),
     /// Dispute hotspots: Gi* over a space-time cube, Mann–Kendall trends, emerging hot spot categories.
     Hotspots(hotspots::HotspotArgs),
+    /// Reports for duty officers: `report hotspots --period 2023-W30 --out DIR`.
+    Report(report::ReportArgs),
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
@@ -225,6 +228,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval { command } => resolve::run_eval(command),
         Command::Link(args) => link::run_link(args),
         Command::Hotspots(args) => hotspots::run_hotspots(args),
+        Command::Report(args) => report::run_report(args),
         Command::Leads(args) => link::run_leads(args),
         Command::Graph(args) => link::run_graph(args),
     }
