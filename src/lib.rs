@@ -15,6 +15,7 @@ pub mod pii;
 pub mod pseudonym;
 pub mod report;
 pub mod resolve;
+pub mod schedule;
 pub mod source;
 pub mod sql;
 pub mod warehouse;

@@ -161,7 +161,7 @@ fn the_command_writes_ranked_geojson_csv_and_the_table() {
     let wh = crate::util::sample_warehouse();
     // A copy: hotspots commits a snapshot, and the sample warehouse is shared by the SQL tests.
     let copy = dir.join("wh");
-    copy_dir(&wh, &copy);
+    crate::util::copy_dir(&wh, &copy);
     let key = wh.with_extension("key");
     if key.exists() {
         std::fs::copy(&key, copy.with_extension("key")).unwrap();
@@ -195,21 +195,4 @@ fn the_command_writes_ranked_geojson_csv_and_the_table() {
         datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
     use datafusion::arrow::array::AsArray;
     assert_eq!(count.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as usize, features.len());
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            let link = std::fs::read_link(entry.path()).unwrap();
-            std::os::unix::fs::symlink(link, &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -5,11 +5,11 @@ use hotline::report::{Period, gather, write_report};
 use hotline::sql::{SessionOptions, open_session};
 
 fn count(sql: &str) -> i64 {
-    let session = open_session(&crate::util::sample_warehouse(), SessionOptions { audit: false, ..Default::default() })
-        .unwrap();
+    let session =
+        open_session(&crate::util::sample_warehouse(), SessionOptions { audit: false, ..Default::default() }).unwrap();
     let (_, batches) = session.collect(sql).unwrap();
-    let column = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Int64)
-        .unwrap();
+    let column =
+        datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
     use datafusion::arrow::array::AsArray;
     column.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0)
 }
@@ -37,7 +37,8 @@ fn a_weeks_figures_equal_independent_counts_of_that_week() {
     let signing = data.figures.iter().find(|f| f.key == "signing_3min_rate").unwrap();
     assert_eq!(signing.denominator, count(&format!("SELECT count(*) FROM work_orders WHERE {}", within("created_at"))));
     // The category mix adds up to the week's original calls.
-    let originals = count(&format!("SELECT count(*) FROM calls WHERE source_call_id IS NULL AND {}", within("received_at")));
+    let originals =
+        count(&format!("SELECT count(*) FROM calls WHERE source_call_id IS NULL AND {}", within("received_at")));
     let mix: i64 = data.categories.rows.iter().map(|r| data.categories.get(r, "calls").parse::<i64>().unwrap()).sum();
     assert_eq!(mix, originals);
     // The volume chart covers the week before and the week, day by day.

@@ -9,6 +9,7 @@ mod ingest;
 mod link;
 mod report;
 mod resolve;
+mod schedule;
 mod source;
 mod sql;
 mod warehouse;

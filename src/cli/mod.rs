@@ -4,6 +4,7 @@ pub mod hotspots;
 pub mod link;
 pub mod report;
 pub mod resolve;
+pub mod schedule;
 pub mod sql;
 pub mod table;
 
@@ -65,6 +66,8 @@ enum Command {
     Hotspots(hotspots::HotspotArgs),
     /// Reports for duty officers: `report hotspots --period 2023-W30 --out DIR`.
     Report(report::ReportArgs),
+    /// Run scheduled reports (cron expressions, time zone, catch-up, retries, one runner per job).
+    Schedule(schedule::ScheduleArgs),
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
@@ -229,6 +232,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Link(args) => link::run_link(args),
         Command::Hotspots(args) => hotspots::run_hotspots(args),
         Command::Report(args) => report::run_report(args),
+        Command::Schedule(args) => schedule::run_schedule(args),
         Command::Leads(args) => link::run_leads(args),
         Command::Graph(args) => link::run_graph(args),
     }

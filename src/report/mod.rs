@@ -176,8 +176,11 @@ pub fn gather(warehouse: &Path, period: Period) -> Result<ReportData, ReportErro
         .iter()
         .map(|row| {
             let key = now.get(row, "figure").to_owned();
-            let previous =
-                before.rows.iter().find(|r| before.get(r, "figure") == key).and_then(|r| number(&before, r, "value_pct"));
+            let previous = before
+                .rows
+                .iter()
+                .find(|r| before.get(r, "figure") == key)
+                .and_then(|r| number(&before, r, "value_pct"));
             Figure {
                 name_zh: now.get(row, "name_zh").to_owned(),
                 numerator: number(&now, row, "numerator").unwrap_or(0.0) as i64,
@@ -225,7 +228,18 @@ pub fn gather(warehouse: &Path, period: Period) -> Result<ReportData, ReportErro
     } else {
         TextTable::default()
     };
-    let hotspots = find_hotspots(warehouse, &hotspot_settings(&period))?;
+    // A period without located disputes still gets its report, with no hotspot in it.
+    let hotspots = match find_hotspots(warehouse, &hotspot_settings(&period)) {
+        Err(HotspotError::Empty) => HotspotReport {
+            cells: Vec::new(),
+            bin_starts: Vec::new(),
+            calls: 0,
+            entities: Vec::new(),
+            snapshot: 0,
+            bin: hotspot_settings(&period).bin,
+        },
+        other => other?,
+    };
     Ok(ReportData {
         period,
         previous,

@@ -150,7 +150,8 @@ fn total_calls(data: &ReportData, first: chrono::NaiveDate, last: chrono::NaiveD
 fn volume_line(data: &ReportData) -> String {
     let now = total_calls(data, data.period.first, data.period.last);
     let before = total_calls(data, data.previous.first, data.previous.last);
-    let change = if before > 0 { format!("{:+.1}%", 100.0 * (now - before) as f64 / before as f64) } else { "–".into() };
+    let change =
+        if before > 0 { format!("{:+.1}%", 100.0 * (now - before) as f64 / before as f64) } else { "–".into() };
     format!("{now} calls in {} ({change} against {}: {before})", data.period, data.previous)
 }
 
@@ -221,8 +222,13 @@ pub fn volume_chart(data: &ReportData) -> String {
         ("110", |d| d.calls_110, "p110"),
         ("12345", |d| d.calls_12345, "p12345"),
     ] {
-        let points: Vec<String> = days.iter().enumerate().map(|(i, d)| format!("{:.1},{:.1}", x(i), y(pick(d)))).collect();
-        let _ = write!(svg, "<polyline class=\"{class}\" points=\"{}\"><title>{label}</title></polyline>", points.join(" "));
+        let points: Vec<String> =
+            days.iter().enumerate().map(|(i, d)| format!("{:.1},{:.1}", x(i), y(pick(d)))).collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"{class}\" points=\"{}\"><title>{label}</title></polyline>",
+            points.join(" ")
+        );
     }
     let _ = write!(svg, "<text x=\"4\" y=\"{:.1}\" class=\"axis\">{}</text>", top + 10.0, max as i64);
     let _ = write!(svg, "<text x=\"4\" y=\"{:.1}\" class=\"axis\">0</text>", height - bottom);
@@ -372,7 +378,12 @@ pub fn hotspot_map(data: &ReportData) -> String {
         let (x, y) = project(cell.centre);
         let _ = write!(svg, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{colour}\" class=\"marker\"/>");
         if rank < 15 {
-            let _ = write!(svg, "<text x=\"{x:.1}\" y=\"{:.1}\" class=\"rank\" text-anchor=\"middle\">{}</text>", y + 4.0, rank + 1);
+            let _ = write!(
+                svg,
+                "<text x=\"{x:.1}\" y=\"{:.1}\" class=\"rank\" text-anchor=\"middle\">{}</text>",
+                y + 4.0,
+                rank + 1
+            );
         }
     }
     // Legend of the categories on the map.
@@ -389,7 +400,13 @@ pub fn hotspot_map(data: &ReportData) -> String {
             escape(name)
         );
     }
-    let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" class=\"axis\" text-anchor=\"end\">{:.1} km</text>", width - 8.0, height - 8.0, (east - west) * squash * 111.32);
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{:.1}\" class=\"axis\" text-anchor=\"end\">{:.1} km</text>",
+        width - 8.0,
+        height - 8.0,
+        (east - west) * squash * 111.32
+    );
     svg.push_str("</svg>");
     svg
 }
@@ -455,7 +472,11 @@ pub fn html(data: &ReportData) -> String {
     out.push_str("<h2>高频纠纷对象 Most disputed counterparties and addresses</h2>\n");
     html_table(&mut out, &entities_table(data, 10), &["callers", "calls"]);
     out.push_str("<h2>重复来电人 Top repeat callers (pseudonymised)</h2>\n");
-    html_table(&mut out, &data.callers, &["rank", "calls", "calls_110", "phones", "categories", "districts", "counterparties"]);
+    html_table(
+        &mut out,
+        &data.callers,
+        &["rank", "calls", "calls_110", "phones", "categories", "districts", "counterparties"],
+    );
     out.push_str("<h2>线索 Leads worth a look</h2>\n");
     html_table(&mut out, &data.leads, &["score", "calls", "callers"]);
     out.push_str("</body></html>\n");

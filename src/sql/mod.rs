@@ -333,6 +333,12 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         let about = "counterparties and addresses disputed by many distinct callers, with their monthly trend";
         tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
     }
+    {
+        let def = &crate::schedule::REPORT_RUNS;
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
+        let about = "scheduled report runs: job, period, scheduled instant, attempt, status, output, error";
+        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
+    }
     for def in crate::link::tables::LINK_TABLES {
         register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
         let about = crate::link::tables::about(def.name).unwrap_or_default();
