@@ -56,6 +56,9 @@ pub enum DemoError {
     /// Linking failed.
     #[error("link: {0}")]
     Link(#[from] crate::link::LinkError),
+    /// The report could not be made.
+    #[error("report: {0}")]
+    Report(#[from] crate::report::ReportError),
     /// Hotspot analysis failed.
     #[error("hotspots: {0}")]
     Hotspot(#[from] crate::hotspot::HotspotError),
@@ -163,6 +166,8 @@ pub struct DemoReport {
     pub hotspots: crate::hotspot::HotspotReport,
     /// How the planted hotspots came out, each in its own category.
     pub planted_hotspots: Vec<crate::hotspot::PlantedCheck>,
+    /// The report of the last full week of the data: its period and folder.
+    pub report: Option<(crate::report::Period, PathBuf)>,
 }
 
 /// Runs a named query with parameters and formats its result as text cells.
@@ -230,6 +235,13 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     } else {
         Vec::new()
     };
+    let report = match last_full_week(&warehouse_dir)? {
+        Some(week) => {
+            let data = crate::report::gather(&warehouse_dir, week)?;
+            Some((week, crate::report::write_report(&data, &settings.dir.join("reports"))?))
+        }
+        None => None,
+    };
     Ok(DemoReport {
         generated,
         files,
@@ -248,7 +260,25 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
         ring_calls,
         hotspots,
         planted_hotspots,
+        report,
     })
+}
+
+/// The last ISO week the warehouse's calls cover to its Sunday.
+pub fn last_full_week(warehouse: &Path) -> Result<Option<crate::report::Period>, DemoError> {
+    let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
+    let (_, batches) = session.collect("SELECT CAST(max(received_at) + INTERVAL '8 hours' AS DATE) FROM calls")?;
+    let Some(batch) = batches.first().filter(|b| b.num_rows() > 0) else { return Ok(None) };
+    let column = datafusion::arrow::compute::cast(batch.column(0), &datafusion::arrow::datatypes::DataType::Date32)
+        .map_err(|e| DemoError::Report(crate::report::ReportError::Data(e.to_string())))?;
+    use datafusion::arrow::array::{Array, AsArray};
+    let days = column.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
+    if days.is_null(0) {
+        return Ok(None);
+    }
+    let last = chrono::NaiveDate::from_num_days_from_ce_opt(days.value(0) + 719_163).unwrap_or_default();
+    let week = crate::report::Period::week_of(last);
+    Ok(Some(if week.last == last { week } else { week.previous() }))
 }
 
 /// Validates a generated batch folder, compares with its truth and computes the headline figures.

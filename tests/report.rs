@@ -1,6 +1,8 @@
 //! Reports: figures equal independent counts and the named queries for the same period, every
 //! format carries the same tables, nothing in the page is fetched, and files appear at once.
 
+use std::path::{Path, PathBuf};
+
 use hotline::report::{Period, gather, write_report};
 use hotline::sql::{SessionOptions, open_session};
 
@@ -93,9 +95,81 @@ fn the_report_folder_holds_the_same_tables_in_every_format_and_fetches_nothing()
     // Every hot cell of the table is a polygon on the map.
     let hot = data.hotspots.cells.iter().filter(|c| c.result.category.is_hot()).count();
     assert_eq!(html.matches("class=\"hot\"").count(), hot);
-    // Writing again replaces the folder whole, and leaves nothing half-written beside it.
+    // Writing again replaces the folder whole, and clears what a run killed mid-way left beside it.
+    std::fs::create_dir_all(dir.join(".hotspots-2023-W30.partial-99999")).unwrap();
     write_report(&data, &dir).unwrap();
     let names: Vec<String> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["hotspots-2023-W30"]);
+}
+
+fn browser() -> PathBuf {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .filter_map(|name| {
+            let out = std::process::Command::new("sh").args(["-c", &format!("command -v {name}")]).output().ok()?;
+            let path = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+            (!path.is_empty()).then(|| PathBuf::from(path))
+        })
+        .next()
+        .expect(
+            "no chromium: run the README's test command (scripts/test.sh), which installs chromium and fonts-noto-cjk",
+        )
+}
+
+fn headless(browser: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(browser)
+        .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
+        .arg(format!("--user-data-dir={}", crate::util::scratch("report-browser-profile").display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_report_renders_in_headless_chromium_with_chinese_fonts_and_no_console_error() {
+    let browser = browser();
+    // The page's first font families are installed for Chinese (fontconfig is what Chromium asks).
+    let fonts = std::process::Command::new("fc-list").args([":lang=zh", "family"]).output().expect("fc-list");
+    let fonts = String::from_utf8_lossy(&fonts.stdout).into_owned();
+    assert!(
+        ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei"].iter().any(|f| fonts.contains(f)),
+        "no Chinese font of the page's font stack is installed: {fonts}"
+    );
+    let dir = crate::util::scratch("report-browser");
+    let period = Period::parse("2023-W30", chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()).unwrap();
+    let data = gather(&crate::util::sample_warehouse(), period).unwrap();
+    let folder = write_report(&data, &dir).unwrap();
+    let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    // A probe copy records script errors, console errors and every resource the page loads.
+    let probe = r#"<script>window.__errors=[];addEventListener('error',e=>__errors.push(String(e.message||e.type)),true);
+console.error=(...a)=>__errors.push(a.join(' '));console.warn=(...a)=>__errors.push(a.join(' '));
+addEventListener('load',()=>{const p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({
+errors:__errors,resources:performance.getEntriesByType('resource').map(r=>r.name),svgs:document.querySelectorAll('svg').length,
+width:document.documentElement.scrollWidth});document.body.appendChild(p);});</script>"#;
+    let probed = html.replacen("<head>", &format!("<head>{probe}"), 1);
+    std::fs::write(folder.join("probe.html"), probed).unwrap();
+    let url = format!("file://{}", folder.join("probe.html").display());
+    let out = headless(&browser, &["--virtual-time-budget=3000", "--window-size=800,1200", "--dump-dom", &url]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("<pre id=\"probe\">").expect("the probe ran") + "<pre id=\"probe\">".len();
+    let end = start + dom[start..].find("</pre>").unwrap();
+    let text = dom[start..end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
+    let probe: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(probe["errors"], serde_json::json!([]), "console or script errors");
+    assert_eq!(probe["resources"], serde_json::json!([]), "the page loaded something");
+    assert!(probe["svgs"].as_u64().unwrap() >= 3, "{probe}");
+    assert!(probe["width"].as_u64().unwrap() <= 800, "the page is wider than the window: {probe}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("Failed to load resource") && !stderr.contains("Uncaught"), "{stderr}");
+    // A screenshot of the real page, kept under target/ for a person to look at.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("report-2023-W30.png");
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("file://{}", folder.join("report.html").display());
+    let out = headless(
+        &browser,
+        &["--window-size=800,2400", "--hide-scrollbars", &format!("--screenshot={}", shot.display()), &url],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 20_000, "no screenshot at {}", shot.display());
 }

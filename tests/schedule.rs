@@ -251,7 +251,7 @@ fn the_daemon_writes_real_reports_and_stops_cleanly_on_sigterm() {
         format!("[[job]]\nname = \"daily\"\ncron = \"* * * * *\"\nperiod = \"day\"\nout = \"{}\"\n", out.display()),
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
         .args(["schedule", "--config", config.to_str().unwrap(), "--warehouse", wh.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .spawn()

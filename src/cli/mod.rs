@@ -513,6 +513,10 @@ pub fn print_demo<W: Write>(out: &mut W, report: &DemoReport, seconds: f64) -> i
             )?;
         }
     }
+    if let Some((period, folder)) = &report.report {
+        writeln!(out, "\n== 8. weekly report: `hotline report hotspots --period {period}` ==")?;
+        writeln!(out, "{}/report.html (and report.md, *.csv)", folder.display())?;
+    }
     writeln!(out, "\nexplore: hotline sql --warehouse {}", report.warehouse.display())?;
     writeln!(out, "total {seconds:.1} s")
 }

@@ -265,7 +265,15 @@ pub fn write_report(data: &ReportData, out: &Path) -> Result<PathBuf, ReportErro
     let name = format!("hotspots-{}", data.period);
     let target = out.join(&name);
     let partial = out.join(format!(".{name}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
+    // What a run killed mid-way left of this report (its job's lock keeps writers of one period apart).
+    if let Ok(entries) = std::fs::read_dir(out) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&format!(".{name}.partial-")) || file.starts_with(&format!(".{name}.old-")) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
     std::fs::create_dir_all(&partial).map_err(write_error(&partial))?;
     for (file, text) in render::files(data) {
         let path = partial.join(file);
