@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what the tests need from the Debian archive if missing (chromium and
-# fonts-noto-cjk, for the report's headless-browser test), then runs the Rust test suite.
-# The README's test command; .ci/run runs it.
+# fonts-noto-cjk, for the report's headless-browser test and the notebooks' charts), runs the
+# Rust test suite, then builds a warehouse from the committed sample and executes every notebook
+# headless in a virtual environment with notebooks/requirements.txt (made once, re-made when the
+# requirements change). The README's test command; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +19,31 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --locked
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
+bin="$target_dir/debug/hotline"
+work="$target_dir/notebooks"
+rm -rf "$work"
+mkdir -p "$work/data"
+wh="$work/warehouse"
+echo "notebooks: building a warehouse from data/sample" >&2
+"$bin" init --warehouse "$wh" > /dev/null
+"$bin" ingest data/sample/calls.csv data/sample/work_orders.csv --warehouse "$wh" > /dev/null
+"$bin" resolve --warehouse "$wh" > /dev/null
+"$bin" link --warehouse "$wh" > /dev/null
+"$bin" hotspots --category 'DISPUTE.*' --out "$work/data/hotspots" --warehouse "$wh" > /dev/null
+"$bin" graph export --lead 1 --format graphml --out "$work/data/lead-1.graphml" --warehouse "$wh" > /dev/null
+
+venv="$target_dir/notebook-venv"
+stamp="$venv/requirements.sha256"
+wanted="$(sha256sum notebooks/requirements.txt | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2> /dev/null)" != "$wanted" ]; then
+    echo "notebooks: installing notebooks/requirements.txt into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r notebooks/requirements.txt
+    echo "$wanted" > "$stamp"
+fi
+HOTLINE_WAREHOUSE="$wh" HOTLINE_BIN="$bin" HOTLINE_NOTEBOOK_DATA="$work/data" \
+    "$venv/bin/python" scripts/run_notebooks.py "$work/executed"
