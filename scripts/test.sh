@@ -34,6 +34,8 @@ echo "notebooks: building a warehouse from data/sample" >&2
 "$bin" link --warehouse "$wh" > /dev/null
 "$bin" hotspots --category 'DISPUTE.*' --out "$work/data/hotspots" --warehouse "$wh" > /dev/null
 "$bin" graph export --lead 1 --format graphml --out "$work/data/lead-1.graphml" --warehouse "$wh" > /dev/null
+# The notebooks read analyst tables only: the pseudonymisation key goes away before they run.
+mv "$wh.key" "$work/key.hidden"
 
 venv="$target_dir/notebook-venv"
 stamp="$venv/requirements.sha256"

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::table::{Align, write_table};
 use crate::hotspot::stats::p_two_sided;
-use crate::hotspot::{Bin, Grid, HotspotReport, HotspotSettings, hotspots};
+use crate::hotspot::{Bin, Grid, HotspotReport, HotspotSettings, find_hotspots, hotspots};
 use crate::warehouse::Warehouse;
 
 /// `hotline hotspots`.
@@ -40,6 +40,10 @@ pub struct HotspotArgs {
     /// Rows to print.
     #[arg(long, default_value_t = 15)]
     top: usize,
+    /// Print and write the --out files without committing hotspot_cells and entity_hotspots
+    /// (what-if runs, and notebooks on a shared warehouse, write nothing to it).
+    #[arg(long)]
+    no_commit: bool,
     /// Warehouse folder.
     #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
     warehouse: PathBuf,
@@ -56,7 +60,11 @@ pub fn run_hotspots(args: HotspotArgs) -> Result<ExitCode> {
         ..HotspotSettings::default()
     };
     let warehouse = Warehouse::open(&args.warehouse)?;
-    let report = hotspots(&warehouse, &settings).context("hotspots failed; nothing was committed")?;
+    let report = if args.no_commit {
+        find_hotspots(warehouse.dir(), &settings).context("hotspots failed")?
+    } else {
+        hotspots(&warehouse, &settings).context("hotspots failed; nothing was committed")?
+    };
     let mut out = io::stdout().lock();
     print_hotspots(&mut out, &report, args.top)?;
     if let Some(dir) = &args.out {
@@ -83,12 +91,16 @@ pub fn print_hotspots<W: Write>(out: &mut W, report: &HotspotReport, top: usize)
     let hot = report.cells.iter().filter(|c| c.result.category.is_hot()).count();
     writeln!(
         out,
-        "{} calls in {} cells × {} bins from {}; {hot} hot cells; committed snapshot {}",
+        "{} calls in {} cells × {} bins from {}; {hot} hot cells; {}",
         report.calls,
         report.cells.len(),
         report.bin_starts.len(),
         report.bin_starts.first().map(|d| d.to_string()).unwrap_or_default(),
-        report.snapshot
+        if report.snapshot == 0 {
+            "not committed".to_owned()
+        } else {
+            format!("committed snapshot {}", report.snapshot)
+        }
     )?;
     let rows: Vec<Vec<String>> = report
         .cells
