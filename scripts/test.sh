@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium > /dev/null 2>&1 || missing+=(chromium)
-command -v fc-list > /dev/null 2>&1 && fc-list :lang=zh family | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk fontconfig)
+cjk_fonts="$( (fc-list :lang=zh family 2> /dev/null || true) | grep -c "Noto Sans CJK" || true)"
+[ "${cjk_fonts:-0}" -gt 0 ] || missing+=(fonts-noto-cjk fontconfig)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} from the Debian archive" >&2
     as_root=()
