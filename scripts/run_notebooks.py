@@ -7,6 +7,7 @@ import sys
 import time
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 root = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
@@ -19,12 +20,17 @@ for path in sorted(root.glob("*.ipynb")):
         failed.append(f"{path.name}: committed with outputs")
         continue
     started = time.time()
+    # The kernel talks over local IPC sockets, not TCP, and is shut down before the next one.
+    kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(out / f".{path.stem}.kernel"))
     try:
-        NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+        NotebookClient(notebook, km=kernel, timeout=600, resources={"metadata": {"path": str(root)}}).execute()
         print(f"{path.name}: ok in {time.time() - started:.1f} s")
     except Exception as error:  # a failing cell: report it and go on to the others
         failed.append(f"{path.name}: {str(error)[-2000:]}")
         print(f"{path.name}: FAILED")
+    finally:
+        if kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
     nbformat.write(notebook, out / path.name)
 if failed:
     print("\n\n".join(failed), file=sys.stderr)
