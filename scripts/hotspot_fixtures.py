@@ -30,50 +30,6 @@ from xrspatial.emerging_hotspots import _classify_single_pixel
 
 out = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "hotspots"
 out.mkdir(parents=True, exist_ok=True)
-rng = np.random.default_rng(20231201)
-rows, cols, bins = 12, 10, 20
-rate = np.full((rows, cols), 0.6)
-rate[rng.random((rows, cols)) < 0.25] = 0.0          # some cells never see a call
-counts = rng.poisson(rate[:, :, None], size=(rows, cols, bins)).astype(float)
-counts[5:7, 4:6, 14:] += rng.poisson(6.0, size=(2, 2, bins - 14))   # an emerging cluster
-cells = [(r, c) for r in range(rows) for c in range(cols) if counts[r, c].sum() > 0]
-index = {cell: i for i, cell in enumerate(cells)}
-n_cells = len(cells)
-
-def obs(i, t):
-    return i * bins + t
-
-neighbours = {}
-for i, (r, c) in enumerate(cells):
-    near = [index[(r + dr, c + dc)] for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (r + dr, c + dc) in index]
-    for t in range(bins):
-        # esda adds the focal observation itself (star); list the others.
-        neighbours[obs(i, t)] = sorted(
-            obs(j, u) for j in near for u in range(max(t - 1, 0), t + 1) if obs(j, u) != obs(i, t))
-y = np.array([counts[r, c, t] for (r, c) in cells for t in range(bins)])
-w = W(neighbours, silence_warnings=True)
-g = G_Local(y, w, transform="B", permutations=0, star=True)
-
-with open(out / "cube.csv", "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(["row", "col", "bin", "count"])
-    for (r, c) in cells:
-        for t in range(bins):
-            writer.writerow([r, c, t, int(counts[r, c, t])])
-with open(out / "gi_star.csv", "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(["row", "col", "bin", "z"])
-    for i, (r, c) in enumerate(cells):
-        for t in range(bins):
-            writer.writerow([r, c, t, repr(float(g.Zs[obs(i, t)]))])
-with open(out / "mann_kendall.csv", "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(["row", "col", "s", "var_s", "z", "p", "tau"])
-    for i, (r, c) in enumerate(cells):
-        series = [float(g.Zs[obs(i, t)]) for t in range(bins)]
-        mk = pymannkendall.original_test(series)
-        writer.writerow([r, c, repr(float(mk.s)), repr(float(mk.var_s)), repr(float(mk.z)), repr(float(mk.p)), repr(float(mk.Tau))])
-print(f"{n_cells} cells x {bins} bins written to {out}")
 
 
 def space_time_gi_star(counts):
@@ -90,6 +46,39 @@ def space_time_gi_star(counts):
     y = np.array([counts[r, c, t] for (r, c) in cells for t in range(bins)])
     g = G_Local(y, W(neighbours, silence_warnings=True), transform="B", permutations=0, star=True)
     return cells, np.asarray(g.Zs).reshape(len(cells), bins)
+
+
+def write_cube(name, cells, counts):
+    """The cube's counts, one row per cell and bin, as the Rust tests read them."""
+    with open(out / name, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "col", "bin", "count"])
+        for (r, c) in cells:
+            for t in range(counts.shape[2]):
+                writer.writerow([r, c, t, int(counts[r, c, t])])
+
+
+rng = np.random.default_rng(20231201)
+rows, cols, bins = 12, 10, 20
+rate = np.full((rows, cols), 0.6)
+rate[rng.random((rows, cols)) < 0.25] = 0.0          # some cells never see a call
+counts = rng.poisson(rate[:, :, None], size=(rows, cols, bins)).astype(float)
+counts[5:7, 4:6, 14:] += rng.poisson(6.0, size=(2, 2, bins - 14))   # an emerging cluster
+cells, z = space_time_gi_star(counts)
+write_cube("cube.csv", cells, counts)
+with open(out / "gi_star.csv", "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["row", "col", "bin", "z"])
+    for i, (r, c) in enumerate(cells):
+        for t in range(bins):
+            writer.writerow([r, c, t, repr(float(z[i, t]))])
+with open(out / "mann_kendall.csv", "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["row", "col", "s", "var_s", "z", "p", "tau"])
+    for i, (r, c) in enumerate(cells):
+        mk = pymannkendall.original_test([float(v) for v in z[i]])
+        writer.writerow([r, c, repr(float(mk.s)), repr(float(mk.var_s)), repr(float(mk.z)), repr(float(mk.p)), repr(float(mk.Tau))])
+print(f"{len(cells)} cells x {bins} bins written to {out}")
 
 
 NAMES = {0: "No Pattern Detected", 1: "New", 2: "Consecutive", 3: "Intensifying", 4: "Persistent",
@@ -114,12 +103,7 @@ counts[15:18, 0:6, :] = rng.poisson(0.1, size=(3, 6, bins))        # a quiet cor
 cells, z = space_time_gi_star(counts)
 p = 2.0 * norm.sf(np.abs(z))
 significant = (false_discovery_control(p.ravel(), method="bh") <= 0.05).reshape(z.shape)
-with open(out / "patterns_cube.csv", "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(["row", "col", "bin", "count"])
-    for (r, c) in cells:
-        for b in range(bins):
-            writer.writerow([r, c, b, int(counts[r, c, b])])
+write_cube("patterns_cube.csv", cells, counts)
 seen = set()
 with open(out / "patterns_categories.csv", "w", newline="") as f:
     writer = csv.writer(f)

@@ -180,14 +180,8 @@ pub fn named_query_as_text(
     let session = open_session(warehouse, SessionOptions::default())?;
     let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let sql = queries::find(name)?.bind(&params)?;
-    let (schema, batches) = session.collect(&sql)?;
-    let header = schema.fields().iter().map(|f| f.name().clone()).collect();
     let options = FormatOptions::default().with_null("-").with_timestamp_tz_format(Some("%Y-%m-%d"));
-    let mut rows = Vec::new();
-    for batch in &batches {
-        crate::sql::export::append_display_rows(batch, &options, &mut rows, usize::MAX)?;
-    }
-    Ok((header, rows))
+    Ok(crate::sql::export::collect_text(&session, &sql, &options)?)
 }
 
 /// Runs the demo; `progress` receives call rows generated so far.

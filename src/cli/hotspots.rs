@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::table::{Align, write_table};
+use crate::hotspot::entity::EntityHotspot;
 use crate::hotspot::stats::p_two_sided;
 use crate::hotspot::{Bin, Grid, HotspotReport, HotspotSettings, find_hotspots, hotspots};
 use crate::warehouse::Warehouse;
@@ -136,19 +137,15 @@ pub fn print_hotspots<W: Write>(out: &mut W, report: &HotspotReport, top: usize)
         .iter()
         .take(top)
         .map(|e| {
-            vec![
-                e.kind.to_owned(),
-                e.name.clone(),
-                e.district.clone(),
-                e.category.clone(),
-                e.callers.to_string(),
-                e.calls.to_string(),
-                format!("{} ({:+.2})", e.trend_word(), e.trend.tau),
-            ]
+            let mut row = e.cells();
+            row.push(format!("{} ({:+.2})", e.trend_word(), e.trend.tau));
+            row
         })
         .collect();
     let align = [Align::Left, Align::Left, Align::Left, Align::Left, Align::Right, Align::Right, Align::Left];
-    write_table(out, &["kind", "name", "district", "category", "callers", "calls", "trend"], &align, &rows, 30)
+    let mut header = EntityHotspot::COLUMNS.to_vec();
+    header.push("trend");
+    write_table(out, &header, &align, &rows, 30)
 }
 
 /// A GeoJSON FeatureCollection of the cells, ranked, with category, scores, trend and labels.

@@ -71,6 +71,21 @@ pub struct EntityHotspot {
 }
 
 impl EntityHotspot {
+    /// Column names of [`EntityHotspot::cells`] (a table adds its own trend column).
+    pub const COLUMNS: [&'static str; 6] = ["kind", "name", "district", "category", "callers", "calls"];
+
+    /// Kind, name, district, category, callers and calls as display text.
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.kind.to_owned(),
+            self.name.clone(),
+            self.district.clone(),
+            self.category.clone(),
+            self.callers.to_string(),
+            self.calls.to_string(),
+        ]
+    }
+
     /// `rising`, `falling` or `flat` (Mann–Kendall at 0.05).
     pub fn trend_word(&self) -> &'static str {
         if self.trend.p >= 0.05 {

@@ -107,10 +107,6 @@ pub struct ReportData {
     pub hotspots: HotspotReport,
 }
 
-fn data(e: impl std::fmt::Display) -> ReportError {
-    ReportError::Data(e.to_string())
-}
-
 /// Runs a named query in the session and returns its rows as text.
 pub fn named_query(session: &Session, name: &str, params: &[(&str, String)]) -> Result<TextTable, ReportError> {
     let params: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
@@ -120,13 +116,8 @@ pub fn named_query(session: &Session, name: &str, params: &[(&str, String)]) -> 
 
 fn query(session: &Session, sql: &str) -> Result<TextTable, ReportError> {
     use datafusion::arrow::util::display::FormatOptions;
-    let (schema, batches) = session.collect(sql)?;
-    let header = schema.fields().iter().map(|f| f.name().clone()).collect();
     let options = FormatOptions::default().with_null("").with_timestamp_tz_format(Some("%Y-%m-%d %H:%M"));
-    let mut rows = Vec::new();
-    for batch in &batches {
-        crate::sql::export::append_display_rows(batch, &options, &mut rows, usize::MAX).map_err(data)?;
-    }
+    let (header, rows) = crate::sql::export::collect_text(session, sql, &options)?;
     Ok(TextTable { header, rows })
 }
 
@@ -229,14 +220,15 @@ pub fn gather(warehouse: &Path, period: Period) -> Result<ReportData, ReportErro
         TextTable::default()
     };
     // A period without located disputes still gets its report, with no hotspot in it.
-    let hotspots = match find_hotspots(warehouse, &hotspot_settings(&period)) {
+    let settings = hotspot_settings(&period);
+    let hotspots = match find_hotspots(warehouse, &settings) {
         Err(HotspotError::Empty) => HotspotReport {
             cells: Vec::new(),
             bin_starts: Vec::new(),
             calls: 0,
             entities: Vec::new(),
             snapshot: 0,
-            bin: hotspot_settings(&period).bin,
+            bin: settings.bin,
         },
         other => other?,
     };

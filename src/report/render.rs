@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Figure, ReportData, TextTable};
 use crate::hotspot::Hotspot;
+use crate::hotspot::entity::EntityHotspot;
 
 /// Fonts that carry Chinese on Linux, Windows and macOS, then the generic family.
 pub const FONT_STACK: &str = "\"Noto Sans CJK SC\", \"Noto Sans SC\", \"Source Han Sans SC\", \"WenQuanYi Micro Hei\", \
@@ -93,27 +94,20 @@ pub fn hotspots_table(data: &ReportData, top: usize) -> TextTable {
 
 /// Counterparties and addresses many callers dispute.
 pub fn entities_table(data: &ReportData, top: usize) -> TextTable {
-    let header = ["kind", "name", "district", "category", "callers", "calls", "trend"];
-    TextTable {
-        header: header.iter().map(|s| (*s).to_owned()).collect(),
-        rows: data
-            .hotspots
-            .entities
-            .iter()
-            .take(top)
-            .map(|e| {
-                vec![
-                    e.kind.to_owned(),
-                    e.name.clone(),
-                    e.district.clone(),
-                    e.category.clone(),
-                    e.callers.to_string(),
-                    e.calls.to_string(),
-                    e.trend_word().to_owned(),
-                ]
-            })
-            .collect(),
-    }
+    let mut header: Vec<String> = EntityHotspot::COLUMNS.iter().map(|s| (*s).to_owned()).collect();
+    header.push("trend".to_owned());
+    let rows = data
+        .hotspots
+        .entities
+        .iter()
+        .take(top)
+        .map(|e| {
+            let mut row = e.cells();
+            row.push(e.trend_word().to_owned());
+            row
+        })
+        .collect();
+    TextTable { header, rows }
 }
 
 fn csv_of(table: &TextTable) -> String {

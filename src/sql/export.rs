@@ -119,6 +119,21 @@ impl<W: Write + Send> ResultWriter<W> {
     }
 }
 
+/// Runs a statement in the session and returns its column names and rows as display text.
+pub fn collect_text(
+    session: &super::Session,
+    sql: &str,
+    options: &datafusion::arrow::util::display::FormatOptions<'_>,
+) -> Result<(Vec<String>, Vec<Vec<String>>), SqlError> {
+    let (schema, batches) = session.collect(sql)?;
+    let header = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut rows = Vec::new();
+    for batch in &batches {
+        append_display_rows(batch, options, &mut rows, usize::MAX)?;
+    }
+    Ok((header, rows))
+}
+
 /// Appends a batch's rows as display strings (at most `limit` rows in all), formatted by `options`.
 pub fn append_display_rows(
     batch: &RecordBatch,
