@@ -3,6 +3,7 @@
 //! The engine modules (contract, source, generate, figures, demo) know nothing of terminals;
 //! [`cli`] is the thin delivery layer that parses arguments and prints.
 
+pub mod city;
 pub mod cli;
 pub mod contract;
 pub mod demo;

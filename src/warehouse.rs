@@ -25,6 +25,9 @@ pub const LAYOUT_VERSION: u32 = 1;
 /// Folder of the snapshots.
 const SNAPSHOTS: &str = ".snapshots";
 
+/// The warehouse's city profile (TOML), written by `init --city` or inferred by the first ingest.
+pub const CITY_PROFILE: &str = "city.toml";
+
 /// Committed snapshots kept besides the current one.
 pub const SNAPSHOTS_KEPT: u64 = 4;
 
@@ -57,6 +60,9 @@ pub enum WarehouseError {
     /// The folder is not a warehouse.
     #[error("{0}: not a hotline warehouse (run `hotline init --warehouse` first)")]
     NotAWarehouse(PathBuf),
+    /// The stored city profile does not parse.
+    #[error(transparent)]
+    City(#[from] crate::city::CityError),
     /// A table name that could escape the warehouse or clash with its own files.
     #[error("{0:?} is not a valid table name (lower-case letters, digits and _)")]
     BadTableName(String),
@@ -96,6 +102,30 @@ impl Warehouse {
     /// The warehouse folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The warehouse's city profile: the stored one; Yichang's for a warehouse that holds calls
+    /// ingested before profiles existed; `None` for a new warehouse whose first ingest is to infer it.
+    pub fn city_profile(&self) -> Result<Option<crate::city::CityProfile>, WarehouseError> {
+        let path = self.dir.join(CITY_PROFILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(crate::city::CityProfile::from_toml(&text, &path)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(self.current()?.map(|_| crate::city::CityProfile::yichang()))
+            }
+            Err(source) => Err(WarehouseError::Io { path, source }),
+        }
+    }
+
+    /// The city profile, or one that knows nothing local when the warehouse has none yet.
+    pub fn city_profile_or_empty(&self) -> Result<crate::city::CityProfile, WarehouseError> {
+        Ok(self.city_profile()?.unwrap_or_else(|| crate::city::CityProfile::empty("none")))
+    }
+
+    /// Stores the city profile (atomically: written beside, synced, renamed).
+    pub fn set_city_profile(&self, profile: &crate::city::CityProfile) -> Result<(), WarehouseError> {
+        write_atomically(&self.dir.join(CITY_PROFILE), profile.to_toml().as_bytes())?;
+        sync_dir(&self.dir)
     }
 
     /// The committed snapshot, if any commit has happened.
@@ -352,6 +382,19 @@ pub enum KeySource {
     NewFile(PathBuf),
     /// A key file that was already there (kept, so earlier pseudonyms still match).
     ExistingFile(PathBuf),
+}
+
+/// Writes a file whole or not at all: a staging file beside it, synced, then renamed over it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WarehouseError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staging = path.with_file_name(format!(".{name}.tmp"));
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| WarehouseError::Io { path: p, source }
+    };
+    let mut file = fs::File::create(&staging).map_err(io(&staging))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io(&staging))?;
+    fs::rename(&staging, path).map_err(io(path))
 }
 
 /// The key file of a warehouse: beside the folder, outside the Parquet data (`/data/wh` → `/data/wh.key`).

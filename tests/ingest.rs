@@ -447,3 +447,60 @@ fn every_quarantine_reason_reaches_the_quarantine_table_with_file_line_and_colum
     assert_eq!((duplicate[2].clone(), duplicate[4].text()), (Value::Int(Some(10)), Some("call_id")));
     assert!(duplicate[7].text().unwrap().contains("王**"), "the name is masked, not dropped");
 }
+
+/// A batch from a city with area code 0935: six calls, one landline written three ways.
+fn city_0935_batch(dir: &Path) -> PathBuf {
+    let header = "call_id,platform,received_at,caller_phone,caller_name,caller_id_number,address,district,grid_id,lon,lat,category,counterparty,narrative,disposition,source_call_id";
+    let rows = [
+        ("C-1", "0935-6221234", "城关区"),
+        ("C-2", "09356221234", "城关"),
+        ("C-3", "6221234", "城关区"),
+        ("C-4", "(0935)8123456", "凉州区"),
+        ("C-5", "0931-5551234", "凉州"),
+        ("C-6", "0935-7771234", "城关区"),
+    ];
+    let body: String = rows
+        .iter()
+        .map(|(id, phone, district)| {
+            format!("{id},12345,2023-07-19 10:00:00,{phone},王先生,,,{district},,,,DISPUTE.CONSUMER,,来电人反映问题。,ANSWERED,\n")
+        })
+        .collect();
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("calls.csv");
+    std::fs::write(&path, format!("{header}\n{body}")).unwrap();
+    path
+}
+
+#[test]
+fn a_new_warehouse_infers_its_area_code_and_districts_and_keys_a_local_landline_as_one_phone() {
+    let warehouse = new_warehouse("city-0935");
+    assert!(warehouse.city_profile().unwrap().is_none(), "a new warehouse has no profile yet");
+    let file = city_0935_batch(&scratch("city-0935-batch"));
+    run(&warehouse, &[file]);
+    let profile = warehouse.city_profile().unwrap().expect("the first ingest records what it inferred");
+    assert_eq!(profile.local_area_code(), Some("0935"));
+    assert_eq!(profile.district_key("城关"), profile.district_key("城关区"));
+    assert_ne!(profile.district_key("城关"), profile.district_key("凉州区"));
+    let phone_of = |id: &str| -> String {
+        let rows = table_rows(&warehouse, &CALLS);
+        let row = rows.iter().find(|r| r[0].text() == Some(id)).unwrap_or_else(|| panic!("{id} missing"));
+        row[3].text().unwrap().to_owned()
+    };
+    assert_eq!(phone_of("C-1"), phone_of("C-2"));
+    assert_eq!(phone_of("C-1"), phone_of("C-3"), "a local number without its area code is the same phone");
+    assert_ne!(phone_of("C-1"), phone_of("C-6"));
+}
+
+#[test]
+fn a_warehouse_made_before_city_profiles_keeps_yichang_and_a_named_profile_wins_over_inference() {
+    let old = new_warehouse("city-legacy");
+    run(&old, &[sample().join("calls.csv")]);
+    std::fs::remove_file(old.dir().join(hotline::warehouse::CITY_PROFILE)).unwrap();
+    let profile = old.city_profile().unwrap().expect("a warehouse with calls has a profile");
+    assert_eq!((profile.profile.as_str(), profile.local_area_code()), ("yichang", Some("0717")));
+
+    let named = new_warehouse("city-named");
+    named.set_city_profile(&hotline::city::CityProfile::builtin("shijiazhuang").unwrap()).unwrap();
+    run(&named, &[city_0935_batch(&scratch("city-named-batch"))]);
+    assert_eq!(named.city_profile().unwrap().unwrap().local_area_code(), Some("0311"));
+}

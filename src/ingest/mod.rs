@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::city::{CityProfile, Inference};
 use crate::contract::{Call, Reason, Table, Violation, WorkOrder};
-use crate::pii::{NameParts, ResidentId, mask_name, name_pinyin, normalize_name, normalize_phone, parse_resident_id};
+use crate::pii::{
+    NameParts, ResidentId, mask_name, name_pinyin, normalize_name, normalize_phone_in, parse_resident_id,
+};
 use crate::pseudonym::PseudonymKey;
 use crate::source::{
     BatchKeys, KeyCheck, SourceError, SourceReader, SourceRecord, ValidRow, content_digest, duplicate_key_violation,
@@ -123,8 +126,8 @@ struct CallOut {
 }
 
 impl CallOut {
-    fn new(call: Call, key: &PseudonymKey) -> CallOut {
-        let phone_canonical = call.caller_phone.as_deref().and_then(normalize_phone);
+    fn new(call: Call, key: &PseudonymKey, area_code: &str) -> CallOut {
+        let phone_canonical = call.caller_phone.as_deref().and_then(|p| normalize_phone_in(p, area_code));
         let phone_key = match (&phone_canonical, &call.caller_phone) {
             (Some(canonical), _) => Some(key.phone_key(canonical)),
             // Not a recognisable number: still pseudonymised, never stored raw for analysts.
@@ -209,7 +212,12 @@ fn push_order(order: &WorkOrder, batch: &str, orders: &mut BatchBuilder) -> Resu
 }
 
 /// A quarantined record as JSON: raw for the restricted table; for analysts, personal fields pseudonymised or masked.
-fn quarantine_records(table: Table, fields: Option<&[Option<String>]>, key: &PseudonymKey) -> (String, String) {
+fn quarantine_records(
+    table: Table,
+    fields: Option<&[Option<String>]>,
+    key: &PseudonymKey,
+    area_code: &str,
+) -> (String, String) {
     let Some(fields) = fields else { return (String::new(), String::new()) };
     let mut raw = serde_json::Map::new();
     let mut safe = serde_json::Map::new();
@@ -219,7 +227,7 @@ fn quarantine_records(table: Table, fields: Option<&[Option<String>]>, key: &Pse
         let shown = match column.name {
             "caller_phone" => format!(
                 "phone_key:{}",
-                key.phone_key(&normalize_phone(value).unwrap_or_else(|| format!("raw:{}", value.trim())))
+                key.phone_key(&normalize_phone_in(value, area_code).unwrap_or_else(|| format!("raw:{}", value.trim())))
             ),
             "caller_id_number" => format!(
                 "id_key:{}",
@@ -297,7 +305,7 @@ enum CheckedRow {
     Order(WorkOrder),
 }
 
-fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey) -> Checked {
+fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey, area_code: &str) -> Checked {
     let fields = match &record.fields {
         Ok(fields) => fields,
         Err(violation) => return Checked { key: 0, content: 0, month: -1, row: Err(violation.clone()) },
@@ -309,7 +317,7 @@ fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey) -> Chec
             let content = content_digest(fields);
             let (month, row) = match valid {
                 ValidRow::Call(call) => {
-                    (month_of(Some(call.received_at)), CheckedRow::Call(Box::new(CallOut::new(call, key))))
+                    (month_of(Some(call.received_at)), CheckedRow::Call(Box::new(CallOut::new(call, key, area_code))))
                 }
                 ValidRow::WorkOrder(order) => (month_of(Some(order.created_at)), CheckedRow::Order(order)),
             };
@@ -322,6 +330,8 @@ fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey) -> Chec
 struct BatchSink<'a> {
     batch: String,
     key: &'a PseudonymKey,
+    /// The area code of local numbers written without one (the warehouse's city profile).
+    area_code: String,
     calls: MonthSpill,
     calls_pii: MonthSpill,
     orders: MonthSpill,
@@ -339,7 +349,7 @@ impl BatchSink<'_> {
         record: &SourceRecord,
         violation: &Violation,
     ) -> Result<(), String> {
-        let (safe, raw) = quarantine_records(table, record.fields.as_deref().ok(), self.key);
+        let (safe, raw) = quarantine_records(table, record.fields.as_deref().ok(), self.key, &self.area_code);
         let line = Cell::Int(Some(record.line as i64));
         self.quarantine.push(&[
             Cell::Text(Some(&self.batch)),
@@ -457,6 +467,7 @@ fn ingest_file(
     let path = reader.path().to_owned();
     let file_name = path.display().to_string();
     let key = sink.key;
+    let area_code = sink.area_code.clone();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<SourceRecord>, SourceError>>(4);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -487,7 +498,8 @@ fn ingest_file(
             let chunk = chunk?;
             // Contract checks, normalisation and pseudonyms on every core; the batch rule on keys in
             // file order; Arrow batches built on every core; then the spills, in order.
-            let checked: Vec<Checked> = chunk.par_iter().map(|record| check_record(table, record, key)).collect();
+            let checked: Vec<Checked> =
+                chunk.par_iter().map(|record| check_record(table, record, key, &area_code)).collect();
             let mut taken = Vec::with_capacity(chunk.len());
             for (record, checked) in chunk.iter().zip(checked) {
                 outcome.rows += 1;
@@ -608,9 +620,14 @@ pub fn ingest(
     let scratch = commit.scratch_dir()?;
     let spill =
         |def: &'static TableDef| MonthSpill::new(def, scratch.join(def.name)).map_err(|e| file_error(&scratch, e));
+    let (profile, inferred) = match warehouse.city_profile()? {
+        Some(profile) => (profile, false),
+        None => (infer_profile(files, table)?, true),
+    };
     let mut sink = BatchSink {
         batch: batch.clone(),
         key,
+        area_code: profile.local_area_code().unwrap_or(UNKNOWN_AREA_CODE).to_owned(),
         calls: spill(&CALLS)?,
         calls_pii: spill(&CALLS_PII)?,
         orders: spill(&WORK_ORDERS)?,
@@ -694,6 +711,38 @@ pub fn ingest(
         .map_err(|e| file_error(Path::new(INGEST_BATCHES.name), e))?;
     finish_appender(batches, &INGEST_BATCHES)?;
     commit.commit()?;
+    if inferred {
+        warehouse.set_city_profile(&profile)?;
+    }
     summary.batch_id = Some(batch);
     Ok(summary)
+}
+
+/// The area code given to local numbers when neither a profile nor the data name one.
+pub const UNKNOWN_AREA_CODE: &str = "0000";
+
+/// Calls read from each file to infer a city profile.
+const INFERENCE_RECORDS: usize = 200_000;
+
+/// The city profile a new warehouse's first batch tells: the area code most landlines written with
+/// one carry, and the districts with their spellings (from up to 200,000 calls of each file).
+fn infer_profile(files: &[PathBuf], table: Option<Table>) -> Result<CityProfile, IngestError> {
+    let columns = Table::Calls.columns();
+    let position = |name: &str| columns.iter().position(|c| c.name == name);
+    let (Some(phone), Some(district)) = (position("caller_phone"), position("district")) else {
+        return Ok(CityProfile::empty("inferred"));
+    };
+    let mut inference = Inference::default();
+    for path in files {
+        let reader = SourceReader::open(path, table)?;
+        if reader.table() != Table::Calls {
+            continue;
+        }
+        for record in reader.take(INFERENCE_RECORDS) {
+            let Ok(fields) = record?.fields else { continue };
+            let field = |i: usize| fields.get(i).and_then(|f| f.as_deref());
+            inference.observe(field(phone), field(district));
+        }
+    }
+    Ok(inference.profile())
 }

@@ -144,32 +144,45 @@ impl CounterpartyReader {
         let mut prefixes: Vec<String> = Vec::new();
         for district in districts {
             let district = clean(district);
-            prefixes.push(district.clone());
-            for suffix in ["土家族自治县", "自治县", "新区", "区", "县", "市"] {
-                if let Some(short) = district.strip_suffix(suffix)
-                    && short.chars().count() >= 2
-                {
-                    prefixes.push(short.to_owned());
-                }
-            }
+            prefixes.push(crate::city::district_stem(&district, &[]));
+            prefixes.push(district);
         }
-        // The city: a two-character prefix many different organisations carry.
+        // The city: a prefix of two to four characters that many different organisations carry
+        // (宜昌, 石家庄, 呼和浩特), whatever the city is called.
         let mut counts: HashMap<String, usize> = HashMap::new();
         for name in names {
             let name = clean(name);
-            if name.chars().count() > 4 {
-                *counts.entry(name.chars().take(2).collect()).or_default() += 1;
+            let length = name.chars().count();
+            for n in 2..=4 {
+                if length > n + 2 {
+                    *counts.entry(name.chars().take(n).collect()).or_default() += 1;
+                }
             }
         }
-        for (prefix, n) in counts {
-            if n as f64 >= share * names.len() as f64 && n >= 3 && !prefixes.contains(&prefix) {
-                prefixes.push(prefix.clone());
+        let mut frequent: Vec<(String, usize)> =
+            counts.into_iter().filter(|(_, n)| *n as f64 >= share * names.len() as f64 && *n >= 3).collect();
+        frequent.sort();
+        for (prefix, _) in frequent {
+            if !prefixes.contains(&prefix) {
                 prefixes.push(format!("{prefix}市"));
+                prefixes.push(prefix);
             }
         }
-        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        prefixes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         prefixes.dedup();
         CounterpartyReader { prefixes, surnames: None }
+    }
+
+    /// Also drops these place names (a city profile's city and district names) as prefixes.
+    pub fn with_places(mut self, places: impl IntoIterator<Item = String>) -> CounterpartyReader {
+        for place in places {
+            let place = clean(&place);
+            if place.chars().count() >= 2 && !self.prefixes.contains(&place) {
+                self.prefixes.push(place);
+            }
+        }
+        self.prefixes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        self
     }
 
     /// Only names starting with one of these surnames are taken for a person's full name.

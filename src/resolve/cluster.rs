@@ -58,6 +58,10 @@ pub fn candidate_pairs(records: &Records, profiles: &Profiles, fresh_only: bool)
             && !name.honorific_only
         {
             by_name.entry(name.pinyin).or_default().push(i);
+            // A middle-dot name is also blocked with its first part said alone.
+            if let Some(own) = name.own_pinyin {
+                by_name.entry(own).or_default().push(i);
+            }
         }
     }
     let mut seen: HashSet<u64> = HashSet::new();
@@ -208,9 +212,8 @@ impl Clusters {
                     .name
                     .map(|n| &records.names[n as usize])
                     .filter(|n| !n.honorific_only)
-                    .map(|n| n.pinyin)
-                    .into_iter()
-                    .collect(),
+                    .map(|n| std::iter::once(n.pinyin).chain(n.own_pinyin).collect())
+                    .unwrap_or_default(),
                 female: p.female,
             })
             .collect();

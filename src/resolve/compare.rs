@@ -118,9 +118,12 @@ pub fn compare(records: &Records, profiles: &Profiles, a: &Profile, b: &Profile)
             if x == y || nx.pinyin == ny.pinyin {
                 tf_factor = profiles.name_tf(nx.pinyin) / profiles.name_collision().max(1e-12);
                 if x == y { 5 } else { 4 }
-            } else if nx.surname_pinyin == ny.surname_pinyin
-                && strsim::jaro_winkler(records.pinyins.value(nx.pinyin), records.pinyins.value(ny.pinyin)) >= 0.9
+            } else if (nx.surname_pinyin == ny.surname_pinyin
+                && strsim::jaro_winkler(records.pinyins.value(nx.pinyin), records.pinyins.value(ny.pinyin)) >= 0.9)
+                || nx.own_pinyin.is_some_and(|o| o == ny.pinyin || Some(o) == ny.own_pinyin)
+                || ny.own_pinyin == Some(nx.pinyin)
             {
+                // A middle-dot name and its first part alone (阿依古丽·买买提, 阿依古丽) are similar.
                 3
             } else {
                 1

@@ -97,6 +97,9 @@ pub struct NameInfo {
     pub honorific_only: bool,
     /// Sex implied by the form of address (先生 male; 女士, 小姐 female).
     pub female_hint: Option<bool>,
+    /// For a middle-dot name, the pinyin of its first part (`阿依古丽·买买提` → `ayiguli`), by
+    /// which the same caller is also called alone (interned in [`Records::pinyins`]).
+    pub own_pinyin: Option<u32>,
     /// The characters, for string similarity (never printed).
     pub chars: Vec<char>,
 }
@@ -123,7 +126,7 @@ pub struct CallRecord {
     pub id: Option<u32>,
     /// Index into [`Records::names`].
     pub name: Option<u32>,
-    /// Interned district.
+    /// Interned district key (the city profile's: `西陵` and `西陵区` are one).
     pub district: Option<u32>,
     /// Interned category code.
     pub category: u32,
@@ -167,7 +170,7 @@ pub struct Records {
 const SELECT: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_key, c.id_key, c.district, c.category, \
      c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok, \
      p.surname, p.name_pinyin \
-     FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id";
+     FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id ORDER BY c.call_id";
 
 /// Letters and digits of a counterparty, lower case: `XX医美 (西陵店)` and `xx医美西陵店` agree.
 fn normalise_counterparty(raw: &str) -> String {
@@ -189,6 +192,7 @@ impl Records {
         let (_, batches) = session.collect(SELECT)?;
         let mut records = Records::default();
         let mut pending_sources: Vec<(usize, String)> = Vec::new();
+        let mut district_keys = session.city().district_keys();
         for batch in &batches {
             let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14]
                 .iter()
@@ -219,7 +223,7 @@ impl Records {
                     phone: text(2, row).map(|p| records.phones.intern(p)),
                     id,
                     name,
-                    district: text(4, row).map(|d| records.districts.intern(d)),
+                    district: text(4, row).and_then(|d| district_keys.key(d)).map(|d| records.districts.intern(&d)),
                     category: records.categories.intern(text(5, row).unwrap_or("")),
                     counterparty: text(6, row)
                         .map(normalise_counterparty)
@@ -239,34 +243,36 @@ impl Records {
         Ok(records)
     }
 
+    /// A name's features. The name is read again with [`crate::pii::normalize_name`], so a warehouse
+    /// ingested by an older reader still gets informal (老王), anonymised (陈某) and middle-dot names
+    /// right; what ingest stored is kept where the reading agrees.
     fn name(&mut self, normalised: &str, honorific_only: bool, surname: Option<&str>, pinyin: Option<&str>) -> u32 {
         if let Some(i) = self.name_values.get(normalised) {
             return i;
         }
         let i = self.name_values.intern(normalised);
-        let female_hint = if honorific_only {
-            if normalised.ends_with("先生") {
-                Some(false)
-            } else if normalised.ends_with("女士") || normalised.ends_with("小姐") {
-                Some(true)
-            } else {
-                None
-            }
-        } else {
-            None
-        };
+        let parts = crate::pii::normalize_name(normalised);
+        let honorific_only = honorific_only || parts.honorific_only;
+        let surname =
+            if honorific_only { parts.surname.as_deref().or(surname) } else { surname.or(parts.surname.as_deref()) };
         let surname_pinyin = surname.and_then(name_pinyin).map(|p| self.pinyins.intern(&p));
         let pinyin = if honorific_only {
             surname_pinyin.unwrap_or_else(|| self.pinyins.intern(""))
         } else {
-            self.pinyins.intern(pinyin.unwrap_or(normalised))
+            let computed = name_pinyin(&parts.normalised);
+            self.pinyins.intern(pinyin.or(computed.as_deref()).unwrap_or(normalised))
         };
+        let own_pinyin = (!honorific_only)
+            .then(|| crate::pii::own_name_part(&parts.normalised).and_then(name_pinyin))
+            .flatten()
+            .map(|p| self.pinyins.intern(&p));
         self.names.push(NameInfo {
             masked: crate::pii::mask_name(normalised),
             pinyin,
             surname_pinyin,
             honorific_only,
-            female_hint,
+            female_hint: parts.female_hint,
+            own_pinyin,
             chars: normalised.chars().collect(),
         });
         i

@@ -174,6 +174,7 @@ pub struct Session {
     snapshot: i64,
     tables: Vec<TableInfo>,
     audit: Option<AuditLog>,
+    city: crate::city::CityProfile,
 }
 
 /// The analyst functions and tables, for help screens.
@@ -286,6 +287,7 @@ fn audit_schema() -> SchemaRef {
 pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlError> {
     let warehouse = Warehouse::open(dir)?;
     let snapshot = warehouse.current()?;
+    let city = warehouse.city_profile_or_empty()?;
     let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
     let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
     let runtime_env =
@@ -365,10 +367,15 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         .enable_all()
         .build()
         .map_err(SqlError::Io)?;
-    Ok(Session { ctx, runtime, options, snapshot: snapshot.map_or(0, |s| s as i64), tables, audit })
+    Ok(Session { ctx, runtime, options, snapshot: snapshot.map_or(0, |s| s as i64), tables, audit, city })
 }
 
 impl Session {
+    /// The warehouse's city profile (district keys, area code, place names).
+    pub fn city(&self) -> &crate::city::CityProfile {
+        &self.city
+    }
+
     /// The tables this session's role can query.
     pub fn tables(&self) -> &[TableInfo] {
         &self.tables
