@@ -99,6 +99,53 @@ pub(crate) const STREETS: &[(&str, &[&str])] = &[
     ("五峰土家族自治县", &["五峰大道", "长乐街", "渔洋关路", "天门路", "百溪河路", "茶乡路"]),
 ];
 
+/// Street names for a district the profile and [`STREETS`] know none for.
+pub(crate) const GENERIC_STREETS: &[&str] =
+    &["人民路", "解放路", "建设路", "中山路", "胜利路", "和平路", "新华路", "文化路", "团结路", "光明街"];
+
+/// Car plate province abbreviations by the first two digits of an administrative division code.
+#[rustfmt::skip]
+pub(crate) const PROVINCE_PLATES: &[(&str, &str)] = &[
+    ("11", "京"), ("12", "津"), ("13", "冀"), ("14", "晋"), ("15", "蒙"), ("21", "辽"), ("22", "吉"), ("23", "黑"),
+    ("31", "沪"), ("32", "苏"), ("33", "浙"), ("34", "皖"), ("35", "闽"), ("36", "赣"), ("37", "鲁"), ("41", "豫"),
+    ("42", "鄂"), ("43", "湘"), ("44", "粤"), ("45", "桂"), ("46", "琼"), ("50", "渝"), ("51", "川"), ("52", "贵"),
+    ("53", "云"), ("54", "藏"), ("61", "陕"), ("62", "甘"), ("63", "青"), ("64", "宁"), ("65", "新"),
+];
+
+/// Car plate letters of prefecture-level cities by the first four digits of their code (others get `A`).
+pub(crate) const PLATE_LETTERS: &[(&str, char)] = &[("4205", 'E'), ("1301", 'A'), ("1507", 'E')];
+
+/// Compound-name stems that name Yichang places, left out in other cities.
+#[rustfmt::skip]
+pub(crate) const YICHANG_COMPOUND_STEMS: &[&str] = &[
+    "桃花岭", "清江", "葛洲坝", "三峡", "夷陵", "西陵", "白洋", "桔城", "紫阳", "龙盘湖", "峡州", "楚天",
+    "香溪", "玉泉", "长坂", "丹阳", "隆康", "珍珠", "夜明珠", "云集",
+];
+
+/// Compound surnames the messier cities add at low frequency (a few in ten thousand people each).
+#[rustfmt::skip]
+pub(crate) const EXTRA_COMPOUND_SURNAMES: &[&str] = &[
+    "欧阳", "欧阳", "欧阳", "上官", "司马", "诸葛", "司徒", "司徒", "东方", "皇甫", "长孙", "宇文", "慕容", "端木", "独孤",
+];
+
+/// Personal names of women with middle-dot names (Uyghur and Kazakh style), the first part.
+#[rustfmt::skip]
+pub(crate) const DOTTED_GIVEN_FEMALE: &[&str] = &[
+    "阿依古丽", "古丽娜尔", "热依拉", "迪丽拜尔", "帕提古丽", "阿依努尔", "米娜瓦尔", "佐拉", "阿丽米拉", "古再丽努尔",
+];
+
+/// Personal names of men with middle-dot names, the first part.
+#[rustfmt::skip]
+pub(crate) const DOTTED_GIVEN_MALE: &[&str] = &[
+    "艾力", "买买提江", "阿布都拉", "吐尔洪", "艾合买提", "努尔兰", "叶尔江", "库尔班", "伊力哈木", "阿迪力",
+];
+
+/// Fathers' names, the second part of a middle-dot name.
+#[rustfmt::skip]
+pub(crate) const DOTTED_FATHERS: &[&str] = &[
+    "买买提", "吐尔逊", "艾山", "阿不都", "热合曼", "努尔兰", "叶尔兰", "吾买尔", "阿力木", "艾尔肯", "托合提", "哈力克",
+];
+
 /// Stems of residential compound names (小区), combined with a suffix.
 #[rustfmt::skip]
 pub(crate) const COMPOUND_STEMS: &[&str] = &[
@@ -194,7 +241,7 @@ pub(crate) const COUNTERPARTY_NAMES: &[(CounterpartyKind, &[&str], &[&str])] = &
     ),
     (
         CounterpartyKind::Restaurant,
-        &["老王", "楚味", "峡江", "渔家乐", "土家", "江鲜", "老宜昌", "红油", "凉虾", "农家", "宏发", "好再来", "三峡人家",
+        &["老王", "楚味", "峡江", "渔家乐", "土家", "江鲜", "老{city}", "红油", "凉虾", "农家", "宏发", "好再来", "三峡人家",
           "巴人", "清江鱼", "牛杂", "老灶", "川香", "湘味", "蒸功夫", "小龙虾", "烤鱼坊", "李记", "张记", "刘记",
           "老街", "味道", "家常", "乡里乡亲", "食为天", "好味道", "金福", "聚鑫", "和顺", "鸿运", "福满楼", "一品",
           "山城", "江南", "大碗"],
@@ -575,7 +622,7 @@ pub(crate) const NARRATIVES: &[(&str, &[&str])] = &[
         "来电人咨询身份证丢失后补办需要哪些材料。",
         "来电人咨询新生儿上户口的流程。",
         "来电人咨询办理护照和港澳通行证的地点和时间。",
-        "来电人咨询户口迁入宜昌需要什么条件。",
+        "来电人咨询户口迁入{city}需要什么条件。",
         "来电人咨询无犯罪记录证明如何开具。",
         "来电人咨询居住证的办理条件。",
     ]),

@@ -9,6 +9,9 @@ pub mod registry;
 pub mod truth;
 pub mod write;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,9 +21,10 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
+use crate::city::CityProfile;
 use crate::contract::timestamp::{MICROS_PER_SEC, TimestampStyle, format_timestamp, from_shanghai, to_shanghai};
 use crate::contract::{Category, Channel, Disposition, OrderStatus, Platform, Reason, Satisfaction, Table, Taxonomy};
-use city::{DISTRICTS, Place, jitter, pick, pick_district, place_at, random_place};
+use city::{City, CityLayoutError, Place, pick};
 use lexicon::{CounterpartyKind, NARRATIVES};
 use model::{CATEGORY_MODELS, CategoryModel, DayShape, targets};
 use people::{Person, PersonKey, Pool, format_phone, stream};
@@ -48,6 +52,8 @@ pub struct GenerateConfig {
     pub malformed_rate: f64,
     /// Whether to plant organised groups, escalating callers and hotspots.
     pub plant: bool,
+    /// The city the calls come from (districts, area code, names); Yichang by default.
+    pub city: CityProfile,
 }
 
 impl Default for GenerateConfig {
@@ -61,9 +67,13 @@ impl Default for GenerateConfig {
             days: 365,
             malformed_rate: 0.002,
             plant: true,
+            city: CityProfile::yichang(),
         }
     }
 }
+
+/// Tag of the stream a messy city's call-level extra forms are drawn from.
+const MESSY_CALL_TAG: u64 = 0x3E55_0000_0001;
 
 /// Fewest calls for which patterns are planted.
 pub const MIN_CALLS_TO_PLANT: u64 = 5_000;
@@ -82,6 +92,9 @@ pub enum GenerateError {
     /// The settings cannot produce data.
     #[error("invalid settings: {0}")]
     Settings(String),
+    /// The city profile does not describe places the generator can use.
+    #[error(transparent)]
+    City(#[from] CityLayoutError),
     /// A file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -217,8 +230,11 @@ impl Draft {
 struct Generator<'a> {
     config: &'a GenerateConfig,
     taxonomy: &'static Taxonomy,
+    city: City,
     registry: Registry,
     rng: ChaCha8Rng,
+    /// Draws for a messy city's extra forms (never touched for a tidy one).
+    messy: ChaCha8Rng,
     serial: u64,
     occasional: u64,
     regular_pool: u64,
@@ -305,13 +321,17 @@ pub fn generate(config: &GenerateConfig, progress: &mut dyn FnMut(u64)) -> Resul
     {
         return Err(GenerateError::Settings("--start and --days give dates out of range".into()));
     }
+    let city = City::from_profile(&config.city)?;
     fs::create_dir_all(&config.out).map_err(|source| GenerateError::Io { path: config.out.clone(), source })?;
-    let registry = Registry::generate(config.seed);
+    let registry = Registry::generate(config.seed, &city);
     // Planted patterns need a few hundred calls of their own; below this they would crowd out
     // the background (and the row count could not be kept).
-    let plan =
-        if config.plant && config.calls >= MIN_CALLS_TO_PLANT { Plan::build(config, &registry) } else { Plan::empty() };
-    let mut generator = Generator::new(config, registry)?;
+    let plan = if config.plant && config.calls >= MIN_CALLS_TO_PLANT {
+        Plan::build(config, &registry, &city)
+    } else {
+        Plan::empty()
+    };
+    let mut generator = Generator::new(config, registry, city)?;
     let hotspots = config.out.join("truth").join("hotspots.csv");
     plant::write_hotspots(&hotspots, &plan.hotspots)
         .map_err(|e| GenerateError::Io { path: hotspots, source: e.into() })?;
@@ -320,7 +340,7 @@ pub fn generate(config: &GenerateConfig, progress: &mut dyn FnMut(u64)) -> Resul
 }
 
 impl<'a> Generator<'a> {
-    fn new(config: &'a GenerateConfig, registry: Registry) -> Result<Generator<'a>, GenerateError> {
+    fn new(config: &'a GenerateConfig, registry: Registry, city: City) -> Result<Generator<'a>, GenerateError> {
         let calls = TableWriter::create(&config.out, Table::Calls, config.format)?;
         let orders = TableWriter::create(&config.out, Table::WorkOrders, config.format)?;
         let truth = Truth::create(&config.out.join("truth"))?;
@@ -328,8 +348,10 @@ impl<'a> Generator<'a> {
         Ok(Generator {
             config,
             taxonomy: Taxonomy::builtin(),
+            city,
             registry,
             rng: stream(config.seed, 0xBACC, 0),
+            messy: stream(config.seed, MESSY_CALL_TAG, 0),
             serial: 0,
             occasional: 0,
             regular_pool: (config.calls / 10).max(100),
@@ -520,7 +542,9 @@ impl<'a> Generator<'a> {
     fn realise(&mut self, spec: EventSpec, out: &mut Vec<Draft>) {
         let category = self.category(spec.category);
         let model = &CATEGORY_MODELS[usize::from(spec.category)];
-        let person = Person::derive(self.config.seed, spec.person, &self.registry);
+        let person = Person::derive(self.config.seed, spec.person, &self.registry, &self.city);
+        let city = &self.city;
+        let messy = &mut self.messy;
         let rng = &mut self.rng;
         // The template decides whether the narrative names a counterparty.
         let template = match spec.narrative {
@@ -539,19 +563,19 @@ impl<'a> Generator<'a> {
         let place = spec.place.clone().unwrap_or_else(|| match counterparty {
             Some(c) => {
                 let base = &self.registry.entries[c].place;
-                let (lon, lat) = jitter(rng, (base.lon, base.lat), 0.03);
+                let (lon, lat) = city.jitter(rng, (base.lon, base.lat), 0.03);
                 Place { lon: city::round6(lon), lat: city::round6(lat), ..base.clone() }
             }
             None => {
-                let district = if rng.random_bool(0.7) { person.home_district } else { pick_district(rng, false) };
-                random_place(rng, district)
+                let district = if rng.random_bool(0.7) { person.home_district } else { city.pick_district(rng, false) };
+                city.random_place(rng, district)
             }
         });
         let mention = spec.counterparty_text.clone().or_else(|| counterparty.map(|c| self.registry.mention(rng, c)));
         let narrative = match (&spec.narrative, template) {
             (Some(text), _) => text.clone(),
-            (None, Some(template)) => fill(rng, template, model, mention.as_deref(), &place, None),
-            (None, None) => fill_template(rng, category, model, mention.as_deref(), &place),
+            (None, Some(template)) => fill(rng, city, template, model, mention.as_deref(), &place, None),
+            (None, None) => fill_template(rng, city, category, model, mention.as_deref(), &place),
         };
         let consult = category.group() == "CONSULT";
         let located = match spec.platform {
@@ -559,9 +583,12 @@ impl<'a> Generator<'a> {
             _ => !consult && rng.random_bool(0.88),
         };
         let disposition = draw_disposition(rng, spec.platform, category);
-        let phone =
-            spec.phone.as_ref().map(|p| format_phone(p, person.phone_style)).or_else(|| person.phone_as_captured(rng));
-        let name = spec.name.clone().or_else(|| person.name_as_given(rng));
+        let phone = spec
+            .phone
+            .as_ref()
+            .map(|p| format_phone(p, person.phone_style))
+            .or_else(|| person.phone_as_captured(rng, messy));
+        let name = spec.name.clone().or_else(|| person.name_as_given(rng, messy));
         let fields = CallFields {
             phone,
             name,
@@ -610,14 +637,15 @@ impl<'a> Generator<'a> {
             let order = self.order(created, call_serial, spec.platform, Some(target), channel, department);
             // The receiving platform records the call again, with its own capture of the caller.
             let rng = &mut self.rng;
+            let messy = &mut self.messy;
             let child_disposition = if rng.random_bool(0.95) { Disposition::Dispatched } else { Disposition::Answered };
             let child_fields = CallFields {
                 phone: spec
                     .phone
                     .as_ref()
                     .map(|p| format_phone(p, rng.random_range(0..5)))
-                    .or_else(|| person.phone_as_captured(rng)),
-                name: spec.name.clone().or_else(|| person.name_as_given(rng)),
+                    .or_else(|| person.phone_as_captured(rng, messy)),
+                name: spec.name.clone().or_else(|| person.name_as_given(rng, messy)),
                 id_number: person.id_as_given(rng),
                 place: Some(place.clone()),
                 show_coordinates: located,
@@ -849,6 +877,7 @@ impl<'a> Generator<'a> {
 
     fn call_fields(&mut self, call: &CallDraft, call_id: &str, source: Option<String>) -> Vec<Option<String>> {
         let rng = &mut self.rng;
+        let (city, messy) = (&self.city, &mut self.messy);
         let f = &call.fields;
         let category = &self.taxonomy.categories()[usize::from(f.category)];
         let style = match call.platform {
@@ -876,8 +905,8 @@ impl<'a> Generator<'a> {
             f.name.clone(),
             f.id_number.clone(),
             f.place.as_ref().map(|p| p.address.clone()),
-            f.place.as_ref().filter(|_| rng.random_bool(0.97)).map(|p| DISTRICTS[p.district].name.to_owned()),
-            f.place.as_ref().filter(|_| f.show_coordinates).map(Place::grid_id),
+            f.place.as_ref().filter(|_| rng.random_bool(0.97)).map(|p| city.district_as_written(p.district, messy)),
+            f.place.as_ref().filter(|_| f.show_coordinates).map(|p| city.grid_of(p)),
             lon,
             lat,
             Some(category_text),
@@ -1125,10 +1154,10 @@ fn transfer_target(from: Platform, category: &Category) -> Option<Platform> {
     }
 }
 
-/// A Yichang car plate (鄂E).
-pub fn random_plate(rng: &mut ChaCha8Rng) -> String {
+/// A car plate of the city (`鄂E…` in Yichang).
+pub fn random_plate(rng: &mut ChaCha8Rng, city: &City) -> String {
     const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let mut plate = String::from("鄂E");
+    let mut plate = String::from(city.plate_prefix());
     if rng.random_bool(0.2) {
         plate.push('D');
         for _ in 0..5 {
@@ -1193,18 +1222,20 @@ pub fn choose_template(rng: &mut ChaCha8Rng, category: &Category) -> &'static st
 /// Picks a narrative template of the category and fills its slots.
 pub fn fill_template(
     rng: &mut ChaCha8Rng,
+    city: &City,
     category: &Category,
     model: &CategoryModel,
     counterparty: Option<&str>,
     place: &Place,
 ) -> String {
     let template = choose_template(rng, category);
-    fill(rng, template, model, counterparty, place, None)
+    fill(rng, city, template, model, counterparty, place, None)
 }
 
-/// Fills a template's slots.
+/// Fills a template's slots (`{city}` with the city's short name).
 pub fn fill(
     rng: &mut ChaCha8Rng,
+    city: &City,
     template: &str,
     model: &CategoryModel,
     counterparty: Option<&str>,
@@ -1236,7 +1267,8 @@ pub fn fill(
                 };
                 out.push_str(&rounded.max(10).to_string());
             }
-            "plate" => out.push_str(&random_plate(rng)),
+            "plate" => out.push_str(&random_plate(rng, city)),
+            "city" => out.push_str(&city.short),
             "months" => out.push_str(&rng.random_range(1..9u32).to_string()),
             "minutes" => out.push_str(&rng.random_range(5..61u32).to_string()),
             "person" => match person {
@@ -1257,10 +1289,4 @@ pub fn fill(
     }
     out.push_str(rest);
     out
-}
-
-/// A place at given coordinates in a named district, with an address drawn there.
-pub fn place_near(rng: &mut ChaCha8Rng, district: usize, centre: (f64, f64), sd_km: f64) -> Place {
-    let (lon, lat) = jitter(rng, centre, sd_km);
-    place_at(rng, district, lon, lat)
 }

@@ -4,8 +4,11 @@ use chrono::{Datelike, NaiveDate};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::city::{DISTRICTS, pick, pick_district};
-use super::lexicon::{GIVEN_CHARS_FEMALE, GIVEN_CHARS_MALE, HOMOPHONES, SURNAMES};
+use super::city::{City, Messiness, pick};
+use super::lexicon::{
+    DOTTED_FATHERS, DOTTED_GIVEN_FEMALE, DOTTED_GIVEN_MALE, EXTRA_COMPOUND_SURNAMES, GIVEN_CHARS_FEMALE,
+    GIVEN_CHARS_MALE, HOMOPHONES, SURNAMES,
+};
 use super::registry::Registry;
 use crate::pii::resident_id_check_char;
 
@@ -63,6 +66,14 @@ impl PersonKey {
     }
 }
 
+/// Tag of the per-person streams of a messy city's name habits (xor-ed with the pool's tag).
+const MESSY_PERSON_TAG: u64 = 0x3E55_0000_0000;
+
+/// The day ages are counted to.
+fn reference_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default()
+}
+
 /// SplitMix64: a well-mixed hash of a 64-bit value, used to derive independent streams.
 pub fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -81,10 +92,12 @@ pub fn stream(seed: u64, a: u64, b: u64) -> ChaCha8Rng {
 pub struct Person {
     /// Who this is.
     pub key: PersonKey,
-    /// Surname (one or two characters).
+    /// Surname (one or two characters); for a middle-dot name, the personal name (`阿依古丽`).
     pub surname: &'static str,
-    /// Given name.
+    /// Given name; for a middle-dot name, the father's name (`买买提`).
     pub given: String,
+    /// Whether the name is a middle-dot name (`阿依古丽·买买提`), said in full or by its first part.
+    pub dotted: bool,
     /// Sex, which picks 先生 / 女士 and the ID's sequence parity.
     pub female: bool,
     /// Date of birth.
@@ -101,6 +114,8 @@ pub struct Person {
     pub id_rate: f64,
     /// How their phone number tends to be captured.
     pub phone_style: u8,
+    /// How messily their city writes names and phones (`None`: as in Yichang).
+    pub messiness: Option<Messiness>,
 }
 
 fn weighted_surname(rng: &mut ChaCha8Rng) -> &'static str {
@@ -124,14 +139,14 @@ pub fn random_mobile(rng: &mut ChaCha8Rng) -> String {
     format!("{}{:08}", pick(rng, &PREFIXES), rng.random_range(0..100_000_000u32))
 }
 
-/// A random Yichang landline in canonical form.
-pub fn random_landline(rng: &mut ChaCha8Rng) -> String {
-    format!("0717-{}{:06}", rng.random_range(2..9u32), rng.random_range(0..1_000_000u32))
+/// A random landline of an area in canonical form (`0717-6221234`).
+pub fn random_landline(rng: &mut ChaCha8Rng, area_code: &str) -> String {
+    format!("{area_code}-{}{:06}", rng.random_range(2..9u32), rng.random_range(0..1_000_000u32))
 }
 
 impl Person {
-    /// Derives the person for a key; the same seed and key always give the same person.
-    pub fn derive(seed: u64, key: PersonKey, registry: &Registry) -> Person {
+    /// Derives the person for a key in a city; the same seed, key and city always give the same person.
+    pub fn derive(seed: u64, key: PersonKey, registry: &Registry, city: &City) -> Person {
         let (tag, _) = key.pool.tag();
         let mut rng = stream(seed, tag, key.index);
         // A few households share a landline and mostly a surname.
@@ -139,8 +154,8 @@ impl Person {
         let mut home_rng = stream(seed, tag ^ 0xF00D, household);
         let shares_home = home_rng.random_bool(0.08) && matches!(key.pool, Pool::Occasional | Pool::Regular);
         let home_surname = weighted_surname(&mut home_rng);
-        let home_landline = random_landline(&mut home_rng);
-        let home_district = pick_district(&mut home_rng, false);
+        let home_landline = random_landline(&mut home_rng, &city.area_code);
+        let home_district = city.pick_district(&mut home_rng, false);
 
         let female = rng.random_bool(0.5);
         let surname = if shares_home && rng.random_bool(0.7) { home_surname } else { weighted_surname(&mut rng) };
@@ -148,9 +163,9 @@ impl Person {
         let given_len = if rng.random_bool(0.75) { 2 } else { 1 };
         let given: String = (0..given_len).map(|_| *pick(&mut rng, chars)).collect();
         let age_days = rng.random_range(18 * 365..82 * 365);
-        let birth = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default() - chrono::Days::new(age_days);
-        let home_district = if shares_home { home_district } else { pick_district(&mut rng, false) };
-        let id_number = make_id(&mut rng, DISTRICTS[home_district].code, birth, female);
+        let birth = reference_day() - chrono::Days::new(age_days);
+        let home_district = if shares_home { home_district } else { city.pick_district(&mut rng, false) };
+        let id_number = make_id(&mut rng, &city.districts[home_district].code, birth, female);
 
         let mut phones = vec![random_mobile(&mut rng)];
         let extra = match rng.random_range(0..100) {
@@ -169,10 +184,11 @@ impl Person {
             let shop = rng.random_range(0..registry.entries.len());
             phones.push(registry.entries[shop].phone.clone());
         }
-        Person {
+        let mut person = Person {
             key,
             surname,
             given,
+            dotted: false,
             female,
             birth,
             home_district,
@@ -181,28 +197,88 @@ impl Person {
             full_name_rate: rng.random_range(0.2..0.9),
             id_rate: if rng.random_bool(0.3) { rng.random_range(0.1..0.6) } else { rng.random_range(0.0..0.08) },
             phone_style: rng.random_range(0..5),
+            messiness: city.messiness,
+        };
+        if let Some(m) = city.messiness {
+            person.vary_name(&mut stream(seed, tag ^ MESSY_PERSON_TAG, key.index), m);
+        }
+        person
+    }
+
+    /// In a messy city, gives a few people a middle-dot name or a rarer compound surname (drawn
+    /// from the person's own messy stream, so the rest of the person is as in a tidy city).
+    fn vary_name(&mut self, messy: &mut ChaCha8Rng, m: Messiness) {
+        if messy.random_bool(m.dotted_people) {
+            let given = if self.female { DOTTED_GIVEN_FEMALE } else { DOTTED_GIVEN_MALE };
+            self.surname = *pick(messy, given);
+            self.given = (*pick(messy, DOTTED_FATHERS)).to_owned();
+            self.dotted = true;
+        } else if messy.random_bool(m.compound_surnames) {
+            self.surname = *pick(messy, EXTRA_COMPOUND_SURNAMES);
         }
     }
 
-    /// Full name.
+    /// Age in whole years (at the start of 2024).
+    pub fn age(&self) -> i64 {
+        (reference_day() - self.birth).num_days() / 365
+    }
+
+    /// Full name (`王伟`, `阿依古丽·买买提`).
     pub fn full_name(&self) -> String {
+        if self.dotted {
+            return format!("{}·{}", self.surname, self.given);
+        }
         format!("{}{}", self.surname, self.given)
     }
 
-    /// 先生 or 女士 after the surname.
+    /// 先生 or 女士 after the surname; for a middle-dot name, its first part.
     pub fn honorific_name(&self) -> String {
+        if self.dotted {
+            return self.surname.to_owned();
+        }
         format!("{}{}", self.surname, if self.female { "女士" } else { "先生" })
     }
 
+    /// 老X for someone over 45, 小X for someone under 35 (X the surname); none between or for a middle-dot name.
+    pub fn informal_name(&self) -> Option<String> {
+        let prefix = match self.age() {
+            _ if self.dotted => return None,
+            age if age > 45 => "老",
+            age if age < 35 => "小",
+            _ => return None,
+        };
+        Some(format!("{prefix}{}", self.surname))
+    }
+
+    /// The police way of anonymising a name: the surname and one 某 per given-name character (陈某, 李某某).
+    pub fn anonymised_name(&self) -> String {
+        format!("{}{}", self.surname, "某".repeat(self.given.chars().count()))
+    }
+
+    /// The short form said on one call: the honorific form, or in a messy city now and then 老X / 小X.
+    fn short_name(&self, messy: &mut ChaCha8Rng) -> String {
+        match (self.messiness, self.informal_name()) {
+            (Some(m), Some(informal)) if messy.random_bool(m.informal_of_honorific) => informal,
+            _ => self.honorific_name(),
+        }
+    }
+
     /// The name as a call-taker records it on one call: full, honorific, with a stray space,
-    /// with a homophone typo, or not at all.
-    pub fn name_as_given(&self, rng: &mut ChaCha8Rng) -> Option<String> {
+    /// with a homophone typo, or not at all; in a messy city also 老X / 小X or 陈某 (those draws
+    /// come from `messy`, which a tidy city never touches).
+    pub fn name_as_given(&self, rng: &mut ChaCha8Rng, messy: &mut ChaCha8Rng) -> Option<String> {
         let roll = rng.random::<f64>();
         if roll < 0.06 {
             return None;
         }
         if rng.random::<f64>() >= self.full_name_rate {
-            return Some(self.honorific_name());
+            return Some(self.short_name(messy));
+        }
+        if let Some(m) = self.messiness
+            && !self.dotted
+            && messy.random_bool(m.anonymised_of_full)
+        {
+            return Some(self.anonymised_name());
         }
         let name = self.full_name();
         Some(match rng.random_range(0..100) {
@@ -217,14 +293,15 @@ impl Person {
         })
     }
 
-    /// The phone as captured on one call, or `None` when withheld.
-    pub fn phone_as_captured(&self, rng: &mut ChaCha8Rng) -> Option<String> {
+    /// The phone as captured on one call, or `None` when withheld (a messy city's extra landline
+    /// forms drawn from `messy`).
+    pub fn phone_as_captured(&self, rng: &mut ChaCha8Rng, messy: &mut ChaCha8Rng) -> Option<String> {
         if rng.random_bool(0.02) {
             return None;
         }
         let phone = if rng.random_bool(0.8) { &self.phones[0] } else { pick(rng, &self.phones) };
         let style = if rng.random_bool(0.85) { self.phone_style } else { rng.random_range(0..5) };
-        Some(format_phone(phone, style))
+        Some(format_phone_in(phone, style, self.messiness, messy))
     }
 
     /// The ID number when the call-taker takes it down (a minority of calls).
@@ -254,6 +331,18 @@ pub fn format_phone(canonical: &str, style: u8) -> String {
         3 => format!("{a} {b} {c}"),
         _ => format!("+86{canonical}"),
     }
+}
+
+/// [`format_phone`], and in a messy city now and then a landline with full-width brackets
+/// (`（0311）8123456`) or a space after its area code (`0311 8123456`).
+pub fn format_phone_in(canonical: &str, style: u8, messiness: Option<Messiness>, messy: &mut ChaCha8Rng) -> String {
+    if let Some(m) = messiness
+        && let Some((code, number)) = canonical.split_once('-')
+        && messy.random_bool(m.landline_extra_forms)
+    {
+        return if messy.random_bool(0.5) { format!("（{code}）{number}") } else { format!("{code} {number}") };
+    }
+    format_phone(canonical, style)
 }
 
 /// Replaces one character that has a homophone.
@@ -290,38 +379,110 @@ fn make_id(rng: &mut ChaCha8Rng, region: &str, birth: NaiveDate, female: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pii::normalize_phone;
+    use crate::city::CityProfile;
+    use crate::pii::normalize_phone_in;
+    use rand::SeedableRng;
+    use std::collections::HashSet;
+
+    fn city(name: &str) -> City {
+        City::from_profile(&CityProfile::builtin(name).expect("built-in")).expect("lays out")
+    }
 
     #[test]
     fn a_person_is_the_same_every_time_and_differs_by_key() {
-        let registry = Registry::generate(3);
+        let city = city("yichang");
+        let registry = Registry::generate(3, &city);
         let key = PersonKey { pool: Pool::Regular, index: 42 };
-        let a = Person::derive(3, key, &registry);
-        let b = Person::derive(3, key, &registry);
+        let a = Person::derive(3, key, &registry, &city);
+        let b = Person::derive(3, key, &registry, &city);
         assert_eq!(
             (a.full_name(), a.phones.clone(), a.id_number.clone()),
             (b.full_name(), b.phones.clone(), b.id_number.clone())
         );
-        let c = Person::derive(3, PersonKey { pool: Pool::Regular, index: 43 }, &registry);
+        let c = Person::derive(3, PersonKey { pool: Pool::Regular, index: 43 }, &registry, &city);
         assert_ne!(a.phones[0], c.phones[0]);
     }
 
     #[test]
     fn ids_carry_a_valid_check_digit_and_every_phone_form_normalises_back() {
-        let registry = Registry::generate(3);
-        for index in 0..200 {
-            let person = Person::derive(9, PersonKey { pool: Pool::Occasional, index }, &registry);
-            if person.id_number.len() == 18 {
-                assert_eq!(resident_id_check_char(&person.id_number[..17]), person.id_number.chars().last());
-            } else {
-                assert_eq!(person.id_number.len(), 15);
-            }
-            for phone in &person.phones {
-                for style in 0..5 {
-                    assert_eq!(normalize_phone(&format_phone(phone, style)).as_deref(), Some(phone.as_str()));
+        for name in CityProfile::builtin_names() {
+            let city = city(name);
+            let registry = Registry::generate(3, &city);
+            let mut messy = ChaCha8Rng::seed_from_u64(5);
+            for index in 0..200 {
+                let person = Person::derive(9, PersonKey { pool: Pool::Occasional, index }, &registry, &city);
+                if person.id_number.len() == 18 {
+                    assert_eq!(resident_id_check_char(&person.id_number[..17]), person.id_number.chars().last());
+                } else {
+                    assert_eq!(person.id_number.len(), 15);
+                }
+                assert!(city.districts.iter().any(|d| person.id_number.starts_with(&d.code)));
+                for phone in &person.phones {
+                    for style in 0..5 {
+                        let written = format_phone_in(phone, style, city.messiness, &mut messy);
+                        let canonical = normalize_phone_in(&written, &city.area_code);
+                        assert_eq!(canonical.as_deref(), Some(phone.as_str()), "{name}: {written}");
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn messy_cities_have_dotted_and_compound_names_and_informal_and_anonymised_forms() {
+        let city = city("hulunbuir");
+        let registry = Registry::generate(3, &city);
+        let (mut rng, mut messy) = (ChaCha8Rng::seed_from_u64(1), ChaCha8Rng::seed_from_u64(2));
+        let people: Vec<Person> = (0..4000)
+            .map(|index| Person::derive(4, PersonKey { pool: Pool::Occasional, index }, &registry, &city))
+            .collect();
+        let dotted = people.iter().filter(|p| p.dotted).count();
+        assert!((60..=190).contains(&dotted), "{dotted} of 4000 dotted");
+        assert!(people.iter().any(|p| EXTRA_COMPOUND_SURNAMES.contains(&p.surname) && !p.dotted));
+        let mut said: Vec<(&Person, String)> = Vec::new();
+        for person in &people {
+            for _ in 0..5 {
+                if let Some(name) = person.name_as_given(&mut rng, &mut messy) {
+                    said.push((person, name));
+                }
+            }
+        }
+        let share =
+            |f: &dyn Fn(&Person, &str) -> bool| said.iter().filter(|(p, n)| f(p, n)).count() as f64 / said.len() as f64;
+        let informal = share(&|p, n| p.informal_name().as_deref() == Some(n));
+        let anonymised = share(&|p, n| !p.dotted && n == p.anonymised_name());
+        assert!((0.055..0.105).contains(&informal), "informal {informal}");
+        assert!((0.02..0.045).contains(&anonymised), "anonymised {anonymised}");
+        assert!(said.iter().any(|(p, n)| p.dotted && n.contains('·')));
+        assert!(said.iter().any(|(p, n)| p.dotted && n == p.surname));
+        let old = people.iter().find(|p| !p.dotted && p.age() > 45).expect("someone over 45");
+        assert_eq!(old.informal_name(), Some(format!("老{}", old.surname)));
+    }
+
+    #[test]
+    fn yichang_people_draw_nothing_from_the_messy_stream() {
+        let city = city("yichang");
+        let registry = Registry::generate(3, &city);
+        let (mut rng, mut messy) = (ChaCha8Rng::seed_from_u64(1), ChaCha8Rng::seed_from_u64(2));
+        let untouched = messy.clone();
+        for index in 0..300 {
+            let person = Person::derive(4, PersonKey { pool: Pool::Regular, index }, &registry, &city);
+            person.name_as_given(&mut rng, &mut messy);
+            person.phone_as_captured(&mut rng, &mut messy);
+            assert!(!person.dotted);
+        }
+        assert!(messy == untouched, "yichang drew from the messy stream");
+    }
+
+    #[test]
+    fn a_messy_city_writes_landlines_in_six_ways_and_mobiles_as_ever() {
+        let mut messy = ChaCha8Rng::seed_from_u64(3);
+        let m = Some(Messiness::NEWER_CITIES);
+        let forms: HashSet<String> =
+            (0..400).map(|i| format_phone_in("0470-8123456", (i % 5) as u8, m, &mut messy)).collect();
+        let expected = ["0470-8123456", "(0470)8123456", "04708123456", "8123456", "（0470）8123456", "0470 8123456"];
+        assert_eq!(forms, expected.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(format_phone_in("13912345678", 3, m, &mut messy), format_phone("13912345678", 3));
     }
 
     #[test]

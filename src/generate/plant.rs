@@ -4,12 +4,12 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::city::{DISTRICTS, pick, random_place};
+use super::city::{City, pick};
 use super::lexicon::{CounterpartyKind, ESCALATION, NARRATIVES};
 use super::model::{CategoryModel, category_model};
 use super::people::{Person, PersonKey, Pool, random_mobile, stream};
 use super::registry::Registry;
-use super::{EventSpec, GenerateConfig, fill, fill_template, place_near};
+use super::{EventSpec, GenerateConfig, fill, fill_template};
 use crate::contract::timestamp::{MICROS_PER_SEC, from_shanghai};
 use crate::contract::{Platform, Taxonomy};
 
@@ -100,6 +100,7 @@ pub struct Plan {
 struct Planter<'a> {
     config: &'a GenerateConfig,
     registry: &'a Registry,
+    city: &'a City,
     rng: ChaCha8Rng,
     events: Vec<EventSpec>,
 }
@@ -118,9 +119,9 @@ impl Plan {
         Plan::default()
     }
 
-    /// Plans every pattern for the configured period.
-    pub fn build(config: &GenerateConfig, registry: &Registry) -> Plan {
-        let mut planter = Planter { config, registry, rng: stream(config.seed, 0x9A4A, 0), events: Vec::new() };
+    /// Plans every pattern for the configured period in a city.
+    pub fn build(config: &GenerateConfig, registry: &Registry, city: &City) -> Plan {
+        let mut planter = Planter { config, registry, city, rng: stream(config.seed, 0x9A4A, 0), events: Vec::new() };
         let mut kinds = Vec::new();
         planter.counted(&mut kinds, "extortion_ring", Planter::medical_beauty_ring);
         planter.counted(&mut kinds, "staged_accident", Planter::staged_accident_ring);
@@ -172,6 +173,7 @@ impl Planter<'_> {
         match self.rng.random_range(0..3) {
             0 => person.full_name(),
             1 => person.honorific_name(),
+            _ if person.dotted => format!("自称叫{}的{sex}", person.surname),
             _ => format!("自称姓{}的{sex}", person.surname),
         }
     }
@@ -187,7 +189,9 @@ impl Planter<'_> {
     fn medical_beauty_ring(&mut self) {
         let tag = |role| TruthTag::Ring { ring_id: "RING-1", kind: "extortion_ring", role };
         let members: Vec<Person> = (0..4)
-            .map(|i| Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(1), index: i }, self.registry))
+            .map(|i| {
+                Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(1), index: i }, self.registry, self.city)
+            })
             .collect();
         let burner = random_mobile(&mut self.rng);
         // Clinics in as many districts as possible, taken round-robin.
@@ -210,12 +214,19 @@ impl Planter<'_> {
             let entry = &self.registry.entries[clinic];
             spec.counterparty = Some(clinic);
             spec.counterparty_text = Some(self.registry.mention(&mut self.rng, clinic));
-            let place = place_near(&mut self.rng, entry.place.district, (entry.place.lon, entry.place.lat), 0.02);
+            let place =
+                self.city.place_near(&mut self.rng, entry.place.district, (entry.place.lon, entry.place.lat), 0.02);
             // The first two look like any ordinary dispute: small sums.
             let amounts = if i < 2 { model(beauty) } else { greedy };
             let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
-            spec.narrative =
-                Some(fill_template(&mut self.rng, category, &amounts, spec.counterparty_text.as_deref(), &place));
+            spec.narrative = Some(fill_template(
+                &mut self.rng,
+                self.city,
+                category,
+                &amounts,
+                spec.counterparty_text.as_deref(),
+                &place,
+            ));
             spec.place = Some(place);
             if m < 2 && self.rng.random_bool(0.3) {
                 spec.phone = Some(burner.clone());
@@ -224,8 +235,12 @@ impl Planter<'_> {
             }
             if self.rng.random_bool(0.15) {
                 // A made-up given name.
-                spec.name =
-                    Some(format!("{}{}", member.surname, pick(&mut self.rng, &["丽", "静", "芳", "敏", "婷", "强"])));
+                let made_up = pick(&mut self.rng, &["丽", "静", "芳", "敏", "婷", "强"]);
+                spec.name = Some(if member.dotted {
+                    member.surname.to_owned()
+                } else {
+                    format!("{}{made_up}", member.surname)
+                });
             }
             spec.tags = vec![tag(if i < 2 { "seed" } else { "member_call" })];
             if i >= 4 {
@@ -245,11 +260,13 @@ impl Planter<'_> {
             let mut spec = self.spec(later, Platform::P110, "CRIM.EXTORTION", staff);
             let entry = &self.registry.entries[clinic];
             let who = self.reference(&members[m]);
-            let place = place_near(&mut self.rng, entry.place.district, (entry.place.lon, entry.place.lat), 0.01);
+            let place =
+                self.city.place_near(&mut self.rng, entry.place.district, (entry.place.lon, entry.place.lat), 0.01);
             let template = self.template_with_person("CRIM.EXTORTION").unwrap_or("{counterparty}负责人报警称，{person}以术后效果不好为由多次到店吵闹，索要赔偿{amount}元，否则就到网上曝光。");
             let mut amounts = model("CRIM.EXTORTION");
             amounts.amount = (50_000, 300_000);
-            spec.narrative = Some(fill(&mut self.rng, template, &amounts, Some(&entry.name), &place, Some(&who)));
+            spec.narrative =
+                Some(fill(&mut self.rng, self.city, template, &amounts, Some(&entry.name), &place, Some(&who)));
             spec.counterparty_text = Some(who);
             spec.place = Some(place);
             spec.phone = Some(entry.phone.clone());
@@ -259,7 +276,7 @@ impl Planter<'_> {
     }
 
     fn spread_over_districts(&mut self, kind: CounterpartyKind, count: usize) -> Vec<usize> {
-        let mut by_district: Vec<Vec<usize>> = vec![Vec::new(); DISTRICTS.len()];
+        let mut by_district: Vec<Vec<usize>> = vec![Vec::new(); self.city.districts.len()];
         for &i in self.registry.of_kind(kind) {
             by_district[self.registry.entries[i].place.district].push(i);
         }
@@ -288,12 +305,15 @@ impl Planter<'_> {
     fn staged_accident_ring(&mut self) {
         let tag = |role| TruthTag::Ring { ring_id: "RING-2", kind: "staged_accident", role };
         let members: Vec<Person> = (0..3)
-            .map(|i| Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(2), index: i }, self.registry))
+            .map(|i| {
+                Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(2), index: i }, self.registry, self.city)
+            })
             .collect();
         let junctions: Vec<(usize, (f64, f64))> = (0..4)
             .map(|i| {
-                let district = if i < 2 { 1 } else { 0 }; // 伍家岗区, 西陵区
-                let place = random_place(&mut self.rng, district);
+                // The second busiest urban district, then the busiest (伍家岗区, 西陵区 in Yichang).
+                let district = self.city.busiest_urban(if i < 2 { 1 } else { 0 });
+                let place = self.city.random_place(&mut self.rng, district);
                 (district, (place.lon, place.lat))
             })
             .collect();
@@ -312,10 +332,11 @@ impl Planter<'_> {
                 let platform = if self.rng.random_bool(0.6) { Platform::P122 } else { Platform::P110 };
                 let mut spec = self.spec(time, platform, accident, members[m].key);
                 let (district, point) = *pick(&mut self.rng, &junctions);
-                let place = place_near(&mut self.rng, district, point, 0.04);
-                let plate = super::random_plate(&mut self.rng);
+                let place = self.city.place_near(&mut self.rng, district, point, 0.04);
+                let plate = super::random_plate(&mut self.rng, self.city);
                 let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
-                spec.narrative = Some(fill_template(&mut self.rng, category, &model(accident), None, &place));
+                spec.narrative =
+                    Some(fill_template(&mut self.rng, self.city, category, &model(accident), None, &place));
                 spec.counterparty_text = Some(format!("{plate}车主"));
                 spec.place = Some(place.clone());
                 spec.tags = vec![tag("member_call")];
@@ -342,7 +363,7 @@ impl Planter<'_> {
             );
             let mut amounts = model("CRIM.EXTORTION");
             amounts.amount = (800, 6_000);
-            spec.narrative = Some(fill(&mut self.rng, template, &amounts, None, &place, Some(&who)));
+            spec.narrative = Some(fill(&mut self.rng, self.city, template, &amounts, None, &place, Some(&who)));
             spec.counterparty_text = Some(who);
             spec.place = Some(place);
             spec.tags = vec![tag("victim_report")];
@@ -354,7 +375,9 @@ impl Planter<'_> {
     fn professional_claimants(&mut self) {
         let tag = TruthTag::Ring { ring_id: "RING-3", kind: "professional_claimants", role: "member_call" };
         let members: Vec<Person> = (0..5)
-            .map(|i| Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(3), index: i }, self.registry))
+            .map(|i| {
+                Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(3), index: i }, self.registry, self.city)
+            })
             .collect();
         let phones: Vec<String> = (0..3).map(|_| random_mobile(&mut self.rng)).collect();
         let scripts = [
@@ -384,9 +407,10 @@ impl Planter<'_> {
                 scripts[self.rng.random_range(0..scripts.len())].replace("{item}", pick::<&str>(&mut self.rng, &items));
             let place = match shop {
                 Some(s) => self.registry.entries[s].place.clone(),
-                None => random_place(&mut self.rng, 0),
+                None => self.city.random_place(&mut self.rng, self.city.busiest_urban(0)),
             };
-            spec.narrative = Some(fill(&mut self.rng, &script, &model(code), mention.as_deref(), &place, None));
+            spec.narrative =
+                Some(fill(&mut self.rng, self.city, &script, &model(code), mention.as_deref(), &place, None));
             spec.counterparty = shop;
             spec.counterparty_text = mention;
             spec.place = Some(place);
@@ -404,7 +428,7 @@ impl Planter<'_> {
             ["COMPLAINT.NOISE", "DISPUTE.PROPERTY_MGMT", "DISPUTE.LABOR", "DISPUTE.NEIGHBOR", "DISPUTE.RENTAL"];
         for k in 0..count {
             let key = PersonKey { pool: Pool::Escalator, index: k };
-            let person = Person::derive(self.config.seed, key, self.registry);
+            let person = Person::derive(self.config.seed, key, self.registry, self.city);
             let code = categories[k as usize % categories.len()];
             let category_model = model(code);
             let counterparty = (!category_model.counterparties.is_empty())
@@ -412,7 +436,7 @@ impl Planter<'_> {
                 .flatten();
             let place = match counterparty {
                 Some(c) => self.registry.entries[c].place.clone(),
-                None => random_place(&mut self.rng, person.home_district),
+                None => self.city.random_place(&mut self.rng, person.home_district),
             };
             let n = self.rng.random_range(18..41).min(self.config.days.max(2));
             for i in 0..n {
@@ -430,7 +454,8 @@ impl Planter<'_> {
                 };
                 let mention = counterparty.map(|c| self.registry.mention(&mut self.rng, c));
                 let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
-                let mut narrative = fill_template(&mut self.rng, category, &category_model, mention.as_deref(), &place);
+                let mut narrative =
+                    fill_template(&mut self.rng, self.city, category, &category_model, mention.as_deref(), &place);
                 if level > 0 {
                     narrative.push_str(pick::<&str>(&mut self.rng, ESCALATION[usize::from(level) - 1]));
                 }
@@ -449,8 +474,11 @@ impl Planter<'_> {
     fn urban_entry(&mut self, kind: CounterpartyKind) -> Option<usize> {
         let all = self.registry.of_kind(kind);
         let tail = &all[all.len() * 7 / 10..];
-        let urban: Vec<usize> =
-            tail.iter().copied().filter(|&i| DISTRICTS[self.registry.entries[i].place.district].urban).collect();
+        let urban: Vec<usize> = tail
+            .iter()
+            .copied()
+            .filter(|&i| self.city.districts[self.registry.entries[i].place.district].urban)
+            .collect();
         (!urban.is_empty()).then(|| *pick(&mut self.rng, &urban))
     }
 
@@ -462,10 +490,10 @@ impl Planter<'_> {
         counterparty: Option<usize>,
         mention: Option<String>,
     ) {
-        let place = place_near(&mut self.rng, district, centre, spread_km);
+        let place = self.city.place_near(&mut self.rng, district, centre, spread_km);
         let category = &Taxonomy::builtin().categories()[usize::from(spec.category)];
         let model = model(&category.code);
-        spec.narrative = Some(fill_template(&mut self.rng, category, &model, mention.as_deref(), &place));
+        spec.narrative = Some(fill_template(&mut self.rng, self.city, category, &model, mention.as_deref(), &place));
         spec.counterparty = counterparty;
         spec.counterparty_text = mention;
         spec.place = Some(place);
@@ -477,9 +505,11 @@ impl Planter<'_> {
     fn emerging_hotspot(&mut self) -> HotspotTruth {
         let code = "DISPUTE.LABOR";
         let company = self.urban_entry(CounterpartyKind::ConstructionCompany);
-        let centre = company
-            .map_or(DISTRICTS[1].centre, |c| (self.registry.entries[c].place.lon, self.registry.entries[c].place.lat));
-        let district = company.map_or(1, |c| self.registry.entries[c].place.district);
+        let fallback = self.city.busiest_urban(1);
+        let centre = company.map_or(self.city.districts[fallback].centre, |c| {
+            (self.registry.entries[c].place.lon, self.registry.entries[c].place.lat)
+        });
+        let district = company.map_or(fallback, |c| self.registry.entries[c].place.district);
         let start_day = (self.days() * 0.7).floor();
         let length = (self.days() - start_day).max(1.0);
         let n = (self.config.calls / 2500).max(40);
@@ -510,9 +540,11 @@ impl Planter<'_> {
     fn persistent_hotspot(&mut self) -> HotspotTruth {
         let code = "COMPLAINT.NOISE";
         let bar = self.urban_entry(CounterpartyKind::BarKtv);
-        let centre = bar
-            .map_or(DISTRICTS[0].centre, |b| (self.registry.entries[b].place.lon, self.registry.entries[b].place.lat));
-        let district = bar.map_or(0, |b| self.registry.entries[b].place.district);
+        let fallback = self.city.busiest_urban(0);
+        let centre = bar.map_or(self.city.districts[fallback].centre, |b| {
+            (self.registry.entries[b].place.lon, self.registry.entries[b].place.lat)
+        });
+        let district = bar.map_or(fallback, |b| self.registry.entries[b].place.district);
         let n = (self.config.calls / 800).max(60);
         let residents = 20 + n / 8;
         for i in 0..n {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use super::city::{DISTRICTS, Place, pick, pick_district, random_place};
+use super::city::{City, Place, pick};
 use super::lexicon::{COUNTERPARTY_NAMES, CounterpartyKind};
 use super::people::{homophone_typo, random_landline, stream};
 
@@ -22,6 +22,8 @@ pub struct Counterparty {
     pub kind: CounterpartyKind,
     /// Where it is.
     pub place: Place,
+    /// Short form of its district (`西陵`), which callers put before its short name.
+    pub district_short: String,
     /// Its landline (canonical form).
     pub phone: String,
 }
@@ -87,8 +89,8 @@ fn last_chars(text: &str, n: usize) -> &str {
 }
 
 impl Registry {
-    /// Generates the registry for a seed.
-    pub fn generate(seed: u64) -> Registry {
+    /// Generates the registry of a city for a seed.
+    pub fn generate(seed: u64, city: &City) -> Registry {
         let mut rng = stream(seed, 0xC0C0, 0);
         let mut names = HashSet::new();
         let mut entries = Vec::new();
@@ -103,12 +105,12 @@ impl Registry {
             while indices.len() < size && attempts < size * 50 {
                 attempts += 1;
                 let urban_only = rng.random_bool(0.5);
-                let district = pick_district(&mut rng, urban_only);
-                let stem = (*pick(&mut rng, stems)).to_owned();
+                let district = city.pick_district(&mut rng, urban_only);
+                let stem = pick(&mut rng, stems).replace("{city}", &city.short);
                 let suffix = *pick(&mut rng, suffixes);
                 let prefix = match rng.random_range(0..10) {
-                    0..=4 => DISTRICTS[district].short,
-                    5..=6 => "宜昌",
+                    0..=4 => city.districts[district].short.as_str(),
+                    5..=6 => city.short.as_str(),
                     _ => "",
                 };
                 let name = format!("{prefix}{stem}{suffix}");
@@ -122,8 +124,9 @@ impl Registry {
                     short,
                     stem,
                     kind,
-                    place: random_place(&mut rng, district),
-                    phone: random_landline(&mut rng),
+                    place: city.random_place(&mut rng, district),
+                    district_short: city.districts[district].short.clone(),
+                    phone: random_landline(&mut rng, &city.area_code),
                 });
             }
             by_kind.push((kind, indices));
@@ -153,7 +156,7 @@ impl Registry {
         match rng.random_range(0..100) {
             0..=59 => entry.name.clone(),
             60..=87 => entry.short.clone(),
-            88..=94 => format!("{}{}", DISTRICTS[entry.place.district].short, entry.short),
+            88..=94 => format!("{}{}", entry.district_short, entry.short),
             _ => homophone_typo(rng, &entry.short),
         }
     }
@@ -162,11 +165,13 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::city::CityProfile;
 
     #[test]
     fn registry_is_deterministic_with_unique_names_of_every_kind() {
-        let a = Registry::generate(11);
-        let b = Registry::generate(11);
+        let city = City::from_profile(&CityProfile::yichang()).expect("lays out");
+        let a = Registry::generate(11, &city);
+        let b = Registry::generate(11, &city);
         assert_eq!(a.entries.len(), b.entries.len());
         assert!(a.entries.iter().zip(&b.entries).all(|(x, y)| x.name == y.name && x.phone == y.phone));
         let names: HashSet<&str> = a.entries.iter().map(|e| e.name.as_str()).collect();
@@ -174,5 +179,16 @@ mod tests {
         for (kind, size) in SIZES {
             assert!(a.of_kind(kind).len() >= size / 2, "{kind:?} has {}", a.of_kind(kind).len());
         }
+    }
+
+    #[test]
+    fn another_city_names_its_shops_after_itself_and_its_districts() {
+        let city = City::from_profile(&CityProfile::builtin("shijiazhuang").expect("built-in")).expect("lays out");
+        let registry = Registry::generate(11, &city);
+        assert!(registry.entries.iter().any(|e| e.name.starts_with("石家庄")));
+        assert!(registry.entries.iter().all(|e| !e.name.contains("宜昌") && !e.name.contains('{')));
+        assert!(registry.entries.iter().all(|e| e.phone.starts_with("0311-")));
+        let shorts: Vec<&str> = city.districts.iter().map(|d| d.short.as_str()).collect();
+        assert!(registry.entries.iter().any(|e| shorts.iter().any(|s| e.name.starts_with(s))));
     }
 }
