@@ -282,3 +282,55 @@ fn a_warehouse_that_more_than_doubles_is_resolved_afresh_and_ids_stay_unique() {
     let kept = before.iter().filter(|(call, id)| after[*call] == **id).count();
     assert!(kept * 100 >= before.len() * 95, "{kept} of {} earlier calls kept their id", before.len());
 }
+
+/// Every row of a query, each column as text (NULL as `∅`), in the query's order.
+fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let session = open_session(dir, SessionOptions { audit: false, ..SessionOptions::default() }).unwrap();
+    let (_, batches) = session.collect(sql).unwrap();
+    let mut out = Vec::new();
+    for batch in &batches {
+        let columns: Vec<_> = (0..batch.num_columns())
+            .map(|i| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(
+                columns
+                    .iter()
+                    .map(|c| if c.is_null(row) { "∅".to_owned() } else { c.as_string::<i32>().value(row).to_owned() })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn resolution_is_the_same_on_one_thread_and_on_two() {
+    let background = batch("resolve-bg-20k", 20_000, 5, OutputFormat::Csv, true);
+    let first = new_warehouse("resolve-determinism-1");
+    ingest_files(&first, &[background.join("calls.csv")]);
+    // A second copy of the very same snapshot (same key, same ingest).
+    let second = scratch("resolve-determinism-2").join("wh");
+    crate::util::copy_dir(&first, &second);
+    let in_pool = |threads: usize, dir: &Path| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| run_resolve(dir))
+    };
+    let (one, two) = (in_pool(1, &first), in_pool(2, &second));
+    assert_eq!((one.mode, two.mode), ("full", "full"));
+    assert_eq!((one.links, one.entities), (two.links, two.entities));
+    for sql in [
+        "SELECT call_id, entity_id, confidence, link, received_at FROM caller_entities ORDER BY call_id",
+        "SELECT * FROM entities ORDER BY entity_id",
+        // All but the run's timestamp (trained_at).
+        "SELECT comparison, level, description, m, u, bits FROM resolve_model ORDER BY comparison, level",
+    ] {
+        let (a, b) = (rows(&first, sql), rows(&second, sql));
+        assert!(a.len() > 1_000 || sql.contains("resolve_model"), "{sql}: {} rows", a.len());
+        assert_eq!(a.len(), b.len(), "{sql}");
+        let differ: Vec<(&Vec<String>, &Vec<String>)> = a.iter().zip(&b).filter(|(x, y)| x != y).collect();
+        assert!(differ.is_empty(), "{sql}: {} rows differ, e.g. {:?}", differ.len(), &differ[..differ.len().min(3)]);
+    }
+}

@@ -120,6 +120,8 @@ fn groups_by<K: std::hash::Hash + Eq + Send>(
     }
     let mut out: Vec<Vec<u32>> = groups.into_values().filter(|g| g.len() > 1).collect();
     out.par_iter_mut().for_each(|g| g.sort_by_key(|&c| (incidents.list[c as usize].time, c)));
+    // Groups in order of their first call, not in the map's (random) iteration order.
+    out.sort_unstable_by_key(|g| g[0]);
     out
 }
 

@@ -213,7 +213,7 @@ impl LinkGraph {
         }
         let (_, batches) = session.collect(
             "SELECT c.call_id, c.received_at, c.category, c.district, c.phone_key, c.counterparty, c.lon, c.lat, e.entity_id \
-             FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id",
+             FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id ORDER BY c.call_id",
         )?;
         let taxonomy = crate::contract::Taxonomy::builtin();
         for b in &batches {
@@ -274,7 +274,7 @@ impl LinkGraph {
         }
         let (_, batches) = session.collect(
             "SELECT call_a, call_b, evidence, weight, detail FROM incident_links \
-             WHERE evidence NOT IN ('same_caller', 'shared_phone')",
+             WHERE evidence NOT IN ('same_caller', 'shared_phone') ORDER BY call_a, call_b, evidence, detail, weight",
         )?;
         for b in &batches {
             let (a, bb, evidence, weight, detail) =

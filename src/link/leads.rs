@@ -8,7 +8,7 @@
 //! graph are the candidate groups; reports by third parties that name a member add their own bits.
 //! A lead's score is the sum of its bits, so a score of 40 reads "about one in 2⁴⁰ by chance".
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use petgraph::graph::{NodeIndex, UnGraph};
 
@@ -500,8 +500,10 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             (*c, n / (calls * (calls - 1.0) / 2.0))
         })
         .collect();
-    let calls_by_category = |caller: u32| -> HashMap<u32, f64> {
-        let mut m = HashMap::new();
+    // Ordered maps wherever floats are summed over their entries: a sum must not depend on a
+    // HashMap's random iteration order.
+    let calls_by_category = |caller: u32| -> BTreeMap<u32, f64> {
+        let mut m = BTreeMap::new();
         for &c in &callers.calls[caller as usize] {
             *m.entry(incidents.list[c as usize].category).or_default() += 1.0;
         }
@@ -532,8 +534,8 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
 
     // How often a name fits by chance.
-    let mut full: HashMap<u32, f64> = HashMap::new();
-    let mut surname: HashMap<u32, f64> = HashMap::new();
+    let mut full: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut surname: BTreeMap<u32, f64> = BTreeMap::new();
     for x in &incidents.list {
         if let Some(s) = x.caller.surname {
             *surname.entry(s).or_default() += 1.0;
@@ -542,7 +544,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             }
         }
     }
-    let collision = |counts: &HashMap<u32, f64>| -> f64 {
+    let collision = |counts: &BTreeMap<u32, f64>| -> f64 {
         let total: f64 = counts.values().sum();
         if total == 0.0 { 1.0 } else { counts.values().map(|n| (n / total).powi(2)).sum::<f64>() }
     };
@@ -721,7 +723,7 @@ pub fn find_leads(
             bits.insert("attached", attached.iter().map(|a| a.1).sum());
         }
         // Each reporter counts once.
-        let mut reporters: HashMap<u32, f64> = HashMap::new();
+        let mut reporters: BTreeMap<u32, f64> = BTreeMap::new();
         for (_, r, how) in &reports {
             let b = if how.contains("full name") { rates.full_name_bits } else { rates.surname_bits };
             let reporter = callers.of_call(incidents, *r);
@@ -1129,7 +1131,8 @@ impl AttachIndex {
         candidates.dedup();
         let mut out = Vec::new();
         for x in candidates {
-            let own: HashSet<Target> = callers.calls[x as usize]
+            // Ordered: λ below is a float sum over it.
+            let own: BTreeSet<Target> = callers.calls[x as usize]
                 .iter()
                 .filter_map(|&c| target(incidents, c))
                 .filter(|t| t.category() == category && matches!(t, Target::Organisation(..)))

@@ -190,7 +190,8 @@ fn data_error(e: impl std::fmt::Display) -> ResolveError {
 
 fn load_previous(session: &Session, records: &Records) -> Result<(Earlier, Option<Model>), ResolveError> {
     use datafusion::arrow::datatypes::{Float64Type, Int64Type};
-    let (_, batches) = session.collect("SELECT call_id, entity_id, confidence, link FROM caller_entities")?;
+    let (_, batches) = session
+        .collect("SELECT call_id, entity_id, confidence, link FROM caller_entities ORDER BY call_id, entity_id")?;
     let mut earlier = Earlier { of_call: vec![None; records.calls.len()], ..Earlier::default() };
     for batch in &batches {
         let (ids, entities, links) =
@@ -209,7 +210,8 @@ fn load_previous(session: &Session, records: &Records) -> Result<(Earlier, Optio
             earlier.of_call[call as usize] = Some((entity, confidence, link));
         }
     }
-    let (_, batches) = session.collect("SELECT comparison, level, m, u FROM resolve_model")?;
+    let (_, batches) =
+        session.collect("SELECT comparison, level, m, u FROM resolve_model ORDER BY comparison, level")?;
     let mut m: [Vec<f64>; COMPARISONS] = std::array::from_fn(|c| vec![f64::NAN; DEFS[c].levels.len()]);
     let mut u = m.clone();
     let mut prior = None;

@@ -127,7 +127,10 @@ impl Profiles {
         profiles.count_values(records);
         let collision = |counts: &HashMap<u32, u32>, total: u32| -> f64 {
             let total = f64::from(total.max(1));
-            counts.values().map(|&n| (f64::from(n) / total).powi(2)).sum()
+            // Summed in a fixed order, so the result does not depend on the map's hash seed.
+            let mut counts: Vec<u32> = counts.values().copied().collect();
+            counts.sort_unstable();
+            counts.iter().map(|&n| (f64::from(n) / total).powi(2)).sum()
         };
         profiles.name_collision = collision(&profiles.name_frequency, profiles.full_named);
         profiles.surname_collision = collision(&profiles.surname_frequency, profiles.surnamed);
@@ -165,14 +168,15 @@ impl Profiles {
                     _ => entry.1 = Some(id),
                 }
             }
+            // A middle-dot name counts by its first part, which the same caller also gives alone.
             if let Some(name) = profile.name.map(|n| &records.names[n as usize])
                 && !name.honorific_only
-                && !entry.0.contains(&name.pinyin)
+                && !entry.0.contains(&name.own_pinyin.unwrap_or(name.pinyin))
             {
                 // Homophone typos give the same pinyin; any other difference is another person.
                 entry.2 |= !entry.0.is_empty();
                 if entry.0.len() < KEPT {
-                    entry.0.push(name.pinyin);
+                    entry.0.push(name.own_pinyin.unwrap_or(name.pinyin));
                 }
             }
         }

@@ -155,11 +155,14 @@ pub fn expectation_maximisation(
 ) -> Session {
     let mut m = initial_m(u);
     let mut lambda = 0.5;
-    let total: f64 = histogram.values().sum();
+    // In pattern order: floating-point sums must not depend on the map's (random) iteration order.
+    let mut histogram: Vec<(&Pattern, f64)> = histogram.iter().map(|(p, &n)| (p, n)).collect();
+    histogram.sort_unstable_by_key(|(p, _)| **p);
+    let total: f64 = histogram.iter().map(|(_, n)| n).sum();
     for _ in 0..EM_ITERATIONS {
         let mut matched: [Vec<f64>; COMPARISONS] = std::array::from_fn(|c| vec![0.0; u[c].len()]);
         let mut matches = 0.0;
-        for (pattern, &count) in histogram {
+        for &(pattern, count) in &histogram {
             let (mut pm, mut pu) = (lambda, 1.0 - lambda);
             for c in (0..COMPARISONS).filter(|&c| c != blocked) {
                 let l = usize::from(pattern[c]);
