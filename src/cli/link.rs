@@ -371,6 +371,7 @@ pub fn print_evaluation<W: Write>(out: &mut W, e: &LeadsEvaluation) -> io::Resul
     let rows: Vec<Vec<String>> = e
         .groups
         .iter()
+        .chain(&e.persons_of_concern)
         .map(|g| {
             vec![
                 g.ring_id.clone(),
@@ -387,7 +388,7 @@ pub fn print_evaluation<W: Write>(out: &mut W, e: &LeadsEvaluation) -> io::Resul
     write_table(out, &["group", "kind", "calls", "lead rank", "score", "precision", "recall"], &align, &rows, 30)?;
     writeln!(
         out,
-        "{} leads; {} worth a look (≥ {WORTH_A_LOOK:.0} bits), {} of them matching no planted group",
+        "{} leads; {} worth a look (≥ {WORTH_A_LOOK:.0} bits), {} of them matching no planted group or repeat caller",
         e.leads, e.worth_a_look, e.unplanted_worth_a_look
     )
 }

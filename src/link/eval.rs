@@ -35,6 +35,8 @@ pub struct GroupScore {
 pub struct LeadsEvaluation {
     /// One row per planted group.
     pub groups: Vec<GroupScore>,
+    /// Each planted repeat caller (`truth/repeat_callers.csv`) and its best lead.
+    pub persons_of_concern: Vec<GroupScore>,
     /// Leads in all.
     pub leads: usize,
     /// Leads at or above the "worth a look" score.
@@ -90,9 +92,33 @@ pub fn seed_calls(path: &Path) -> Result<Vec<String>, LinkError> {
     Ok(seeds)
 }
 
+/// Kind given to a planted repeat caller read from `repeat_callers.csv`.
+pub const REPEAT_CALLER_KIND: &str = "repeat_caller";
+
+/// `truth/repeat_callers.csv` (`person_id,call_id,…`) as rings of kind [`REPEAT_CALLER_KIND`].
+pub fn read_repeat_callers(path: &Path) -> Result<Vec<(String, String, String)>, LinkError> {
+    let truth = |message: String| LinkError::Truth { path: path.to_owned(), message };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| truth(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| truth(e.to_string()))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| truth(format!("no column {name}")));
+    let (person, call) = (column("person_id")?, column("call_id")?);
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| truth(format!("line {}: {e}", i + 2)))?;
+        let (Some(p), Some(c)) = (record.get(person), record.get(call)) else { continue };
+        out.push((p.to_owned(), REPEAT_CALLER_KIND.to_owned(), c.to_owned()));
+    }
+    Ok(out)
+}
+
 /// Scores the warehouse's leads against `truth_dir/rings.csv`.
 pub fn evaluate_leads(warehouse: &Path, truth_dir: &Path) -> Result<LeadsEvaluation, LinkError> {
-    let rings = read_rings(&truth_dir.join("rings.csv"))?;
+    let mut rings = read_rings(&truth_dir.join("rings.csv"))?;
+    // Planted repeat callers (persons of concern) are scored like groups, each person a "ring".
+    let repeat = truth_dir.join("repeat_callers.csv");
+    if repeat.exists() {
+        rings.extend(read_repeat_callers(&repeat)?);
+    }
     let session = super::session(warehouse)?;
     let leads = read_leads(&session, None)?;
     let (_, batches) = session.collect("SELECT call_id FROM calls")?;
@@ -159,8 +185,11 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
         });
     }
     let worth: Vec<&LeadRecord> = leads.iter().filter(|l| l.worth_a_look).collect();
+    let (persons_of_concern, scores): (Vec<GroupScore>, Vec<GroupScore>) =
+        scores.into_iter().partition(|g| g.kind == REPEAT_CALLER_KIND);
     LeadsEvaluation {
         groups: scores,
+        persons_of_concern,
         leads: leads.len(),
         worth_a_look: worth.len(),
         unplanted_worth_a_look: worth

@@ -54,6 +54,8 @@ pub struct Incident {
     pub source: Option<u32>,
     /// The caller's name.
     pub caller: CallerName,
+    /// Words of escalation (1) or threat and self-harm (2) in the narrative (see [`super::concern`]).
+    pub language: u8,
 }
 
 /// Every call of the warehouse, in the order read.
@@ -61,6 +63,8 @@ pub struct Incident {
 pub struct Incidents {
     /// Call ids.
     pub call_ids: Vec<String>,
+    /// Threat or self-harm words of each call whose narrative has any (for evidence sentences).
+    pub threat_words: HashMap<u32, Vec<&'static str>>,
     /// Call id → position.
     pub position: HashMap<String, u32>,
     /// The calls.
@@ -95,7 +99,8 @@ pub struct Incidents {
 
 const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key, c.category, c.district, \
      c.lon, c.lat, c.counterparty, c.narrative, c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only \
-     FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id";
+     FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id \
+     ORDER BY c.call_id";
 
 /// The cell of a point (as `grid_cell` numbers it).
 pub fn cell_of(lon: f64, lat: f64) -> Option<(i32, i32)> {
@@ -126,6 +131,8 @@ impl Incidents {
         let mut narratives: Vec<String> = Vec::new();
         let mut pending_sources: Vec<(u32, String)> = Vec::new();
         let mut surname_counts: HashMap<String, usize> = HashMap::new();
+        let mut district_keys = session.city().district_keys();
+        let mut name_forms: HashMap<String, (bool, Option<bool>, Option<String>)> = HashMap::new();
         for batch in &batches {
             let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12]
                 .iter()
@@ -147,33 +154,41 @@ impl Incidents {
                 let position = incidents.call_ids.len() as u32;
                 let point = (!lon.is_null(row) && !lat.is_null(row)).then(|| (lon.value(row), lat.value(row)));
                 let name = text(8, row);
-                let honorific_only = !honorific.is_null(row) && honorific.value(row);
-                let sex_from_words = name.and_then(|n| {
-                    if n.ends_with("女士") || n.ends_with("小姐") {
-                        Some(true)
-                    } else if n.ends_with("先生") {
-                        Some(false)
-                    } else {
-                        None
-                    }
+                // The name read again (an older ingest took 老王 or 陈某 for a full name).
+                let parts = name.map(|n| {
+                    name_forms
+                        .entry(n.to_owned())
+                        .or_insert_with(|| {
+                            let parts = crate::pii::normalize_name(n);
+                            (parts.honorific_only, parts.female_hint, parts.surname)
+                        })
+                        .clone()
                 });
+                let honorific_only =
+                    (!honorific.is_null(row) && honorific.value(row)) || parts.as_ref().is_some_and(|p| p.0);
+                let surname = if honorific_only { parts.as_ref().and_then(|p| p.2.as_deref()) } else { text(9, row) };
                 let caller = CallerName {
-                    surname: text(9, row).and_then(name_pinyin).map(|p| incidents.pinyins.intern(&p)),
+                    surname: surname.and_then(name_pinyin).map(|p| incidents.pinyins.intern(&p)),
                     full: name.filter(|_| !honorific_only).and_then(name_pinyin).map(|p| incidents.pinyins.intern(&p)),
-                    female: (!female.is_null(row)).then(|| female.value(row)).or(sex_from_words),
+                    female: (!female.is_null(row)).then(|| female.value(row)).or(parts.and_then(|p| p.1)),
                 };
                 let incident = Incident {
                     time: received.value(row),
                     entity: incidents.entities.intern(entity),
                     phone: text(2, row).map(|p| incidents.phones.intern(p)),
                     category: incidents.categories.intern(text(3, row).unwrap_or("")),
-                    district: text(4, row).map(|d| incidents.districts.intern(d)),
+                    district: text(4, row).and_then(|d| district_keys.key(d)).map(|d| incidents.districts.intern(&d)),
                     cell: point.and_then(|(x, y)| cell_of(x, y)),
                     point,
                     organisation: None,
                     source: None,
                     caller,
+                    language: crate::link::concern::language_level(text(6, row).unwrap_or("")),
                 };
+                if incident.language >= 2 {
+                    let words = crate::link::concern::threat_words_in(text(6, row).unwrap_or("")).collect();
+                    incidents.threat_words.insert(position, words);
+                }
                 if let Some(source) = text(7, row) {
                     pending_sources.push((position, source.to_owned()));
                 }
@@ -207,7 +222,7 @@ impl Incidents {
         let named: usize = surname_counts.values().sum();
         let surnames =
             surname_counts.into_iter().filter(|(_, n)| *n * 20_000 >= named && *n >= 2).map(|(s, _)| s).collect();
-        incidents.read_counterparties(&raw_counterparty, &narratives, surnames);
+        incidents.read_counterparties(&raw_counterparty, &narratives, surnames, session.city().place_prefixes());
         (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
         Ok(incidents)
     }
@@ -217,6 +232,7 @@ impl Incidents {
         raw: &[Option<String>],
         narratives: &[String],
         surnames: std::collections::HashSet<String>,
+        places: Vec<String>,
     ) {
         let distinct: Vec<&str> = {
             let mut seen: Vec<&str> = raw.iter().flatten().map(String::as_str).collect();
@@ -226,8 +242,9 @@ impl Incidents {
         };
         let districts: Vec<String> =
             (0..self.districts.len() as u32).map(|d| self.districts.value(d).to_owned()).collect();
-        let reader =
-            CounterpartyReader::new(districts.iter().map(String::as_str), &distinct, 0.05).with_surnames(surnames);
+        let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &distinct, 0.05)
+            .with_places(places)
+            .with_surnames(surnames);
         let readings: HashMap<&str, Counterparty> = distinct.par_iter().map(|s| (*s, reader.read(s))).collect();
         let mut spellings: HashMap<(u32, &str), usize> = HashMap::new();
         for (i, counterparty) in raw.iter().enumerate() {
@@ -303,7 +320,8 @@ pub fn organisation_keys(session: &Session) -> Result<HashMap<String, String>, L
     let districts = distinct("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
     let names = distinct("SELECT DISTINCT counterparty FROM calls WHERE counterparty IS NOT NULL")?;
     let spellings: Vec<&str> = names.iter().map(String::as_str).collect();
-    let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &spellings, 0.05);
+    let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &spellings, 0.05)
+        .with_places(session.city().place_prefixes());
     Ok(names
         .iter()
         .filter_map(|name| match reader.read(name) {

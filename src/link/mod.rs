@@ -6,6 +6,7 @@
 //! `link_runs` in one commit. The engine knows nothing of terminals.
 
 pub mod community;
+pub mod concern;
 pub mod eval;
 pub mod evidence;
 pub mod expand;
@@ -181,7 +182,14 @@ pub fn link(warehouse: &Warehouse, progress: &mut dyn FnMut(Stage)) -> Result<Li
     let callers = Callers::build(&incidents);
     let (ties, rates) = ties(&incidents, &callers, &links);
     progress(Stage::Leads);
-    let leads = find_leads(&incidents, &callers, &links, &ties, &rates);
+    let mut leads = find_leads(&incidents, &callers, &links, &ties, &rates);
+    let baseline = concern::Baseline::of(&incidents, &callers);
+    let concerns = concern::persons_of_concern(&incidents, &callers, &baseline);
+    leads.extend(concern::on_lead_scale(concerns, WORTH_A_LOOK));
+    leads.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.calls.first().cmp(&b.calls.first())));
+    for (i, lead) in leads.iter_mut().enumerate() {
+        lead.lead_id = format!("L{:04}", i + 1);
+    }
 
     progress(Stage::Write);
     let commit = warehouse.begin()?;
@@ -253,6 +261,8 @@ pub fn link(warehouse: &Warehouse, progress: &mut dyn FnMut(Stage)) -> Result<Li
             bits("named_by_others"),
             Cell::Text(lead.evidence.first().map(String::as_str)),
             Cell::Text(Some(&evidence)),
+            Cell::Text(Some(concern::kind_of(lead))),
+            Cell::Float(Some(concern::concern_bits(lead))),
         ])
         .map_err(|e| write_error(&dir, e))?;
         for &c in &lead.calls {

@@ -55,6 +55,8 @@ pub const LEADS: TableDef = TableDef {
         ("bits_named_by_others", Float),
         ("summary", Text),
         ("evidence", Text),
+        ("kind", Text),
+        ("bits_concern", Float),
     ],
     key: None,
     time: None,
