@@ -19,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 
+cargo fmt --check
+cargo clippy --all-targets --locked --quiet -- -D warnings
 cargo test --locked
 
 target_dir="${CARGO_TARGET_DIR:-target}"

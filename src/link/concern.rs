@@ -401,6 +401,13 @@ const WEEK: i64 = 7 * 86_400_000_000;
 /// Every caller whose signals are unlike chance, best first (not yet numbered).
 pub fn persons_of_concern(incidents: &Incidents, callers: &Callers, baseline: &Baseline) -> Vec<Concern> {
     let mut out = Vec::new();
+    // Transfer records belong to the person whose call they carry on.
+    let mut transfers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (i, call) in incidents.list.iter().enumerate() {
+        if let Some(source) = call.source {
+            transfers.entry(source).or_default().push(i as u32);
+        }
+    }
     for (caller, calls) in callers.calls.iter().enumerate() {
         if calls.len() < MIN_CALLS {
             continue;
@@ -412,7 +419,13 @@ pub fn persons_of_concern(incidents: &Incidents, callers: &Callers, baseline: &B
         if family_bits <= 0.0 || signals.language + signals.acceleration + signals.escalation < 10.0 {
             continue;
         }
-        let lead = concern_lead(incidents, callers, caller as u32, calls, &signals);
+        let mut lead = concern_lead(incidents, callers, caller as u32, calls, &signals);
+        let mut all: Vec<u32> = calls
+            .iter()
+            .flat_map(|c| std::iter::once(*c).chain(transfers.get(c).into_iter().flatten().copied()))
+            .collect();
+        all.sort_by_key(|&c| (incidents.list[c as usize].time, c));
+        lead.calls = all;
         out.push(Concern { lead, signals, family_bits });
     }
     out.sort_by(|a, b| b.lead.score.total_cmp(&a.lead.score).then(a.lead.calls.first().cmp(&b.lead.calls.first())));
@@ -557,8 +570,9 @@ mod tests {
         let day = 86_400_000_000i64;
         let steady: Vec<i64> = (0..30).map(|i| i * 10 * day).collect();
         assert!(laplace_trend(&steady, 300 * day).abs() < 1.0);
-        let rising: Vec<i64> = (0..30).map(|i| ((i as f64 / 30.0).powi(2) * 300.0) as i64 * day).collect();
-        let falling: Vec<i64> = (0..30).map(|i| ((i as f64 / 30.0).sqrt() * 300.0) as i64 * day).collect();
+        // Times as the square root of uniform steps come thicker towards the end; as the square, thinner.
+        let rising: Vec<i64> = (0..30).map(|i| ((i as f64 / 30.0).sqrt() * 300.0) as i64 * day).collect();
+        let falling: Vec<i64> = (0..30).map(|i| ((i as f64 / 30.0).powi(2) * 300.0) as i64 * day).collect();
         assert!(laplace_trend(&falling, 300 * day) < -2.0);
         assert!(laplace_trend(&rising, 300 * day) > 2.0);
         assert!(mann_kendall_z(&[0, 0, 0, 1, 1, 1, 2, 2, 2, 2]) > 3.0);
