@@ -461,7 +461,7 @@ fn concern_lead(incidents: &Incidents, callers: &Callers, caller: u32, calls: &[
         _ => String::new(),
     };
     let mut evidence = vec![format!(
-        "one caller, {} phone(s), {} calls in {weeks} week(s){about}, mostly {category}: person of concern, {:.0} bits",
+        "one caller, {} phone(s), {} calls (besides transfer records) in {weeks} week(s){about}, mostly {category}: person of concern, signals {:.0} bits",
         phones.len(),
         calls.len(),
         signals.total()
