@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use super::leads::{Callers, Lead};
+use super::leads::{Callers, Lead, log2_poisson_tail};
 use super::load::Incidents;
 
 /// Words of escalation: the caller has called before, is losing patience, threatens to go higher.
@@ -278,21 +278,6 @@ impl Baseline {
     }
 }
 
-/// log2 P(X ≥ k), X a sum of independent Bernoulli trials of mean λ in all, by the Poisson
-/// approximation (≤ 0).
-pub fn log2_poisson_tail(k: usize, lambda: f64) -> f64 {
-    if k == 0 {
-        return 0.0;
-    }
-    if lambda <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    let ln_term = |i: usize| i as f64 * lambda.ln() - lambda - ln_factorial(i);
-    let first = ln_term(k);
-    let sum: f64 = (k..k + 400).map(|i| (ln_term(i) - first).exp()).take_while(|t| *t > 1e-15).sum();
-    ((first + sum.ln()) / std::f64::consts::LN_2).min(0.0)
-}
-
 /// One caller's signals in bits.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Signals {
@@ -339,8 +324,8 @@ pub fn signals(incidents: &Incidents, calls: &[u32], baseline: &Baseline) -> Sig
     let expected = |shares: &[f64]| -> f64 {
         calls.iter().map(|&c| shares.get(incidents.list[c as usize].category as usize).copied().unwrap_or(1.0)).sum()
     };
-    let language = (-log2_poisson_tail(escalated, expected(&baseline.escalation_share)))
-        .max(-log2_poisson_tail(threats, expected(&baseline.threat_share)));
+    let language = (-log2_poisson_tail(escalated as u32, expected(&baseline.escalation_share)))
+        .max(-log2_poisson_tail(threats as u32, expected(&baseline.threat_share)));
     Signals {
         volume: capped(-baseline.volume_tail(n).log2()),
         acceleration: capped(-log2_normal_tail(laplace_trend(&times, baseline.end))),

@@ -134,7 +134,8 @@ pub struct Lead {
     pub span: (i64, i64),
 }
 
-fn log2_poisson_tail(k: u32, lambda: f64) -> f64 {
+/// log2 P(X ≥ k), X ~ Poisson(λ) (≤ 0).
+pub fn log2_poisson_tail(k: u32, lambda: f64) -> f64 {
     // log2 P(X >= k), X ~ Poisson(lambda): sum the terms from k on in log space.
     if k == 0 {
         return 0.0;
