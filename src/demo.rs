@@ -218,7 +218,9 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let rings = crate::link::eval::read_rings(&batch.join("truth").join("rings.csv"))?;
     let ring_calls: HashSet<String> =
         rings.iter().filter(|(_, kind, _)| kind == "extortion_ring").map(|(_, _, c)| c.clone()).collect();
-    let seeds = crate::link::eval::seed_calls(&batch.join("truth").join("rings.csv"))?;
+    let mut seeds = crate::link::eval::seed_calls(&batch.join("truth").join("rings.csv"))?;
+    // Other planted groups have seeds too; the demo grows the ring's.
+    seeds.retain(|c| ring_calls.contains(c));
     let expansion = if seeds.is_empty() { None } else { Some(crate::link::expand::expand(&warehouse_dir, &seeds, 3)?) };
     let hotspot_settings =
         crate::hotspot::HotspotSettings { categories: vec!["DISPUTE.*".to_owned()], ..Default::default() };

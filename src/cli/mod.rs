@@ -125,6 +125,9 @@ struct GenerateArgs {
     /// Plant nothing (no organised groups, escalating callers or hotspots).
     #[arg(long)]
     no_plant: bool,
+    /// Plant the three fixed group recipes only, not the randomised family of groups (RING-F1 …).
+    #[arg(long)]
+    no_family: bool,
     /// City the calls come from: a built-in profile (yichang, shijiazhuang, hulunbuir) or a TOML file.
     #[arg(long, default_value = "yichang")]
     city: String,
@@ -163,6 +166,7 @@ impl GenerateArgs {
             days: self.days,
             malformed_rate: self.malformed_rate,
             plant: !self.no_plant,
+            family: !self.no_family,
             city,
         })
     }

@@ -1,4 +1,11 @@
 //! The calibrated generator of 110 / 12345 history with ground truth: streams calls and work orders day by day in constant memory.
+//!
+//! What is planted, and its truth files, are in [`plant`]: three fixed group recipes (`RING-1`
+//! extortion ring, `RING-2` staged accidents, `RING-3` professional claimants), a randomised
+//! family of further groups (`RING-F1` …, drawn per seed with their own size, categories, targets,
+//! geography, span, platforms and ties; see `plant/family.rs`), escalating repeat callers and two
+//! hotspots. `truth/groups.csv` lists every group with the parameters it was drawn with
+//! ([`truth::read_groups`]).
 
 pub mod city;
 pub mod lexicon;
@@ -15,6 +22,7 @@ mod tests;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
 use rand::RngExt;
@@ -52,6 +60,9 @@ pub struct GenerateConfig {
     pub malformed_rate: f64,
     /// Whether to plant organised groups, escalating callers and hotspots.
     pub plant: bool,
+    /// Whether planting adds the randomised family of organised groups (`RING-F1` …) to the
+    /// three fixed recipes (only with `plant`).
+    pub family: bool,
     /// The city the calls come from (districts, area code, names); Yichang by default.
     pub city: CityProfile,
 }
@@ -67,6 +78,7 @@ impl Default for GenerateConfig {
             days: 365,
             malformed_rate: 0.002,
             plant: true,
+            family: true,
             city: CityProfile::yichang(),
         }
     }
@@ -78,12 +90,13 @@ const MESSY_CALL_TAG: u64 = 0x3E55_0000_0001;
 /// Fewest calls for which patterns are planted.
 pub const MIN_CALLS_TO_PLANT: u64 = 5_000;
 
-/// The command that made the committed sample in `data/sample`.
-pub const SAMPLE_COMMAND: &str = "hotline generate --calls 10000 --seed 20230719 --out data/sample";
+/// The command that made the committed sample in `data/sample`. It plants the fixed recipes
+/// only: the tests and notebooks that read the sample count on its three groups.
+pub const SAMPLE_COMMAND: &str = "hotline generate --calls 10000 --seed 20230719 --no-family --out data/sample";
 
 /// The settings of [`SAMPLE_COMMAND`], writing to `out`.
 pub fn sample_config(out: PathBuf) -> GenerateConfig {
-    GenerateConfig { calls: 10_000, seed: 20_230_719, out, ..GenerateConfig::default() }
+    GenerateConfig { calls: 10_000, seed: 20_230_719, out, family: false, ..GenerateConfig::default() }
 }
 
 /// Errors of `generate`.
@@ -146,6 +159,16 @@ pub struct EventSpec {
     pub phone: Option<String>,
     /// Name to record instead of the person's own.
     pub name: Option<String>,
+    /// ID number to record on the call (else taken down at the person's own rate).
+    pub id_number: Option<String>,
+    /// The caller as planted, when the planter changed them (a family's surname and home); else
+    /// the person is derived from `person`.
+    pub caller: Option<Arc<Person>>,
+    /// Platform the call is transferred to, whatever the desk would otherwise do with it.
+    pub handoff: Option<Platform>,
+    /// Whether `counterparty` and `counterparty_text` are final (none meaning none) rather than
+    /// left for the draw to fill in.
+    pub counterparty_decided: bool,
     /// Ground-truth tags.
     pub tags: Vec<TruthTag>,
 }
@@ -164,6 +187,10 @@ impl EventSpec {
             narrative: None,
             phone: None,
             name: None,
+            id_number: None,
+            caller: None,
+            handoff: None,
+            counterparty_decided: false,
             tags: Vec::new(),
         }
     }
@@ -335,6 +362,8 @@ pub fn generate(config: &GenerateConfig, progress: &mut dyn FnMut(u64)) -> Resul
     let hotspots = config.out.join("truth").join("hotspots.csv");
     plant::write_hotspots(&hotspots, &plan.hotspots)
         .map_err(|e| GenerateError::Io { path: hotspots, source: e.into() })?;
+    let groups = config.out.join("truth").join("groups.csv");
+    truth::write_groups(&groups, &plan.groups).map_err(|e| GenerateError::Io { path: groups, source: e.into() })?;
     generator.run(plan, progress)?;
     generator.finish()
 }
@@ -542,7 +571,10 @@ impl<'a> Generator<'a> {
     fn realise(&mut self, spec: EventSpec, out: &mut Vec<Draft>) {
         let category = self.category(spec.category);
         let model = &CATEGORY_MODELS[usize::from(spec.category)];
-        let person = Person::derive(self.config.seed, spec.person, &self.registry, &self.city);
+        let person = match &spec.caller {
+            Some(caller) => Arc::clone(caller),
+            None => Arc::new(Person::derive(self.config.seed, spec.person, &self.registry, &self.city)),
+        };
         let city = &self.city;
         let messy = &mut self.messy;
         let rng = &mut self.rng;
@@ -552,7 +584,7 @@ impl<'a> Generator<'a> {
             None => Some(choose_template(rng, category)),
         };
         let counterparty = spec.counterparty.or_else(|| {
-            if spec.counterparty_text.is_some() || model.counterparties.is_empty() {
+            if spec.counterparty_decided || spec.counterparty_text.is_some() || model.counterparties.is_empty() {
                 return None;
             }
             let named = template.is_some_and(|t| t.contains("{counterparty}"));
@@ -582,7 +614,10 @@ impl<'a> Generator<'a> {
             Platform::P12345 | Platform::P12348 => !consult && rng.random_bool(0.7),
             _ => !consult && rng.random_bool(0.88),
         };
-        let disposition = draw_disposition(rng, spec.platform, category);
+        let disposition = match spec.handoff {
+            Some(_) => Disposition::Transferred,
+            None => draw_disposition(rng, spec.platform, category),
+        };
         let phone = spec
             .phone
             .as_ref()
@@ -592,7 +627,7 @@ impl<'a> Generator<'a> {
         let fields = CallFields {
             phone,
             name,
-            id_number: person.id_as_given(rng),
+            id_number: spec.id_number.clone().or_else(|| person.id_as_given(rng)),
             place: (located || rng.random_bool(0.3)).then(|| place.clone()),
             show_coordinates: located,
             category: spec.category,
@@ -612,7 +647,7 @@ impl<'a> Generator<'a> {
             tags: spec.tags.clone(),
         };
         let handoff = match disposition {
-            Disposition::Transferred => transfer_target(spec.platform, category),
+            Disposition::Transferred => spec.handoff.or_else(|| transfer_target(spec.platform, category)),
             _ => None,
         };
         if let Some(target) = handoff {
@@ -646,7 +681,7 @@ impl<'a> Generator<'a> {
                     .map(|p| format_phone(p, rng.random_range(0..5)))
                     .or_else(|| person.phone_as_captured(rng, messy)),
                 name: spec.name.clone().or_else(|| person.name_as_given(rng, messy)),
-                id_number: person.id_as_given(rng),
+                id_number: spec.id_number.clone().or_else(|| person.id_as_given(rng)),
                 place: Some(place.clone()),
                 show_coordinates: located,
                 category: spec.category,

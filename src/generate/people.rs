@@ -218,6 +218,19 @@ impl Person {
         }
     }
 
+    /// Makes the person one of a family: the family's surname (a middle-dot name gives way to a
+    /// plain one) and a home in its district, with the resident ID issued there.
+    pub fn join_family(&mut self, rng: &mut ChaCha8Rng, city: &City, surname: &'static str, district: usize) {
+        if self.dotted {
+            let chars = if self.female { GIVEN_CHARS_FEMALE } else { GIVEN_CHARS_MALE };
+            self.given = (0..2).map(|_| *pick(rng, chars)).collect();
+            self.dotted = false;
+        }
+        self.surname = surname;
+        self.home_district = district;
+        self.id_number = make_id(rng, &city.districts[district].code, self.birth, self.female);
+    }
+
     /// Age in whole years (at the start of 2024).
     pub fn age(&self) -> i64 {
         (reference_day() - self.birth).num_days() / 365

@@ -1,4 +1,9 @@
-//! Planted patterns with ground truth: organised groups of three kinds, escalating repeat callers, an emerging and a persistent hotspot.
+//! Planted patterns with ground truth: organised groups of three fixed recipes and a randomised
+//! family of further groups (`plant/family.rs`), escalating repeat callers, an emerging and a persistent hotspot.
+
+mod family;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
 use rand::RngExt;
@@ -9,8 +14,9 @@ use super::lexicon::{CounterpartyKind, ESCALATION, NARRATIVES};
 use super::model::{CategoryModel, category_model};
 use super::people::{Person, PersonKey, Pool, random_mobile, stream};
 use super::registry::Registry;
+use super::truth::{GroupTruth, Tie};
 use super::{EventSpec, GenerateConfig, fill, fill_template};
-use crate::contract::timestamp::{MICROS_PER_SEC, from_shanghai};
+use crate::contract::timestamp::{MICROS_PER_SEC, from_shanghai, to_shanghai};
 use crate::contract::{Platform, Taxonomy};
 
 /// What the truth files say about one call.
@@ -18,10 +24,10 @@ use crate::contract::{Platform, Taxonomy};
 pub enum TruthTag {
     /// The call belongs to a planted organised group.
     Ring {
-        /// Group id, e.g. `RING-1`.
-        ring_id: &'static str,
+        /// Group id, e.g. `RING-1` or `RING-F2`.
+        ring_id: String,
         /// Kind of group.
-        kind: &'static str,
+        kind: String,
         /// `seed` (a natural starting point), `member_call`, `victim_report` or `transfer_record`.
         role: &'static str,
     },
@@ -40,7 +46,9 @@ impl TruthTag {
     /// The tag a transfer record of the same call carries.
     pub fn as_transfer(&self) -> TruthTag {
         match self {
-            TruthTag::Ring { ring_id, kind, .. } => TruthTag::Ring { ring_id, kind, role: "transfer_record" },
+            TruthTag::Ring { ring_id, kind, .. } => {
+                TruthTag::Ring { ring_id: ring_id.clone(), kind: kind.clone(), role: "transfer_record" }
+            }
             other => other.clone(),
         }
     }
@@ -54,7 +62,7 @@ impl TruthTag {
         person_id: &str,
     ) -> csv::Result<()> {
         match self {
-            TruthTag::Ring { ring_id, kind, role } => rings.write_record([*ring_id, *kind, call_id, *role]),
+            TruthTag::Ring { ring_id, kind, role } => rings.write_record([ring_id, kind, call_id, role]),
             TruthTag::Escalation { ordinal, level } => {
                 repeat.write_record([person_id, call_id, &ordinal.to_string(), &level.to_string()])
             }
@@ -95,6 +103,16 @@ pub struct Plan {
     pub kinds: Vec<(String, u64)>,
     /// Planted hotspots.
     pub hotspots: Vec<HotspotTruth>,
+    /// Planted organised groups (the fixed recipes, then the family's), as written to `truth/groups.csv`.
+    pub groups: Vec<GroupTruth>,
+}
+
+/// What a group was planted as; the rest of its `groups.csv` row is counted from its calls.
+struct GroupDraw {
+    ring_id: String,
+    kind: String,
+    target_mode: &'static str,
+    ties: Vec<Tie>,
 }
 
 struct Planter<'a> {
@@ -103,6 +121,7 @@ struct Planter<'a> {
     city: &'a City,
     rng: ChaCha8Rng,
     events: Vec<EventSpec>,
+    groups: Vec<GroupDraw>,
 }
 
 fn category_index(code: &str) -> u16 {
@@ -121,15 +140,35 @@ impl Plan {
 
     /// Plans every pattern for the configured period in a city.
     pub fn build(config: &GenerateConfig, registry: &Registry, city: &City) -> Plan {
-        let mut planter = Planter { config, registry, city, rng: stream(config.seed, 0x9A4A, 0), events: Vec::new() };
+        let mut planter = Planter {
+            config,
+            registry,
+            city,
+            rng: stream(config.seed, 0x9A4A, 0),
+            events: Vec::new(),
+            groups: Vec::new(),
+        };
         let mut kinds = Vec::new();
         planter.counted(&mut kinds, "extortion_ring", Planter::medical_beauty_ring);
         planter.counted(&mut kinds, "staged_accident", Planter::staged_accident_ring);
         planter.counted(&mut kinds, "professional_claimants", Planter::professional_claimants);
+        // What the fixed recipes are, in the family's terms. RING-2's plates are each victim's own
+        // (a new one every call), so they tie nothing together.
+        for (ring_id, kind, target_mode, ties) in [
+            ("RING-1", "extortion_ring", "repeat", vec![Tie::SharedPhone, Tie::VictimReports]),
+            ("RING-2", "staged_accident", "none", vec![Tie::VictimReports]),
+            ("RING-3", "professional_claimants", "distinct", vec![Tie::SharedPhone, Tie::Script]),
+        ] {
+            planter.groups.push(GroupDraw { ring_id: ring_id.into(), kind: kind.into(), target_mode, ties });
+        }
         planter.counted(&mut kinds, "escalating_caller", Planter::escalating_callers);
         let mut hotspots = Vec::new();
         planter.counted(&mut kinds, "hotspot_emerging", |p| hotspots.push(p.emerging_hotspot()));
         planter.counted(&mut kinds, "hotspot_persistent", |p| hotspots.push(p.persistent_hotspot()));
+        // Last, each from streams of its own, so the recipes above are drawn as they always were.
+        if config.family {
+            planter.counted(&mut kinds, "family_group", Planter::family_groups);
+        }
         let mut events = planter.events;
         let last = from_shanghai((config.start + Duration::days(i64::from(config.days))).and_time(NaiveTime::MIN))
             - MICROS_PER_SEC;
@@ -137,7 +176,74 @@ impl Plan {
             event.time = event.time.min(last);
         }
         events.sort_by_key(|e| e.time);
-        Plan { events, kinds, hotspots }
+        let groups = planter.groups.iter().map(|g| summarise(g, &events, config.seed, registry, city)).collect();
+        Plan { events, kinds, hotspots, groups }
+    }
+}
+
+/// A group's `groups.csv` row: its draw, and what its planted calls add up to.
+fn summarise(draw: &GroupDraw, events: &[EventSpec], seed: u64, registry: &Registry, city: &City) -> GroupTruth {
+    let taxonomy = Taxonomy::builtin();
+    let mut members = BTreeSet::new();
+    let mut phones = BTreeSet::new();
+    let mut categories: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut districts = BTreeSet::new();
+    let mut platforms = BTreeSet::new();
+    let mut derived: HashMap<PersonKey, Vec<String>> = HashMap::new();
+    let (mut first, mut last, mut calls) = (i64::MAX, i64::MIN, 0);
+    for event in events {
+        let Some(role) = event.tags.iter().find_map(|t| match t {
+            TruthTag::Ring { ring_id, role, .. } if *ring_id == draw.ring_id => Some(*role),
+            _ => None,
+        }) else {
+            continue;
+        };
+        calls += 1;
+        (first, last) = (first.min(event.time), last.max(event.time));
+        // Numeric order for numeric codes: 110, 122, 12345.
+        let code = event.platform.code();
+        platforms.insert((code.len(), code));
+        if let Some(place) = &event.place {
+            districts.insert(place.district);
+        }
+        if role == "victim_report" {
+            continue;
+        }
+        members.insert(event.person.person_id());
+        let code = taxonomy.categories()[usize::from(event.category)].code.as_str();
+        *categories.entry(code).or_default() += 1;
+        match (&event.phone, &event.caller) {
+            (Some(phone), _) => {
+                phones.insert(phone.clone());
+            }
+            (None, Some(caller)) => phones.extend(caller.phones.iter().cloned()),
+            (None, None) => phones.extend(
+                derived
+                    .entry(event.person)
+                    .or_insert_with(|| Person::derive(seed, event.person, registry, city).phones)
+                    .iter()
+                    .cloned(),
+            ),
+        }
+    }
+    let mut categories: Vec<(&str, u32)> = categories.into_iter().collect();
+    categories.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let date = |t: i64| to_shanghai(t).map(|t| t.date()).unwrap_or_default();
+    let mut ties = draw.ties.clone();
+    ties.sort();
+    GroupTruth {
+        ring_id: draw.ring_id.clone(),
+        kind: draw.kind.clone(),
+        categories: categories.into_iter().map(|(c, _)| c.to_owned()).collect(),
+        members: members.len() as u32,
+        phones: phones.len() as u32,
+        target_mode: draw.target_mode.to_owned(),
+        districts: districts.len() as u32,
+        start: date(if calls > 0 { first } else { 0 }),
+        end: date(if calls > 0 { last } else { 0 }),
+        platforms: platforms.into_iter().map(|(_, p)| p.to_owned()).collect(),
+        calls,
+        ties: ties.into_iter().map(|t| t.name().to_owned()).collect(),
     }
 }
 
@@ -187,7 +293,7 @@ impl Planter<'_> {
 
     /// (a) A travelling medical-beauty extortion ring as in the Yichang case.
     fn medical_beauty_ring(&mut self) {
-        let tag = |role| TruthTag::Ring { ring_id: "RING-1", kind: "extortion_ring", role };
+        let tag = |role| TruthTag::Ring { ring_id: "RING-1".into(), kind: "extortion_ring".into(), role };
         let members: Vec<Person> = (0..4)
             .map(|i| {
                 Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(1), index: i }, self.registry, self.city)
@@ -303,7 +409,7 @@ impl Planter<'_> {
 
     /// (d1) Staged traffic accidents (碰瓷): a police matter, a few urban junctions, weeks of rush-hour bursts.
     fn staged_accident_ring(&mut self) {
-        let tag = |role| TruthTag::Ring { ring_id: "RING-2", kind: "staged_accident", role };
+        let tag = |role| TruthTag::Ring { ring_id: "RING-2".into(), kind: "staged_accident".into(), role };
         let members: Vec<Person> = (0..3)
             .map(|i| {
                 Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(2), index: i }, self.registry, self.city)
@@ -373,7 +479,8 @@ impl Planter<'_> {
 
     /// (d2) Professional claimants (职业索赔): consumer complaints city-wide, steady all period, office hours, one shared script.
     fn professional_claimants(&mut self) {
-        let tag = TruthTag::Ring { ring_id: "RING-3", kind: "professional_claimants", role: "member_call" };
+        let tag =
+            TruthTag::Ring { ring_id: "RING-3".into(), kind: "professional_claimants".into(), role: "member_call" };
         let members: Vec<Person> = (0..5)
             .map(|i| {
                 Person::derive(self.config.seed, PersonKey { pool: Pool::Ring(3), index: i }, self.registry, self.city)
