@@ -9,7 +9,7 @@ use hotline::contract::{Call, Platform, Reason, Table};
 use hotline::demo::check_batch;
 use hotline::figures::HeadlineCounts;
 use hotline::generate::city::distance_m;
-use hotline::generate::truth::read_malformed;
+use hotline::generate::truth::{GroupTruth, Tie, read_groups, read_malformed};
 use hotline::generate::{GenerateConfig, OutputFormat, generate};
 use hotline::pii::normalize_phone;
 use hotline::source::validate_file;
@@ -413,6 +413,7 @@ fn with_nothing_planted_the_truth_lists_no_group_and_no_hotspot() {
     assert!(data.rings.is_empty());
     assert!(data.hotspots.is_empty());
     assert!(data.repeat_callers.is_empty());
+    assert!(read_groups(&dir.join("truth")).unwrap().is_empty(), "no family groups either");
     assert!(data.calls.len() > 19_000);
 }
 
@@ -434,4 +435,176 @@ fn total_rows_match_the_request_and_dates_stay_in_the_period() {
     let outside =
         data.calls.iter().filter(|c| c.source_call_id.is_none() && !(first..=last).contains(&local_date(c))).count();
     assert_eq!(outside, 0);
+}
+
+fn family(groups: &[GroupTruth]) -> Vec<&GroupTruth> {
+    groups.iter().filter(|g| g.ring_id.starts_with("RING-F")).collect()
+}
+
+#[test]
+fn a_30k_batch_lists_its_groups_with_the_parameters_their_calls_show() {
+    // The batch the JSONL format test makes (shared when both run).
+    let dir = batch("fmt-Jsonl", 30_000, 11, OutputFormat::Jsonl, true);
+    let data = crate::util::load(&dir);
+    let groups = read_groups(&dir.join("truth")).unwrap();
+    let fam = family(&groups);
+    assert!((2..=5).contains(&fam.len()), "{} family groups", fam.len());
+    let classic: Vec<(&str, &str, String)> =
+        groups[..3].iter().map(|g| (g.ring_id.as_str(), g.kind.as_str(), g.ties.join(";"))).collect();
+    assert_eq!(
+        classic,
+        [
+            ("RING-1", "extortion_ring", "shared_phone;victim_reports".to_owned()),
+            ("RING-2", "staged_accident", "victim_reports".to_owned()),
+            ("RING-3", "professional_claimants", "shared_phone;script".to_owned()),
+        ]
+    );
+    for g in &groups {
+        let id = &g.ring_id;
+        let rows: Vec<_> = data.rings.iter().filter(|r| &r.ring_id == id).collect();
+        assert!(rows.iter().all(|r| r.kind == g.kind), "{id}: one kind");
+        assert!(rows.iter().all(|r| data.by_id.contains_key(&r.call_id)), "{id}: a call missing from calls");
+        let originals: Vec<&Call> =
+            rows.iter().filter(|r| r.role != "transfer_record").map(|r| data.call(&r.call_id)).collect();
+        assert_eq!(originals.len(), g.calls as usize, "{id}: calls");
+        let members: HashSet<&str> = rows
+            .iter()
+            .filter(|r| matches!(r.role.as_str(), "seed" | "member_call"))
+            .map(|r| data.person[&r.call_id].as_str())
+            .collect();
+        assert_eq!(members.len(), g.members as usize, "{id}: members");
+        assert_eq!(originals.iter().map(|c| local_date(c)).min(), Some(g.start), "{id}: start");
+        assert_eq!(originals.iter().map(|c| local_date(c)).max(), Some(g.end), "{id}: end");
+        let platforms: BTreeSet<&str> = originals.iter().map(|c| c.platform.code()).collect();
+        assert_eq!(platforms, g.platforms.iter().map(String::as_str).collect(), "{id}: platforms");
+        let ids: HashSet<&str> = originals.iter().map(|c| c.call_id.as_str()).collect();
+        for transfer in rows.iter().filter(|r| r.role == "transfer_record") {
+            let source = data.call(&transfer.call_id).source_call_id.as_deref().unwrap_or("");
+            assert!(ids.contains(source), "{id}: {} comes from outside the group", transfer.call_id);
+        }
+        if id.starts_with("RING-F") {
+            assert_eq!(rows.iter().filter(|r| r.role == "seed").count(), 2, "{id}: two seeds");
+            assert!(g.ties.len() >= 2 && g.ties.iter().all(|t| Tie::from_name(t).is_some()), "{id}: {:?}", g.ties);
+            let categories: HashSet<&str> = originals
+                .iter()
+                .zip(rows.iter().filter(|r| r.role != "transfer_record"))
+                .filter(|(_, r)| r.role != "victim_report")
+                .map(|(c, _)| c.category.code.as_str())
+                .collect();
+            assert_eq!(categories, g.categories.iter().map(String::as_str).collect(), "{id}: categories");
+        }
+    }
+}
+
+/// Every plate-like string (`鄂E` and five more) in a text.
+fn plates(text: &str) -> Vec<String> {
+    text.match_indices("鄂E").map(|(at, _)| text[at..].chars().take(7).collect()).collect()
+}
+
+#[test]
+fn every_tie_binds_some_family_groups_and_not_others_and_shows_in_their_calls() {
+    let mut with: HashMap<&str, usize> = HashMap::new();
+    let mut without: HashMap<&str, usize> = HashMap::new();
+    let mut named_each_other = 0;
+    for seed in 1..=6 {
+        let dir = batch(&format!("family-{seed}"), 5_000, seed, OutputFormat::Csv, true);
+        let data = crate::util::load(&dir);
+        let groups = read_groups(&dir.join("truth")).unwrap();
+        assert!((2..=5).contains(&family(&groups).len()), "seed {seed}");
+        for g in family(&groups) {
+            let id = &g.ring_id;
+            for tie in Tie::ALL {
+                *if g.has(tie) { &mut with } else { &mut without }.entry(tie.name()).or_default() += 1;
+            }
+            let rows: Vec<_> = data.rings.iter().filter(|r| &r.ring_id == id).collect();
+            let of_role = |roles: &[&str]| -> Vec<&Call> {
+                rows.iter().filter(|r| roles.contains(&r.role.as_str())).map(|r| data.call(&r.call_id)).collect()
+            };
+            let members = of_role(&["seed", "member_call"]);
+            let reports = of_role(&["victim_report"]);
+            let person = |c: &Call| data.person[&c.call_id].as_str();
+            assert_eq!(g.has(Tie::VictimReports), !reports.is_empty(), "{id}: {} reports", reports.len());
+            if g.has(Tie::SharedPhone) {
+                let mut people_of: HashMap<String, HashSet<&str>> = HashMap::new();
+                for c in &members {
+                    if let Some(phone) = c.caller_phone.as_deref().and_then(normalize_phone) {
+                        people_of.entry(phone).or_default().insert(person(c));
+                    }
+                }
+                assert!(people_of.values().any(|p| p.len() >= 2), "{id}: no phone two members call from");
+            }
+            if g.has(Tie::Handoffs) {
+                assert!(rows.iter().any(|r| r.role == "transfer_record"), "{id}: no transfer");
+            }
+            if g.has(Tie::Plates) {
+                let texts: Vec<String> = members
+                    .iter()
+                    .chain(&reports)
+                    .map(|c| format!("{}{}", c.narrative, c.counterparty.as_deref().unwrap_or("")))
+                    .collect();
+                let recurring = texts
+                    .iter()
+                    .flat_map(|t| plates(t))
+                    .any(|p| texts.iter().filter(|t| t.contains(p.as_str())).count() >= 2);
+                assert!(recurring, "{id}: no plate recurs");
+            }
+            if g.has(Tie::Family) {
+                let mut firsts: HashMap<char, usize> = HashMap::new();
+                let names: Vec<&str> = members.iter().filter_map(|c| c.caller_name.as_deref()).collect();
+                for name in &names {
+                    *firsts.entry(name.chars().next().unwrap()).or_default() += 1;
+                }
+                let top = firsts.values().max().copied().unwrap_or(0);
+                assert!(top * 10 >= names.len() * 8, "{id}: {firsts:?}");
+            }
+            if g.has(Tie::Script) {
+                let mut sentences: HashMap<&str, usize> = HashMap::new();
+                for c in &members {
+                    let own: HashSet<&str> = c.narrative.split('。').filter(|s| s.chars().count() > 8).collect();
+                    for sentence in own {
+                        *sentences.entry(sentence).or_default() += 1;
+                    }
+                }
+                let top = sentences.values().max().copied().unwrap_or(0);
+                assert!(top * 2 > members.len(), "{id}: the commonest sentence is in {top} of {}", members.len());
+            }
+            if g.has(Tie::SameHour) {
+                let hour = 3_600_000_000;
+                let paired = members.iter().any(|a| {
+                    members.iter().any(|b| {
+                        person(a) != person(b)
+                            && a.received_at / hour == b.received_at / hour
+                            && (a.address.is_none() || b.address.is_none() || a.address == b.address)
+                    })
+                });
+                assert!(paired, "{id}: no two members call within one hour");
+            }
+            if g.has(Tie::IdDocuments) {
+                let given = members.iter().any(|c| c.caller_id_number.is_some())
+                    || reports.iter().any(|c| c.narrative.contains("身份证"));
+                assert!(given, "{id}: no ID number");
+            }
+            if g.has(Tie::NamingEachOther) {
+                // A member's full name as they gave it, in another member's call.
+                let full: Vec<(&str, &str)> = members
+                    .iter()
+                    .filter_map(|c| c.caller_name.as_deref().map(|n| (person(c), n)))
+                    .filter(|(_, n)| {
+                        n.chars().count() >= 2 && !n.ends_with("先生") && !n.ends_with("女士") && !n.contains(' ')
+                    })
+                    .collect();
+                let named = members.iter().any(|c| {
+                    full.iter().any(|(p, n)| {
+                        *p != person(c) && (c.narrative.contains(n) || c.counterparty.as_deref() == Some(n))
+                    })
+                });
+                named_each_other += usize::from(named);
+            }
+        }
+    }
+    for tie in Tie::ALL {
+        let (w, wo) = (with.get(tie.name()).copied().unwrap_or(0), without.get(tie.name()).copied().unwrap_or(0));
+        assert!(w > 0 && wo > 0, "{}: in {w} groups, not in {wo}", tie.name());
+    }
+    assert!(named_each_other > 0, "no member is named by another");
 }
