@@ -45,7 +45,8 @@ pub const KIND_CAP: f64 = 30.0;
 const CORROBORATING_BITS: f64 = 15.0;
 
 /// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
-const INDEPENDENT_KINDS: [&str; 5] = ["shared_phone", "co_target", "same_script", "named_by_others", "named_together"];
+const INDEPENDENT_KINDS: [&str; 7] =
+    ["shared_phone", "co_target", "same_script", "named_by_others", "named_together", "shared_mention", "names_other"];
 
 /// Score from which a lead is worth an investigator's look.
 pub const WORTH_A_LOOK: f64 = 60.0;
@@ -61,6 +62,10 @@ pub enum TieKind {
     Script,
     /// Both fit the person a third party's report names, at a target both claimed against.
     NamedTogether,
+    /// Calls of both name the same vehicle plate, phone or ID number, or one names the other's own.
+    SharedMention,
+    /// One names the other by full name, both calling repeatedly in the category of the naming call.
+    NamesOther,
 }
 
 impl TieKind {
@@ -71,6 +76,8 @@ impl TieKind {
             TieKind::CoTarget => "co_target",
             TieKind::Script => "same_script",
             TieKind::NamedTogether => "named_together",
+            TieKind::SharedMention => "shared_mention",
+            TieKind::NamesOther => "names_other",
         }
     }
 }
@@ -279,6 +286,9 @@ pub struct ChanceRates {
     pub full_name_bits: f64,
     /// Bits of a report naming a caller by surname (and sex).
     pub surname_bits: f64,
+    /// Bits of one plate, phone or ID number that calls of two callers name, by kind of identifier
+    /// (plate, phone, ID number).
+    pub mention_bits: [f64; 3],
 }
 
 /// Every tie between callers that reaches its threshold.
@@ -549,11 +559,14 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         let total: f64 = counts.values().sum();
         if total == 0.0 { 1.0 } else { counts.values().map(|n| (n / total).powi(2)).sum::<f64>() }
     };
+    let (mention_ties, mention_bits) = mention_ties(incidents, callers);
+    out.extend(mention_ties);
     let rates = ChanceRates {
         shared_phone_bits,
         script_pair_bits,
         full_name_bits: (-collision(&full).log2()).clamp(1.0, 20.0),
         surname_bits: (-(collision(&surname) / 2.0).log2()).clamp(1.0, 20.0),
+        mention_bits,
     };
 
     // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
@@ -581,6 +594,28 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             }
         }
     }
+    // A repeat caller who names another repeat caller of the same category by full name.
+    let mut names: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson && l.detail.contains("full name")) {
+        let (named, by) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
+        let category = incidents.list[link.b as usize].category;
+        let repeat = |c: u32| {
+            callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].category == category).count() >= 2
+        };
+        if named != by && repeat(named) && repeat(by) {
+            *names.entry((named.min(by), named.max(by))).or_default() += 1;
+        }
+    }
+    for ((a, b), n) in names {
+        out.push(Tie {
+            a,
+            b,
+            kind: TieKind::NamesOther,
+            count: n,
+            bits: (f64::from(n) * rates.full_name_bits).min(MAX_TIE_BITS),
+            detail: format!("one names the other by full name in {n} call(s)"),
+        });
+    }
     for ((a, b), (n, bits)) in together {
         out.push(Tie {
             a,
@@ -598,6 +633,89 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS);
     (out, rates)
+}
+
+/// A plate, phone or ID number named by at most this many callers' calls ties them; more, and it
+/// is a landmark everybody names (a shop's phone, a car parked in everyone's way).
+const MAX_MENTION_CALLERS: usize = 12;
+
+/// Ties of callers whose calls name the same identifier, or one of whom names the other's own
+/// phone or ID. Each shared identifier weighs −log₂ of the share of identifiers of its kind that
+/// more than one caller names in this warehouse (at least 2 bits, at most 14): where strangers
+/// seldom name one plate, two callers who do are seldom strangers.
+fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]) {
+    use super::mentions::MentionKind;
+    // Per identifier: callers who name it, and callers whose own phone or ID it is.
+    let mut holders: BTreeMap<u32, BTreeMap<u32, bool>> = BTreeMap::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            for &v in incidents.mentions.get(&call).into_iter().flatten() {
+                holders.entry(v).or_default().insert(c as u32, true);
+            }
+            for &v in incidents.own_mentioned.get(&call).into_iter().flatten() {
+                holders.entry(v).or_default().entry(c as u32).or_insert(false);
+            }
+        }
+    }
+    let kind_of = |v: u32| -> usize {
+        match MentionKind::of_value(incidents.mention_values.value(v)) {
+            Some(MentionKind::Plate) | None => 0,
+            Some(MentionKind::Phone) => 1,
+            Some(MentionKind::IdNumber) => 2,
+        }
+    };
+    let mut named = [0usize; 3];
+    let mut shared = [0usize; 3];
+    for (&v, list) in &holders {
+        if list.values().any(|&m| m) {
+            named[kind_of(v)] += 1;
+            if list.len() > 1 {
+                shared[kind_of(v)] += 1;
+            }
+        }
+    }
+    let mut bits = [0.0; 3];
+    for k in 0..3 {
+        let share = (shared[k] as f64 / named[k].max(1) as f64).max(1e-6);
+        bits[k] = (-share.log2()).clamp(2.0, 14.0);
+    }
+    let mut pairs: BTreeMap<(u32, u32), (u32, f64, [u32; 3])> = BTreeMap::new();
+    for (&v, list) in holders.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_MENTION_CALLERS) {
+        let k = kind_of(v);
+        let list: Vec<(u32, bool)> = list.iter().map(|(c, m)| (*c, *m)).collect();
+        for (i, &(a, ma)) in list.iter().enumerate() {
+            for &(b, mb) in &list[i + 1..] {
+                // Two callers on one phone is a shared phone, counted there.
+                if !(ma || mb) {
+                    continue;
+                }
+                let slot = pairs.entry((a.min(b), a.max(b))).or_default();
+                slot.0 += 1;
+                slot.1 += bits[k];
+                slot.2[k] += 1;
+            }
+        }
+    }
+    let ties = pairs
+        .into_iter()
+        .map(|((a, b), (n, total, by_kind))| {
+            let what: Vec<String> = MentionKind::ALL
+                .iter()
+                .zip(by_kind)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{n} {}", k.name()))
+                .collect();
+            Tie {
+                a,
+                b,
+                kind: TieKind::SharedMention,
+                count: n,
+                bits: total.min(MAX_TIE_BITS),
+                detail: format!("{} named in calls of both", what.join(", ")),
+            }
+        })
+        .collect();
+    (ties, bits)
 }
 
 /// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
@@ -907,6 +1025,20 @@ pub fn find_leads(
                 "{} caller(s) joined the group, e.g. {} ({})",
                 attached.len(),
                 attached[0].2,
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("shared_mention") {
+            evidence.push(format!(
+                "members' calls name the same vehicle plates, phones or ID numbers ({} time(s); {})",
+                count_of(TieKind::SharedMention),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("names_other") {
+            evidence.push(format!(
+                "members name each other by full name ({} call(s); {})",
+                count_of(TieKind::NamesOther),
                 shown(*b)
             ));
         }
@@ -1254,10 +1386,29 @@ fn evidence_calls(
     if ties.iter().any(|t| t.kind == TieKind::SharedPhone) {
         shared_phones.extend(phone_owners.iter().filter(|(_, o)| o.len() > 1).map(|(p, _)| *p));
     }
+    let mut mention_owners: HashMap<u32, HashSet<u32>> = HashMap::new();
+    if ties.iter().any(|t| t.kind == TieKind::SharedMention) {
+        for &c in group {
+            for &call in &callers.calls[c as usize] {
+                let own = incidents.own_mentioned.get(&call).into_iter().flatten();
+                for &v in incidents.mentions.get(&call).into_iter().flatten().chain(own) {
+                    mention_owners.entry(v).or_default().insert(c);
+                }
+            }
+        }
+    }
+    let shared_mention = |call: u32| {
+        let own = incidents.own_mentioned.get(&call).into_iter().flatten();
+        incidents.mentions.get(&call).into_iter().flatten().chain(own).any(|v| mention_owners.get(v).is_some_and(|o| o.len() > 1))
+    };
     let mut out = Vec::new();
     for &c in group {
         for &call in &callers.calls[c as usize] {
             let x = &incidents.list[call as usize];
+            if shared_mention(call) {
+                out.push(call);
+                continue;
+            }
             let on_target = target(incidents, call).is_some_and(|t| shared_targets.contains(&t));
             let on_phone = x.phone.is_some_and(|p| shared_phones.contains(&p));
             if on_target || on_phone {

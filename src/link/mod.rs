@@ -14,6 +14,7 @@ pub mod explore;
 pub mod export;
 pub mod leads;
 pub mod load;
+pub mod mentions;
 pub mod tables;
 pub mod text;
 
