@@ -35,6 +35,14 @@ pub const MAX_SERIAL_TARGETS: usize = 30;
 /// Bits a co-targeting overlap must reach to be counted as evidence at all.
 const MIN_CO_TARGET_BITS: f64 = 3.0;
 
+/// Bits beyond log₂ of the overlapping pairs of its category by which a co-targeting tie stands
+/// out on its own (at 5 bits, about one such tie by chance in 32 categories' worth of pairs).
+const CO_TARGET_MARGIN_BITS: f64 = 5.0;
+
+/// Two claimants who share targets are tied whatever the overlap's bits when both are among this
+/// many most serial claimants of the category (callers with as many different targets or more).
+const MAX_SERIAL_PEERS: u64 = 8;
+
 /// Bits a tie can give at most (beyond this, chance estimates mean little).
 const MAX_TIE_BITS: f64 = 40.0;
 
@@ -291,6 +299,23 @@ pub struct ChanceRates {
     pub mention_bits: [f64; 3],
 }
 
+impl ChanceRates {
+    /// The rates as one JSON object, for `link_runs.baseline`: what this warehouse's strangers do,
+    /// against which every tie of the run was weighed.
+    pub fn describe(&self) -> String {
+        serde_json::json!({
+            "shared_phone_bits": self.shared_phone_bits,
+            "script_pair_bits": self.script_pair_bits,
+            "full_name_bits": self.full_name_bits,
+            "surname_bits": self.surname_bits,
+            "plate_bits": self.mention_bits[0],
+            "phone_mention_bits": self.mention_bits[1],
+            "id_number_bits": self.mention_bits[2],
+        })
+        .to_string()
+    }
+}
+
 /// Every tie between callers that reaches its threshold.
 pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Vec<Tie>, ChanceRates) {
     let mut out = Vec::new();
@@ -419,9 +444,10 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         .collect();
     // The larger of the city-wide and the in-district chance, so that neither a caller who
     // travels nor one who stays near home is taken for an accomplice by chance.
-    let expected_hits = |of: u32, given: u32| -> f64 {
+    let expected_hits = |of: u32, given: u32, category: u32| -> f64 {
         targets_of[given as usize]
             .iter()
+            .filter(|t| t.category() == category)
             .map(|t| {
                 let (key, local, city) = target_chance[t];
                 let n_local = caller_calls_in[of as usize].iter().find(|e| e.0 == key).map_or(0, |e| e.1);
@@ -434,7 +460,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             })
             .sum()
     };
-    let mut pairs: Vec<u64> = Vec::new();
+    let mut pairs: Vec<(u32, u32, u32)> = Vec::new();
     let window = PLACE_WINDOW_DAYS * 86_400_000_000;
     for (t, list) in target_callers.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_TARGET_CALLERS) {
         let times = place_times.get(t);
@@ -447,7 +473,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
                     }
                 }
                 let (a, b) = (a.min(b), a.max(b));
-                pairs.push((u64::from(a) << 32) | u64::from(b));
+                pairs.push((a, b, t.category()));
             }
         }
     }
@@ -455,6 +481,8 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         use rayon::slice::ParallelSliceMut;
         pairs.par_sort_unstable();
     }
+    // Overlaps are counted within one category, against the chance of that category's targets.
+    let mut overlaps: Vec<(u32, u32, u32, u32)> = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
         let mut j = i + 1;
@@ -463,21 +491,62 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         }
         let k = (j - i) as u32;
         if k >= 2 {
-            let (a, b) = ((pairs[i] >> 32) as u32, pairs[i] as u32);
-            let lambda = expected_hits(a, b).max(expected_hits(b, a));
-            let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
-            if bits >= MIN_CO_TARGET_BITS {
-                out.push(Tie {
-                    a,
-                    b,
-                    kind: TieKind::CoTarget,
-                    count: k,
-                    bits,
-                    detail: format!("{k} targets in common where chance explains {lambda:.2}"),
-                });
-            }
+            overlaps.push((pairs[i].0, pairs[i].1, pairs[i].2, k));
         }
         i = j;
+    }
+    // A tie that stands out among the pairs of its category that overlap at all is kept on its
+    // own: where few callers share two targets (travelling claimants), a rarer overlap needs fewer
+    // bits than where thousands of neighbours do.
+    let mut candidates: HashMap<u32, f64> = HashMap::new();
+    for o in &overlaps {
+        *candidates.entry(o.2).or_default() += 1.0;
+    }
+    let mut significant: HashSet<(u32, u32)> = HashSet::new();
+    let serial = SerialTail::build(incidents, callers);
+    let targets_in = |c: u32, category: u32| targets_of[c as usize].iter().filter(|t| t.category() == category).count();
+    for (a, b, category, k) in overlaps {
+        let lambda = expected_hits(a, b, category).max(expected_hits(b, a, category));
+        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        let stands_out = CO_TARGET_MARGIN_BITS + candidates[&category].log2();
+        // Two of the category's few most serial claimants sharing targets: their volume explains
+        // the overlap, but hardly anybody claims so widely, and rarely two at once.
+        let fewer = targets_in(a, category).min(targets_in(b, category));
+        let serial_pair = fewer >= 3 && serial.at_least(category, fewer) <= MAX_SERIAL_PEERS;
+        if serial_pair {
+            significant.insert((a, b));
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::CoTarget,
+                count: k,
+                // What the overlap itself says: the tie joins them, the group's serial claims
+                // are weighed once, as the group's.
+                bits: bits.max(0.5),
+                detail: format!(
+                    "{k} targets in common where chance explains {lambda:.2}; both among the {} callers with {fewer} or more targets of the category",
+                    serial.at_least(category, fewer)
+                ),
+            });
+            continue;
+        }
+        if std::env::var_os("HOTLINE_DEBUG_KEYS").is_some() {
+            let name = |c: u32| callers.list[c as usize].iter().map(|&e| incidents.entities.value(e)).collect::<Vec<_>>().join("/");
+            eprintln!("OVERLAP\t{}\t{}\t{}\t{k}\t{lambda:.3}\t{bits:.1}\t{stands_out:.1}", name(a), name(b), incidents.categories.value(category));
+        }
+        if bits >= MIN_CO_TARGET_BITS {
+            if bits >= stands_out {
+                significant.insert((a, b));
+            }
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::CoTarget,
+                count: k,
+                bits,
+                detail: format!("{k} targets in common where chance explains {lambda:.2}"),
+            });
+        }
     }
 
     // Near-identical narratives about different targets far apart. Templates make strangers'
@@ -631,7 +700,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     for t in &out {
         *total.entry((t.a, t.b)).or_default() += t.bits;
     }
-    out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS);
+    out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
 }
 
@@ -1342,6 +1411,11 @@ impl SerialTail {
             }
         }
         SerialTail { counts }
+    }
+
+    /// How many of the category's callers have at least `d` targets.
+    fn at_least(&self, category: u32, d: usize) -> u64 {
+        self.counts.get(&category).map_or(0, |counts| counts.iter().skip(d).sum())
     }
 
     /// −log₂ of the share of the category's callers with at least `d` targets (at most 20).

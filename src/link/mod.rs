@@ -331,6 +331,7 @@ pub fn link(warehouse: &Warehouse, progress: &mut dyn FnMut(Stage)) -> Result<Li
         count(leads.len()),
         count(worth_a_look),
         Cell::Float(Some(WORTH_A_LOOK)),
+        Cell::Text(Some(&rates.describe())),
     ])
     .map_err(|e| write_error(&dir, e))?;
     runs.finish().map_err(|e| write_error(&dir, e))?;
