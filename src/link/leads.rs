@@ -43,6 +43,16 @@ const CO_TARGET_MARGIN_BITS: f64 = 5.0;
 /// many most serial claimants of the category (callers with as many different targets or more).
 const MAX_SERIAL_PEERS: u64 = 8;
 
+/// Whether two callers' claims make one campaign: periods of similar length (the longer at most
+/// twice the shorter, counting a week at least) that overlap for at least half the shorter. A
+/// claimant who files all year round and a team that worked one spring are not one campaign.
+fn one_campaign(a: (i64, i64), b: (i64, i64)) -> bool {
+    let week = 7 * 86_400_000_000_i64;
+    let (la, lb) = ((a.1 - a.0).max(week), (b.1 - b.0).max(week));
+    let overlap = (a.1.min(b.1) - a.0.max(b.0)).max(0);
+    la.max(lb) <= 2 * la.min(lb) && 2 * overlap >= la.min(lb)
+}
+
 /// Bits a tie can give at most (beyond this, chance estimates mean little).
 const MAX_TIE_BITS: f64 = 40.0;
 
@@ -504,6 +514,11 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     let mut significant: HashSet<(u32, u32)> = HashSet::new();
     let serial = SerialTail::build(incidents, callers);
+    // First and last call of a caller in a category.
+    let span_in = |c: u32, category: u32| -> (i64, i64) {
+        let times = callers.calls[c as usize].iter().map(|&x| &incidents.list[x as usize]).filter(|x| x.category == category);
+        times.fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.time), hi.max(x.time)))
+    };
     let targets_in = |c: u32, category: u32| targets_of[c as usize].iter().filter(|t| t.category() == category).count();
     for (a, b, category, k) in overlaps {
         let lambda = expected_hits(a, b, category).max(expected_hits(b, a, category));
@@ -512,7 +527,9 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         // Two of the category's few most serial claimants sharing targets: their volume explains
         // the overlap, but hardly anybody claims so widely, and rarely two at once.
         let fewer = targets_in(a, category).min(targets_in(b, category));
-        let serial_pair = fewer >= 3 && serial.at_least(category, fewer) <= MAX_SERIAL_PEERS;
+        let serial_pair = fewer >= 3
+            && serial.at_least(category, fewer) <= MAX_SERIAL_PEERS
+            && one_campaign(span_in(a, category), span_in(b, category));
         if serial_pair {
             significant.insert((a, b));
             out.push(Tie {
