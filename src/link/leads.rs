@@ -63,8 +63,16 @@ pub const KIND_CAP: f64 = 30.0;
 const CORROBORATING_BITS: f64 = 15.0;
 
 /// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
-const INDEPENDENT_KINDS: [&str; 7] =
-    ["shared_phone", "co_target", "same_script", "named_by_others", "named_together", "shared_mention", "names_other"];
+const INDEPENDENT_KINDS: [&str; 8] = [
+    "shared_phone",
+    "co_target",
+    "same_script",
+    "named_by_others",
+    "named_together",
+    "shared_mention",
+    "names_other",
+    "same_hour",
+];
 
 /// Score from which a lead is worth an investigator's look.
 pub const WORTH_A_LOOK: f64 = 60.0;
@@ -84,6 +92,8 @@ pub enum TieKind {
     SharedMention,
     /// One names the other by full name, both calling repeatedly in the category of the naming call.
     NamesOther,
+    /// Calls of both about the same kind of matter at the same place within three hours, on several days.
+    SameHour,
 }
 
 impl TieKind {
@@ -96,6 +106,7 @@ impl TieKind {
             TieKind::NamedTogether => "named_together",
             TieKind::SharedMention => "shared_mention",
             TieKind::NamesOther => "names_other",
+            TieKind::SameHour => "same_hour",
         }
     }
 }
@@ -647,6 +658,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     };
     let (mention_ties, mention_bits) = mention_ties(incidents, callers);
     out.extend(mention_ties);
+    out.extend(same_hour_ties(incidents, callers));
     let rates = ChanceRates {
         shared_phone_bits,
         script_pair_bits,
@@ -802,6 +814,123 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
         })
         .collect();
     (ties, bits)
+}
+
+/// Two calls of one category at one place are "at the same time" when this close (three hours).
+const SAME_TIME: i64 = 3 * 3_600_000_000;
+
+/// A cell more callers than this call about in one category is a public place whose callers
+/// may meet within hours anyway (a bar's neighbours at closing time): coincidences there are
+/// weighed against the cell's own rate, not the district's.
+const BUSY_CELL_CALLERS: usize = 20;
+
+/// Ties of callers whose calls of one category come within three hours of each other at the same
+/// place (the same district, and within a kilometre where both have a point) on two or more days.
+/// Chance is the rate of such pairs among all pairs of calls by different callers, in this
+/// warehouse: of the category in the district, or in the cell for a busy cell. λ sums that rate
+/// over the pairs of the two callers' calls.
+fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
+    type Key = (u32, u32);
+    let mut caller_of: HashMap<u32, u32> = HashMap::new();
+    let mut by_key: BTreeMap<Key, Vec<(i64, u32)>> = BTreeMap::new();
+    let mut cell_calls: HashMap<(u32, (i32, i32)), HashMap<u32, f64>> = HashMap::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            let x = &incidents.list[call as usize];
+            let Some(d) = x.district else { continue };
+            caller_of.insert(call, c as u32);
+            by_key.entry((x.category, d)).or_default().push((x.time, call));
+            if let Some(cell) = x.cell {
+                *cell_calls.entry((x.category, cell)).or_default().entry(c as u32).or_default() += 1.0;
+            }
+        }
+    }
+    let pairs_of = |per_caller: &HashMap<u32, f64>| {
+        let n: f64 = per_caller.values().sum();
+        (n * n - per_caller.values().map(|m| m * m).sum::<f64>()) / 2.0
+    };
+    let busy_cell = |category: u32, call: u32| -> Option<(u32, (i32, i32))> {
+        let cell = incidents.list[call as usize].cell?;
+        let key = (category, cell);
+        cell_calls.get(&key).is_some_and(|m| m.len() > BUSY_CELL_CALLERS).then_some(key)
+    };
+    let mut district_rate: HashMap<Key, f64> = HashMap::new();
+    let mut cell_coincidences: HashMap<(u32, (i32, i32)), f64> = HashMap::new();
+    let mut days: BTreeMap<(u32, u32), BTreeSet<i64>> = BTreeMap::new();
+    let mut calls_of: HashMap<(u32, Key), Vec<u32>> = HashMap::new();
+    for (key, list) in by_key.iter_mut() {
+        list.sort_unstable();
+        let mut per_caller: HashMap<u32, f64> = HashMap::new();
+        for &(_, call) in list.iter() {
+            let c = caller_of[&call];
+            *per_caller.entry(c).or_default() += 1.0;
+            calls_of.entry((c, *key)).or_default().push(call);
+        }
+        let mut coincidences = 0.0;
+        for (i, &(t, x)) in list.iter().enumerate() {
+            let (cx, px) = (caller_of[&x], incidents.list[x as usize].point);
+            for &(u, y) in &list[i + 1..] {
+                if u - t > SAME_TIME {
+                    break;
+                }
+                let cy = caller_of[&y];
+                let near = match (px, incidents.list[y as usize].point) {
+                    (Some(p), Some(q)) => metres_between(p, q) <= 1_000.0,
+                    _ => true,
+                };
+                if cx == cy || !near {
+                    continue;
+                }
+                coincidences += 1.0;
+                if let Some(cell) = busy_cell(key.0, x).filter(|c| busy_cell(key.0, y) == Some(*c)) {
+                    *cell_coincidences.entry(cell).or_default() += 1.0;
+                }
+                days.entry((cx.min(cy), cx.max(cy))).or_default().insert(t.div_euclid(86_400_000_000));
+            }
+        }
+        let pairs = pairs_of(&per_caller);
+        district_rate.insert(*key, if pairs > 0.0 { coincidences / pairs } else { 0.0 });
+    }
+    let cell_rate = |cell: (u32, (i32, i32))| -> f64 {
+        let pairs = cell_calls.get(&cell).map_or(0.0, &pairs_of);
+        if pairs > 0.0 { cell_coincidences.get(&cell).copied().unwrap_or(0.0) / pairs } else { 0.0 }
+    };
+    let mut keys_of: HashMap<u32, Vec<Key>> = HashMap::new();
+    for (c, key) in calls_of.keys() {
+        keys_of.entry(*c).or_default().push(*key);
+    }
+    let mut out = Vec::new();
+    for ((a, b), on) in days {
+        let k = on.len() as u32;
+        if k < 2 {
+            continue;
+        }
+        let mut shared: Vec<&Key> = keys_of[&a].iter().filter(|key| calls_of.contains_key(&(b, **key))).collect();
+        shared.sort_unstable();
+        let mut lambda = 0.0;
+        for key in shared {
+            for &x in &calls_of[&(a, *key)] {
+                for &y in &calls_of[&(b, *key)] {
+                    lambda += match busy_cell(key.0, x).filter(|c| busy_cell(key.0, y) == Some(*c)) {
+                        Some(cell) => cell_rate(cell).max(district_rate[key]),
+                        None => district_rate[key],
+                    };
+                }
+            }
+        }
+        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        if bits >= MIN_CO_TARGET_BITS {
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::SameHour,
+                count: k,
+                bits,
+                detail: format!("within three hours of each other at one place on {k} days where chance explains {lambda:.3}"),
+            });
+        }
+    }
+    out
 }
 
 /// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
@@ -1118,6 +1247,13 @@ pub fn find_leads(
             evidence.push(format!(
                 "members' calls name the same vehicle plates, phones or ID numbers ({} time(s); {})",
                 count_of(TieKind::SharedMention),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("same_hour") {
+            evidence.push(format!(
+                "members called about the same matter at one place within three hours of each other ({} day(s); {})",
+                count_of(TieKind::SameHour),
                 shown(*b)
             ));
         }
