@@ -399,16 +399,35 @@ pub fn print_evaluation<W: Write>(out: &mut W, e: &LeadsEvaluation) -> io::Resul
                 g.score.map_or("-".into(), |s| format!("{s:.0}")),
                 format!("{:.3}", g.precision),
                 format!("{:.3}", g.recall),
+                if g.found { "yes".into() } else { "no".into() },
             ]
         })
         .collect();
-    let align = [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
-    write_table(out, &["group", "kind", "calls", "lead rank", "score", "precision", "recall"], &align, &rows, 30)?;
+    let align =
+        [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left];
+    let header = ["group", "kind", "calls", "lead rank", "score", "precision", "recall", "found"];
+    write_table(out, &header, &align, &rows, 30)?;
     writeln!(
         out,
         "{} leads; {} worth a look (≥ {WORTH_A_LOOK:.0} bits), {} of them matching no planted group or repeat caller",
         e.leads, e.worth_a_look, e.unplanted_worth_a_look
-    )
+    )?;
+    let (g, c) = (&e.recall_at_10, &e.concerns_at_10);
+    writeln!(
+        out,
+        "found (top 10, precision and recall ≥ 0.8): {} of {} organised groups, {} of {} persons of concern; \
+         leads worth a look are {:.0}% planted calls on average",
+        g.found,
+        g.groups,
+        c.found,
+        c.groups,
+        100.0 * e.worth_a_look_precision
+    )?;
+    if !e.recall_by_tie.is_empty() {
+        let ties: Vec<String> = e.recall_by_tie.iter().map(|(t, r)| format!("{t} {}/{}", r.found, r.groups)).collect();
+        writeln!(out, "by tie: {}", ties.join(", "))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
