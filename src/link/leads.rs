@@ -44,13 +44,15 @@ const CO_TARGET_MARGIN_BITS: f64 = 5.0;
 const MAX_SERIAL_PEERS: u64 = 8;
 
 /// Whether two callers' claims make one campaign: periods of similar length (the longer at most
-/// twice the shorter, counting a week at least) that overlap for at least half the shorter. A
-/// claimant who files all year round and a team that worked one spring are not one campaign.
-fn one_campaign(a: (i64, i64), b: (i64, i64)) -> bool {
+/// twice the shorter, counting a week at least) that overlap for at least half the shorter, and
+/// stand out in time (the longer at most 60% of the warehouse's `period`). A claimant who files
+/// all year round and a team that worked one spring are not one campaign; nor, by time alone, are
+/// two who both file all year.
+fn one_campaign(a: (i64, i64), b: (i64, i64), period: f64) -> bool {
     let week = 7 * 86_400_000_000_i64;
     let (la, lb) = ((a.1 - a.0).max(week), (b.1 - b.0).max(week));
     let overlap = (a.1.min(b.1) - a.0.max(b.0)).max(0);
-    la.max(lb) <= 2 * la.min(lb) && 2 * overlap >= la.min(lb)
+    la.max(lb) <= 2 * la.min(lb) && 2 * overlap >= la.min(lb) && (la.max(lb) as f64) <= 0.6 * period
 }
 
 /// Bits a tie can give at most (beyond this, chance estimates mean little).
@@ -540,7 +542,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         let fewer = targets_in(a, category).min(targets_in(b, category));
         let serial_pair = fewer >= 3
             && serial.at_least(category, fewer) <= MAX_SERIAL_PEERS
-            && one_campaign(span_in(a, category), span_in(b, category));
+            && one_campaign(span_in(a, category), span_in(b, category), span);
         if serial_pair {
             significant.insert((a, b));
             out.push(Tie {

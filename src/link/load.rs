@@ -235,7 +235,6 @@ impl Incidents {
         let surnames =
             surname_counts.into_iter().filter(|(_, n)| *n * 20_000 >= named && *n >= 2).map(|(s, _)| s).collect();
         incidents.read_counterparties(&raw_counterparty, &narratives, surnames, session.city().place_prefixes());
-        incidents.fill_districts();
         let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
         incidents.read_mentions(&raw_counterparty, &narratives, &own_identifiers, &area_code);
         (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
@@ -310,37 +309,6 @@ impl Incidents {
             {
                 self.organisation_spellings.insert(spelling.to_owned(), k);
             }
-        }
-    }
-
-    /// Gives a call that left its district empty the district calls of its 500 m cell name most
-    /// often, or failing a place, the one district its organisation's calls all but always name
-    /// (four in five): otherwise one branch called about with and without its district would be
-    /// two targets.
-    fn fill_districts(&mut self) {
-        let mut by_cell: HashMap<(i32, i32), std::collections::BTreeMap<u32, u32>> = HashMap::new();
-        let mut by_organisation: HashMap<u32, std::collections::BTreeMap<u32, u32>> = HashMap::new();
-        for x in &self.list {
-            if let Some(d) = x.district {
-                if let Some(cell) = x.cell {
-                    *by_cell.entry(cell).or_default().entry(d).or_default() += 1;
-                }
-                if let Some(o) = x.organisation {
-                    *by_organisation.entry(o).or_default().entry(d).or_default() += 1;
-                }
-            }
-        }
-        let modal = |counts: &std::collections::BTreeMap<u32, u32>, share: f64| -> Option<u32> {
-            let total: u32 = counts.values().sum();
-            let (d, n) = counts.iter().max_by_key(|(d, n)| (**n, std::cmp::Reverse(**d)))?;
-            (f64::from(*n) >= share * f64::from(total)).then_some(*d)
-        };
-        for x in self.list.iter_mut().filter(|x| x.district.is_none()) {
-            x.district = x
-                .cell
-                .and_then(|c| by_cell.get(&c))
-                .and_then(|counts| modal(counts, 0.5))
-                .or_else(|| x.organisation.and_then(|o| by_organisation.get(&o)).and_then(|counts| modal(counts, 0.8)));
         }
     }
 
