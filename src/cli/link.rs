@@ -81,11 +81,15 @@ enum GraphCommand {
         /// To.
         b: String,
     },
-    /// Grow a series from a few calls, step by step, with the reason each call joins.
+    /// Grow a series from a few calls, or from a lead (an organised group or a person of concern),
+    /// step by step, with the reason each call joins.
     Expand {
         /// Seed call ids.
-        #[arg(long = "from", required = true, num_args = 1..)]
+        #[arg(long = "from", num_args = 1.., required_unless_present = "lead", conflicts_with = "lead")]
         from: Vec<String>,
+        /// Start from the calls of the lead of this rank (1 is the best) or id (`L0001`).
+        #[arg(long)]
+        lead: Option<String>,
         /// Steps.
         #[arg(long, default_value_t = 3)]
         steps: usize,
@@ -294,8 +298,12 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
                 )?;
             }
         }
-        GraphCommand::Expand { from, steps, json } => {
-            let expansion = expand(&args.warehouse, &from, steps)?;
+        GraphCommand::Expand { from, lead, steps, json } => {
+            let seeds = match lead {
+                Some(lead) => lead_calls(&session, &lead)?.0,
+                None => from,
+            };
+            let expansion = expand(&args.warehouse, &seeds, steps)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&expansion)?)?;
             } else {
@@ -304,12 +312,7 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
         }
         GraphCommand::Export { lead, from, steps, format, out: path } => {
             let (calls, name) = if let Some(lead) = lead {
-                let leads = read_leads(&session, None)?;
-                let found = leads
-                    .iter()
-                    .find(|l| l.lead_id == lead || l.rank.to_string() == lead)
-                    .with_context(|| format!("no lead {lead} (there are {})", leads.len()))?;
-                (found.call_ids.clone(), found.lead_id.clone())
+                lead_calls(&session, &lead)?
             } else if !from.is_empty() {
                 (
                     expand(&args.warehouse, &from, steps)?.calls_after(steps),
@@ -332,6 +335,16 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The calls and id of the lead of a rank or id.
+fn lead_calls(session: &crate::sql::Session, lead: &str) -> Result<(Vec<String>, String)> {
+    let leads = read_leads(session, None)?;
+    let found = leads
+        .iter()
+        .find(|l| l.lead_id == lead || l.rank.to_string() == lead)
+        .with_context(|| format!("no lead {lead} (there are {})", leads.len()))?;
+    Ok((found.call_ids.clone(), found.lead_id.clone()))
+}
+
 fn write_file(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut writer = BufWriter::new(file);
@@ -342,7 +355,12 @@ fn write_file(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> io::Resul
 
 /// Prints an expansion step by step.
 pub fn print_expansion<W: Write>(out: &mut W, expansion: &Expansion) -> io::Result<()> {
-    writeln!(out, "series from {}", expansion.seeds.join(", "))?;
+    let seeds = &expansion.seeds;
+    if seeds.len() <= 4 {
+        writeln!(out, "series from {}", seeds.join(", "))?;
+    } else {
+        writeln!(out, "series from {} calls ({}, … {})", seeds.len(), seeds[..3].join(", "), seeds[seeds.len() - 1])?;
+    }
     let mut total = expansion.seeds.len();
     for (i, step) in expansion.steps.iter().enumerate() {
         total += step.len();
@@ -381,16 +399,35 @@ pub fn print_evaluation<W: Write>(out: &mut W, e: &LeadsEvaluation) -> io::Resul
                 g.score.map_or("-".into(), |s| format!("{s:.0}")),
                 format!("{:.3}", g.precision),
                 format!("{:.3}", g.recall),
+                if g.found { "yes".into() } else { "no".into() },
             ]
         })
         .collect();
-    let align = [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
-    write_table(out, &["group", "kind", "calls", "lead rank", "score", "precision", "recall"], &align, &rows, 30)?;
+    let align =
+        [Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left];
+    let header = ["group", "kind", "calls", "lead rank", "score", "precision", "recall", "found"];
+    write_table(out, &header, &align, &rows, 30)?;
     writeln!(
         out,
         "{} leads; {} worth a look (≥ {WORTH_A_LOOK:.0} bits), {} of them matching no planted group or repeat caller",
         e.leads, e.worth_a_look, e.unplanted_worth_a_look
-    )
+    )?;
+    let (g, c) = (&e.recall_at_10, &e.concerns_at_10);
+    writeln!(
+        out,
+        "found (top 10, precision and recall ≥ 0.8): {} of {} organised groups, {} of {} persons of concern; \
+         leads worth a look are {:.0}% planted calls on average",
+        g.found,
+        g.groups,
+        c.found,
+        c.groups,
+        100.0 * e.worth_a_look_precision
+    )?;
+    if !e.recall_by_tie.is_empty() {
+        let ties: Vec<String> = e.recall_by_tie.iter().map(|(t, r)| format!("{t} {}/{}", r.found, r.groups)).collect();
+        writeln!(out, "by tie: {}", ties.join(", "))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

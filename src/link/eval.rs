@@ -28,6 +28,27 @@ pub struct GroupScore {
     pub precision: f64,
     /// Share of the group's calls that the lead holds.
     pub recall: f64,
+    /// Whether its best lead is in the top 10 with precision and recall of at least 0.8.
+    pub found: bool,
+    /// How its targets were chosen (`repeat`, `distinct`, `none`), from `truth/groups.csv`.
+    pub target_mode: Option<String>,
+    /// The ties the generator gave it (`shared_phone`, `script`, …), from `truth/groups.csv`.
+    pub ties: Vec<String>,
+}
+
+/// Rank, precision and recall a planted group's best lead must reach to count as found.
+pub const FOUND_RANK: usize = 10;
+
+/// Precision and recall a found group's best lead reaches at least.
+pub const FOUND_SHARE: f64 = 0.8;
+
+/// Share of groups found, overall and broken down.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recall {
+    /// Groups found / groups.
+    pub found: usize,
+    /// Groups.
+    pub groups: usize,
 }
 
 /// What evaluation found.
@@ -43,6 +64,54 @@ pub struct LeadsEvaluation {
     pub worth_a_look: usize,
     /// Leads worth a look that match no planted group (their best group's precision under 0.5).
     pub unplanted_worth_a_look: usize,
+    /// Organised groups found (recall@10), in all.
+    pub recall_at_10: Recall,
+    /// The same by kind of group.
+    pub recall_by_kind: BTreeMap<String, Recall>,
+    /// The same by tie the group had (a group counts under each of its ties).
+    pub recall_by_tie: BTreeMap<String, Recall>,
+    /// Persons of concern found (recall@10).
+    pub concerns_at_10: Recall,
+    /// Mean precision of the leads worth a look (against their best-matching planted pattern).
+    pub worth_a_look_precision: f64,
+}
+
+/// One row of `truth/groups.csv`: how a planted group was drawn.
+#[derive(Debug, Clone, Default)]
+pub struct GroupDraw {
+    /// How its targets were chosen.
+    pub target_mode: Option<String>,
+    /// Its ties.
+    pub ties: Vec<String>,
+}
+
+/// Reads `truth/groups.csv` (`ring_id,…,target_mode,…,ties` with ties `;`-separated), if present.
+pub fn read_group_draws(path: &Path) -> Result<HashMap<String, GroupDraw>, LinkError> {
+    if !path.exists() {
+        return Ok(HashMap::new());
+    }
+    let error = |message: String| LinkError::Truth { path: path.to_owned(), message };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
+    let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
+    let ring = column("ring_id").ok_or_else(|| error("no column ring_id".to_owned()))?;
+    let (mode, ties) = (column("target_mode"), column("ties"));
+    let mut out = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| error(format!("line {}: {e}", i + 2)))?;
+        let Some(id) = record.get(ring).filter(|r| !r.is_empty()) else {
+            return Err(error(format!("line {}: empty ring_id", i + 2)));
+        };
+        let draw = GroupDraw {
+            target_mode: mode.and_then(|m| record.get(m)).filter(|m| !m.is_empty()).map(str::to_owned),
+            ties: ties
+                .and_then(|t| record.get(t))
+                .map(|t| t.split(';').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
+        };
+        out.insert(id.to_owned(), draw);
+    }
+    Ok(out)
 }
 
 /// Reads `ring_id,kind,call_id[,role]`.
@@ -132,7 +201,25 @@ pub fn evaluate_leads(warehouse: &Path, truth_dir: &Path) -> Result<LeadsEvaluat
             }
         }
     }
-    Ok(score(&rings, &leads, &present))
+    let mut evaluation = score(&rings, &leads, &present);
+    let draws = read_group_draws(&truth_dir.join("groups.csv"))?;
+    if !draws.is_empty() {
+        for g in &mut evaluation.groups {
+            if let Some(draw) = draws.get(&g.ring_id) {
+                g.target_mode = draw.target_mode.clone();
+                g.ties = draw.ties.clone();
+            }
+        }
+        evaluation.recall_by_tie = BTreeMap::new();
+        for g in &evaluation.groups {
+            for tie in &g.ties {
+                let slot = evaluation.recall_by_tie.entry(tie.clone()).or_default();
+                slot.groups += 1;
+                slot.found += usize::from(g.found);
+            }
+        }
+    }
+    Ok(evaluation)
 }
 
 /// Scores leads against planted groups (calls absent from the warehouse are left out).
@@ -171,6 +258,9 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
                 score: Some(lead.score),
                 precision,
                 recall,
+                found: rank <= FOUND_RANK && precision >= FOUND_SHARE && recall >= FOUND_SHARE,
+                target_mode: None,
+                ties: Vec::new(),
             },
             None => GroupScore {
                 ring_id: (*ring).to_owned(),
@@ -181,20 +271,35 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
                 score: None,
                 precision: 0.0,
                 recall: 0.0,
+                found: false,
+                target_mode: None,
+                ties: Vec::new(),
             },
         });
     }
     let worth: Vec<&LeadRecord> = leads.iter().filter(|l| l.worth_a_look).collect();
     let (persons_of_concern, scores): (Vec<GroupScore>, Vec<GroupScore>) =
         scores.into_iter().partition(|g| g.kind == REPEAT_CALLER_KIND);
+    let recall = |list: &[&GroupScore]| Recall { found: list.iter().filter(|g| g.found).count(), groups: list.len() };
+    let mut by_kind: BTreeMap<String, Vec<&GroupScore>> = BTreeMap::new();
+    for g in &scores {
+        by_kind.entry(g.kind.clone()).or_default().push(g);
+    }
+    let precision_of = |l: &LeadRecord| best_precision_of_lead.get(l.lead_id.as_str()).copied().unwrap_or(0.0);
     LeadsEvaluation {
+        recall_at_10: recall(&scores.iter().collect::<Vec<_>>()),
+        recall_by_kind: by_kind.iter().map(|(k, list)| (k.clone(), recall(list))).collect(),
+        recall_by_tie: BTreeMap::new(),
+        concerns_at_10: recall(&persons_of_concern.iter().collect::<Vec<_>>()),
+        worth_a_look_precision: if worth.is_empty() {
+            0.0
+        } else {
+            worth.iter().map(|l| precision_of(l)).sum::<f64>() / worth.len() as f64
+        },
         groups: scores,
         persons_of_concern,
         leads: leads.len(),
         worth_a_look: worth.len(),
-        unplanted_worth_a_look: worth
-            .iter()
-            .filter(|l| best_precision_of_lead.get(l.lead_id.as_str()).copied().unwrap_or(0.0) < 0.5)
-            .count(),
+        unplanted_worth_a_look: worth.iter().filter(|l| precision_of(l) < 0.5).count(),
     }
 }

@@ -21,6 +21,15 @@ const NAMED_WINDOW_DAYS: i64 = 60;
 /// How near a place must be for a named person to be looked for there, in metres.
 const NAMED_NEAR_METRES: f64 = 300.0;
 
+/// A full name at most this many resolved callers give is looked for anywhere in the city.
+const RARE_NAME_ENTITIES: usize = 3;
+
+/// How far before a report a call whose caller gives a rare full name it names may be, in days.
+const RARE_NAME_BEFORE_DAYS: i64 = 365;
+
+/// How far after a report such a call may be, in days.
+const RARE_NAME_AFTER_DAYS: i64 = 30;
+
 /// Calls of one category in one cell within this many hours are "near in space and time".
 const NEAR_HOURS: i64 = 48;
 
@@ -343,6 +352,25 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
             by_cell.entry(cell).or_default().push(i as u32);
         }
     }
+    // Original calls of each full name (pinyin), for names few entities give.
+    let mut by_full_name: HashMap<&str, Vec<u32>> = HashMap::new();
+    let mut entities_of_name: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (&entity, names) in &incidents.full_names {
+        for &f in names {
+            entities_of_name.entry(incidents.pinyins.value(f)).or_default().push(entity);
+        }
+    }
+    for (i, incident) in incidents.list.iter().enumerate() {
+        if incident.source.is_some() {
+            continue;
+        }
+        if let Some(f) = incident.caller.full {
+            let name = incidents.pinyins.value(f);
+            if entities_of_name.get(name).is_some_and(|e| e.len() <= RARE_NAME_ENTITIES) {
+                by_full_name.entry(name).or_default().push(i as u32);
+            }
+        }
+    }
     let mut named: Vec<(&u32, &PersonRef)> = incidents.named.iter().collect();
     named.sort_by_key(|(c, _)| **c);
     named
@@ -382,6 +410,16 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
                     name_fits(incidents, c, person).map(|how| (x.time, c, how))
                 })
                 .collect();
+            // A full name few callers give is looked for city-wide, over a longer window.
+            let rare = person.full.as_deref().and_then(|f| by_full_name.get(f)).into_iter().flatten();
+            for &c in rare {
+                let x = &incidents.list[c as usize];
+                let before = r.time - x.time;
+                let near = (-RARE_NAME_AFTER_DAYS * DAY..=RARE_NAME_BEFORE_DAYS * DAY).contains(&before);
+                if c != report && x.entity != r.entity && near && !fits.iter().any(|f| f.1 == c) {
+                    fits.extend(name_fits(incidents, c, person).filter(|h| *h == "full name").map(|h| (x.time, c, h)));
+                }
+            }
             // The latest fitting call of each caller, full-name fits first, at most eight callers.
             fits.sort_by_key(|&(time, c, how)| std::cmp::Reverse((how == "full name", time, c)));
             let mut callers_seen: Vec<u32> = Vec::new();

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::evidence::Evidence;
-use super::leads::{AttachIndex, Callers, named_counts, report_fits, ties};
+use super::leads::{AttachIndex, Callers, MIN_TIE_BITS, named_counts, report_fits, ties};
 use super::load::Incidents;
 use super::{LinkError, collect_evidence, session};
 
@@ -88,11 +88,23 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
             }
         };
         let mut new_callers: Vec<(u32, String)> = Vec::new();
-        // Callers tied to the series' callers, then callers whose claims land on its targets.
+        // Callers tied to the series' callers, then callers whose claims land on its targets. The
+        // more callers the series touches, the more ties chance alone gives it: a tie must beat
+        // the lead threshold by log₂ of the callers it is tied to.
+        let mut neighbours: BTreeSet<u32> = BTreeSet::new();
+        for &g in &group {
+            for &t in ties_of.get(&g).into_iter().flatten() {
+                neighbours.insert(if ties[t].a == g { ties[t].b } else { ties[t].a });
+            }
+        }
+        let needed = MIN_TIE_BITS + (neighbours.len().max(1) as f64).log2();
         for &g in &group {
             for &t in ties_of.get(&g).into_iter().flatten() {
                 let tie = &ties[t];
                 let other = if tie.a == g { tie.b } else { tie.a };
+                if tie.bits < needed {
+                    continue;
+                }
                 if !group.contains(&other) && !new_callers.iter().any(|(c, _)| *c == other) {
                     let why = format!(
                         "its caller is tied to {}: {}, {} ({:.0} bits)",

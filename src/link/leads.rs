@@ -35,6 +35,26 @@ pub const MAX_SERIAL_TARGETS: usize = 30;
 /// Bits a co-targeting overlap must reach to be counted as evidence at all.
 const MIN_CO_TARGET_BITS: f64 = 3.0;
 
+/// Bits beyond log₂ of the overlapping pairs of its category by which a co-targeting tie stands
+/// out on its own (at 5 bits, about one such tie by chance in 32 categories' worth of pairs).
+const CO_TARGET_MARGIN_BITS: f64 = 5.0;
+
+/// Two claimants who share targets are tied whatever the overlap's bits when both are among this
+/// many most serial claimants of the category (callers with as many different targets or more).
+const MAX_SERIAL_PEERS: u64 = 8;
+
+/// Whether two callers' claims make one campaign: periods of similar length (the longer at most
+/// twice the shorter, counting a week at least) that overlap for at least half the shorter, and
+/// stand out in time (the longer at most 60% of the warehouse's `period`). A claimant who files
+/// all year round and a team that worked one spring are not one campaign; nor, by time alone, are
+/// two who both file all year.
+fn one_campaign(a: (i64, i64), b: (i64, i64), period: f64) -> bool {
+    let week = 7 * 86_400_000_000_i64;
+    let (la, lb) = ((a.1 - a.0).max(week), (b.1 - b.0).max(week));
+    let overlap = (a.1.min(b.1) - a.0.max(b.0)).max(0);
+    la.max(lb) <= 2 * la.min(lb) && 2 * overlap >= la.min(lb) && (la.max(lb) as f64) <= 0.6 * period
+}
+
 /// Bits a tie can give at most (beyond this, chance estimates mean little).
 const MAX_TIE_BITS: f64 = 40.0;
 
@@ -45,7 +65,16 @@ pub const KIND_CAP: f64 = 30.0;
 const CORROBORATING_BITS: f64 = 15.0;
 
 /// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
-const INDEPENDENT_KINDS: [&str; 5] = ["shared_phone", "co_target", "same_script", "named_by_others", "named_together"];
+const INDEPENDENT_KINDS: [&str; 8] = [
+    "shared_phone",
+    "co_target",
+    "same_script",
+    "named_by_others",
+    "named_together",
+    "shared_mention",
+    "names_other",
+    "same_hour",
+];
 
 /// Score from which a lead is worth an investigator's look.
 pub const WORTH_A_LOOK: f64 = 60.0;
@@ -61,6 +90,12 @@ pub enum TieKind {
     Script,
     /// Both fit the person a third party's report names, at a target both claimed against.
     NamedTogether,
+    /// Calls of both name the same vehicle plate, phone or ID number, or one names the other's own.
+    SharedMention,
+    /// One names the other by full name, both calling repeatedly in the category of the naming call.
+    NamesOther,
+    /// Calls of both about the same kind of matter at the same place within three hours, on several days.
+    SameHour,
 }
 
 impl TieKind {
@@ -71,6 +106,9 @@ impl TieKind {
             TieKind::CoTarget => "co_target",
             TieKind::Script => "same_script",
             TieKind::NamedTogether => "named_together",
+            TieKind::SharedMention => "shared_mention",
+            TieKind::NamesOther => "names_other",
+            TieKind::SameHour => "same_hour",
         }
     }
 }
@@ -279,6 +317,26 @@ pub struct ChanceRates {
     pub full_name_bits: f64,
     /// Bits of a report naming a caller by surname (and sex).
     pub surname_bits: f64,
+    /// Bits of one plate, phone or ID number that calls of two callers name, by kind of identifier
+    /// (plate, phone, ID number).
+    pub mention_bits: [f64; 3],
+}
+
+impl ChanceRates {
+    /// The rates as one JSON object, for `link_runs.baseline`: what this warehouse's strangers do,
+    /// against which every tie of the run was weighed.
+    pub fn describe(&self) -> String {
+        serde_json::json!({
+            "shared_phone_bits": self.shared_phone_bits,
+            "script_pair_bits": self.script_pair_bits,
+            "full_name_bits": self.full_name_bits,
+            "surname_bits": self.surname_bits,
+            "plate_bits": self.mention_bits[0],
+            "phone_mention_bits": self.mention_bits[1],
+            "id_number_bits": self.mention_bits[2],
+        })
+        .to_string()
+    }
 }
 
 /// Every tie between callers that reaches its threshold.
@@ -409,9 +467,10 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         .collect();
     // The larger of the city-wide and the in-district chance, so that neither a caller who
     // travels nor one who stays near home is taken for an accomplice by chance.
-    let expected_hits = |of: u32, given: u32| -> f64 {
+    let expected_hits = |of: u32, given: u32, category: u32| -> f64 {
         targets_of[given as usize]
             .iter()
+            .filter(|t| t.category() == category)
             .map(|t| {
                 let (key, local, city) = target_chance[t];
                 let n_local = caller_calls_in[of as usize].iter().find(|e| e.0 == key).map_or(0, |e| e.1);
@@ -424,7 +483,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             })
             .sum()
     };
-    let mut pairs: Vec<u64> = Vec::new();
+    let mut pairs: Vec<(u32, u32, u32)> = Vec::new();
     let window = PLACE_WINDOW_DAYS * 86_400_000_000;
     for (t, list) in target_callers.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_TARGET_CALLERS) {
         let times = place_times.get(t);
@@ -437,7 +496,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
                     }
                 }
                 let (a, b) = (a.min(b), a.max(b));
-                pairs.push((u64::from(a) << 32) | u64::from(b));
+                pairs.push((a, b, t.category()));
             }
         }
     }
@@ -445,6 +504,8 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         use rayon::slice::ParallelSliceMut;
         pairs.par_sort_unstable();
     }
+    // Overlaps are counted within one category, against the chance of that category's targets.
+    let mut overlaps: Vec<(u32, u32, u32, u32)> = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
         let mut j = i + 1;
@@ -453,21 +514,69 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         }
         let k = (j - i) as u32;
         if k >= 2 {
-            let (a, b) = ((pairs[i] >> 32) as u32, pairs[i] as u32);
-            let lambda = expected_hits(a, b).max(expected_hits(b, a));
-            let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
-            if bits >= MIN_CO_TARGET_BITS {
-                out.push(Tie {
-                    a,
-                    b,
-                    kind: TieKind::CoTarget,
-                    count: k,
-                    bits,
-                    detail: format!("{k} targets in common where chance explains {lambda:.2}"),
-                });
-            }
+            overlaps.push((pairs[i].0, pairs[i].1, pairs[i].2, k));
         }
         i = j;
+    }
+    // A tie that stands out among the pairs of its category that overlap at all is kept on its
+    // own: where few callers share two targets (travelling claimants), a rarer overlap needs fewer
+    // bits than where thousands of neighbours do.
+    let mut candidates: HashMap<u32, f64> = HashMap::new();
+    for o in &overlaps {
+        *candidates.entry(o.2).or_default() += 1.0;
+    }
+    let mut significant: HashSet<(u32, u32)> = HashSet::new();
+    let serial = SerialTail::build(incidents, callers);
+    // First and last call of a caller in a category.
+    let span_in = |c: u32, category: u32| -> (i64, i64) {
+        let times = callers.calls[c as usize].iter().map(|&x| &incidents.list[x as usize]).filter(|x| x.category == category);
+        times.fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.time), hi.max(x.time)))
+    };
+    let targets_in = |c: u32, category: u32| targets_of[c as usize].iter().filter(|t| t.category() == category).count();
+    for (a, b, category, k) in overlaps {
+        let lambda = expected_hits(a, b, category).max(expected_hits(b, a, category));
+        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        let stands_out = CO_TARGET_MARGIN_BITS + candidates[&category].log2();
+        // Two of the category's few most serial claimants sharing targets: their volume explains
+        // the overlap, but hardly anybody claims so widely, and rarely two at once.
+        let fewer = targets_in(a, category).min(targets_in(b, category));
+        let serial_pair = fewer >= 3
+            && serial.at_least(category, fewer) <= MAX_SERIAL_PEERS
+            && one_campaign(span_in(a, category), span_in(b, category), span);
+        if serial_pair {
+            significant.insert((a, b));
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::CoTarget,
+                count: k,
+                // What the overlap itself says: the tie joins them, the group's serial claims
+                // are weighed once, as the group's.
+                bits: bits.max(0.5),
+                detail: format!(
+                    "{k} targets in common where chance explains {lambda:.2}; both among the {} callers with {fewer} or more targets of the category",
+                    serial.at_least(category, fewer)
+                ),
+            });
+            continue;
+        }
+        if std::env::var_os("HOTLINE_DEBUG_KEYS").is_some() {
+            let name = |c: u32| callers.list[c as usize].iter().map(|&e| incidents.entities.value(e)).collect::<Vec<_>>().join("/");
+            eprintln!("OVERLAP\t{}\t{}\t{}\t{k}\t{lambda:.3}\t{bits:.1}\t{stands_out:.1}", name(a), name(b), incidents.categories.value(category));
+        }
+        if bits >= MIN_CO_TARGET_BITS {
+            if bits >= stands_out {
+                significant.insert((a, b));
+            }
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::CoTarget,
+                count: k,
+                bits,
+                detail: format!("{k} targets in common where chance explains {lambda:.2}"),
+            });
+        }
     }
 
     // Near-identical narratives about different targets far apart. Templates make strangers'
@@ -549,11 +658,15 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         let total: f64 = counts.values().sum();
         if total == 0.0 { 1.0 } else { counts.values().map(|n| (n / total).powi(2)).sum::<f64>() }
     };
+    let (mention_ties, mention_bits) = mention_ties(incidents, callers);
+    out.extend(mention_ties);
+    out.extend(same_hour_ties(incidents, callers));
     let rates = ChanceRates {
         shared_phone_bits,
         script_pair_bits,
         full_name_bits: (-collision(&full).log2()).clamp(1.0, 20.0),
         surname_bits: (-(collision(&surname) / 2.0).log2()).clamp(1.0, 20.0),
+        mention_bits,
     };
 
     // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
@@ -581,6 +694,28 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             }
         }
     }
+    // A repeat caller who names another repeat caller of the same category by full name.
+    let mut names: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson && l.detail.contains("full name")) {
+        let (named, by) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
+        let category = incidents.list[link.b as usize].category;
+        let repeat = |c: u32| {
+            callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].category == category).count() >= 2
+        };
+        if named != by && repeat(named) && repeat(by) {
+            *names.entry((named.min(by), named.max(by))).or_default() += 1;
+        }
+    }
+    for ((a, b), n) in names {
+        out.push(Tie {
+            a,
+            b,
+            kind: TieKind::NamesOther,
+            count: n,
+            bits: (f64::from(n) * rates.full_name_bits).min(MAX_TIE_BITS),
+            detail: format!("one names the other by full name in {n} call(s)"),
+        });
+    }
     for ((a, b), (n, bits)) in together {
         out.push(Tie {
             a,
@@ -596,8 +731,208 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     for t in &out {
         *total.entry((t.a, t.b)).or_default() += t.bits;
     }
-    out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS);
+    out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
+}
+
+/// A plate, phone or ID number named by at most this many callers' calls ties them; more, and it
+/// is a landmark everybody names (a shop's phone, a car parked in everyone's way).
+const MAX_MENTION_CALLERS: usize = 12;
+
+/// Ties of callers whose calls name the same identifier, or one of whom names the other's own
+/// phone or ID. Each shared identifier weighs −log₂ of the share of identifiers of its kind that
+/// more than one caller names in this warehouse (at least 2 bits, at most 14): where strangers
+/// seldom name one plate, two callers who do are seldom strangers.
+fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]) {
+    use super::mentions::MentionKind;
+    // Per identifier: callers who name it, and callers whose own phone or ID it is.
+    let mut holders: BTreeMap<u32, BTreeMap<u32, bool>> = BTreeMap::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            for &v in incidents.mentions.get(&call).into_iter().flatten() {
+                holders.entry(v).or_default().insert(c as u32, true);
+            }
+            for &v in incidents.own_mentioned.get(&call).into_iter().flatten() {
+                holders.entry(v).or_default().entry(c as u32).or_insert(false);
+            }
+        }
+    }
+    let kind_of = |v: u32| -> usize {
+        match MentionKind::of_value(incidents.mention_values.value(v)) {
+            Some(MentionKind::Plate) | None => 0,
+            Some(MentionKind::Phone) => 1,
+            Some(MentionKind::IdNumber) => 2,
+        }
+    };
+    let mut named = [0usize; 3];
+    let mut shared = [0usize; 3];
+    for (&v, list) in &holders {
+        if list.values().any(|&m| m) {
+            named[kind_of(v)] += 1;
+            if list.len() > 1 {
+                shared[kind_of(v)] += 1;
+            }
+        }
+    }
+    let mut bits = [0.0; 3];
+    for k in 0..3 {
+        let share = (shared[k] as f64 / named[k].max(1) as f64).max(1e-6);
+        bits[k] = (-share.log2()).clamp(2.0, 14.0);
+    }
+    let mut pairs: BTreeMap<(u32, u32), (u32, f64, [u32; 3])> = BTreeMap::new();
+    for (&v, list) in holders.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_MENTION_CALLERS) {
+        let k = kind_of(v);
+        let list: Vec<(u32, bool)> = list.iter().map(|(c, m)| (*c, *m)).collect();
+        for (i, &(a, ma)) in list.iter().enumerate() {
+            for &(b, mb) in &list[i + 1..] {
+                // Two callers on one phone is a shared phone, counted there.
+                if !(ma || mb) {
+                    continue;
+                }
+                let slot = pairs.entry((a.min(b), a.max(b))).or_default();
+                slot.0 += 1;
+                slot.1 += bits[k];
+                slot.2[k] += 1;
+            }
+        }
+    }
+    let ties = pairs
+        .into_iter()
+        .map(|((a, b), (n, total, by_kind))| {
+            let what: Vec<String> = MentionKind::ALL
+                .iter()
+                .zip(by_kind)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{n} {}", k.name()))
+                .collect();
+            Tie {
+                a,
+                b,
+                kind: TieKind::SharedMention,
+                count: n,
+                bits: total.min(MAX_TIE_BITS),
+                detail: format!("{} named in calls of both", what.join(", ")),
+            }
+        })
+        .collect();
+    (ties, bits)
+}
+
+/// Two calls of one category at one place are "at the same time" when this close (three hours).
+const SAME_TIME: i64 = 3 * 3_600_000_000;
+
+/// A cell more callers than this call about in one category is a public place whose callers
+/// may meet within hours anyway (a bar's neighbours at closing time): coincidences there are
+/// weighed against the cell's own rate, not the district's.
+const BUSY_CELL_CALLERS: usize = 20;
+
+/// Ties of callers whose calls of one category come within three hours of each other at the same
+/// place (the same district, and within a kilometre where both have a point) on two or more days.
+/// Chance is the rate of such pairs among all pairs of calls by different callers, in this
+/// warehouse: of the category in the district, or in the cell for a busy cell. λ sums that rate
+/// over the pairs of the two callers' calls.
+fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
+    type Key = (u32, u32);
+    let mut caller_of: HashMap<u32, u32> = HashMap::new();
+    let mut by_key: BTreeMap<Key, Vec<(i64, u32)>> = BTreeMap::new();
+    let mut cell_calls: HashMap<(u32, (i32, i32)), HashMap<u32, f64>> = HashMap::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            let x = &incidents.list[call as usize];
+            let Some(d) = x.district else { continue };
+            caller_of.insert(call, c as u32);
+            by_key.entry((x.category, d)).or_default().push((x.time, call));
+            if let Some(cell) = x.cell {
+                *cell_calls.entry((x.category, cell)).or_default().entry(c as u32).or_default() += 1.0;
+            }
+        }
+    }
+    let pairs_of = |per_caller: &HashMap<u32, f64>| {
+        let n: f64 = per_caller.values().sum();
+        (n * n - per_caller.values().map(|m| m * m).sum::<f64>()) / 2.0
+    };
+    let busy_cell = |category: u32, call: u32| -> Option<(u32, (i32, i32))> {
+        let cell = incidents.list[call as usize].cell?;
+        let key = (category, cell);
+        cell_calls.get(&key).is_some_and(|m| m.len() > BUSY_CELL_CALLERS).then_some(key)
+    };
+    let mut district_rate: HashMap<Key, f64> = HashMap::new();
+    let mut cell_coincidences: HashMap<(u32, (i32, i32)), f64> = HashMap::new();
+    let mut days: BTreeMap<(u32, u32), BTreeSet<i64>> = BTreeMap::new();
+    let mut calls_of: HashMap<(u32, Key), Vec<u32>> = HashMap::new();
+    for (key, list) in by_key.iter_mut() {
+        list.sort_unstable();
+        let mut per_caller: HashMap<u32, f64> = HashMap::new();
+        for &(_, call) in list.iter() {
+            let c = caller_of[&call];
+            *per_caller.entry(c).or_default() += 1.0;
+            calls_of.entry((c, *key)).or_default().push(call);
+        }
+        let mut coincidences = 0.0;
+        for (i, &(t, x)) in list.iter().enumerate() {
+            let (cx, px) = (caller_of[&x], incidents.list[x as usize].point);
+            for &(u, y) in &list[i + 1..] {
+                if u - t > SAME_TIME {
+                    break;
+                }
+                let cy = caller_of[&y];
+                let near = match (px, incidents.list[y as usize].point) {
+                    (Some(p), Some(q)) => metres_between(p, q) <= 1_000.0,
+                    _ => true,
+                };
+                if cx == cy || !near {
+                    continue;
+                }
+                coincidences += 1.0;
+                if let Some(cell) = busy_cell(key.0, x).filter(|c| busy_cell(key.0, y) == Some(*c)) {
+                    *cell_coincidences.entry(cell).or_default() += 1.0;
+                }
+                days.entry((cx.min(cy), cx.max(cy))).or_default().insert(t.div_euclid(86_400_000_000));
+            }
+        }
+        let pairs = pairs_of(&per_caller);
+        district_rate.insert(*key, if pairs > 0.0 { coincidences / pairs } else { 0.0 });
+    }
+    let cell_rate = |cell: (u32, (i32, i32))| -> f64 {
+        let pairs = cell_calls.get(&cell).map_or(0.0, &pairs_of);
+        if pairs > 0.0 { cell_coincidences.get(&cell).copied().unwrap_or(0.0) / pairs } else { 0.0 }
+    };
+    let mut keys_of: HashMap<u32, Vec<Key>> = HashMap::new();
+    for (c, key) in calls_of.keys() {
+        keys_of.entry(*c).or_default().push(*key);
+    }
+    let mut out = Vec::new();
+    for ((a, b), on) in days {
+        let k = on.len() as u32;
+        if k < 2 {
+            continue;
+        }
+        let mut shared: Vec<&Key> = keys_of[&a].iter().filter(|key| calls_of.contains_key(&(b, **key))).collect();
+        shared.sort_unstable();
+        let mut lambda = 0.0;
+        for key in shared {
+            for &x in &calls_of[&(a, *key)] {
+                for &y in &calls_of[&(b, *key)] {
+                    lambda += match busy_cell(key.0, x).filter(|c| busy_cell(key.0, y) == Some(*c)) {
+                        Some(cell) => cell_rate(cell).max(district_rate[key]),
+                        None => district_rate[key],
+                    };
+                }
+            }
+        }
+        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        if bits >= MIN_CO_TARGET_BITS {
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::SameHour,
+                count: k,
+                bits,
+                detail: format!("within three hours of each other at one place on {k} days where chance explains {lambda:.3}"),
+            });
+        }
+    }
+    out
 }
 
 /// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
@@ -910,6 +1245,27 @@ pub fn find_leads(
                 shown(*b)
             ));
         }
+        if let Some(b) = bits.get("shared_mention") {
+            evidence.push(format!(
+                "members' calls name the same vehicle plates, phones or ID numbers ({} time(s); {})",
+                count_of(TieKind::SharedMention),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("same_hour") {
+            evidence.push(format!(
+                "members called about the same matter at one place within three hours of each other ({} day(s); {})",
+                count_of(TieKind::SameHour),
+                shown(*b)
+            ));
+        }
+        if let Some(b) = bits.get("names_other") {
+            evidence.push(format!(
+                "members name each other by full name ({} call(s); {})",
+                count_of(TieKind::NamesOther),
+                shown(*b)
+            ));
+        }
         if let Some(b) = bits.get("named_together") {
             evidence.push(format!(
                 "members fit the person named in the same report(s) ({} time(s); {})",
@@ -1212,6 +1568,11 @@ impl SerialTail {
         SerialTail { counts }
     }
 
+    /// How many of the category's callers have at least `d` targets.
+    fn at_least(&self, category: u32, d: usize) -> u64 {
+        self.counts.get(&category).map_or(0, |counts| counts.iter().skip(d).sum())
+    }
+
     /// −log₂ of the share of the category's callers with at least `d` targets (at most 20).
     fn bits(&self, category: u32, d: usize) -> f64 {
         let Some(counts) = self.counts.get(&category) else { return 0.0 };
@@ -1254,10 +1615,29 @@ fn evidence_calls(
     if ties.iter().any(|t| t.kind == TieKind::SharedPhone) {
         shared_phones.extend(phone_owners.iter().filter(|(_, o)| o.len() > 1).map(|(p, _)| *p));
     }
+    let mut mention_owners: HashMap<u32, HashSet<u32>> = HashMap::new();
+    if ties.iter().any(|t| t.kind == TieKind::SharedMention) {
+        for &c in group {
+            for &call in &callers.calls[c as usize] {
+                let own = incidents.own_mentioned.get(&call).into_iter().flatten();
+                for &v in incidents.mentions.get(&call).into_iter().flatten().chain(own) {
+                    mention_owners.entry(v).or_default().insert(c);
+                }
+            }
+        }
+    }
+    let shared_mention = |call: u32| {
+        let own = incidents.own_mentioned.get(&call).into_iter().flatten();
+        incidents.mentions.get(&call).into_iter().flatten().chain(own).any(|v| mention_owners.get(v).is_some_and(|o| o.len() > 1))
+    };
     let mut out = Vec::new();
     for &c in group {
         for &call in &callers.calls[c as usize] {
             let x = &incidents.list[call as usize];
+            if shared_mention(call) {
+                out.push(call);
+                continue;
+            }
             let on_target = target(incidents, call).is_some_and(|t| shared_targets.contains(&t));
             let on_phone = x.phone.is_some_and(|p| shared_phones.contains(&p));
             if on_target || on_phone {

@@ -10,7 +10,8 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMic
 use rayon::prelude::*;
 
 use super::LinkError;
-use super::text::{Counterparty, CounterpartyReader, PersonRef, shingles};
+use super::mentions::{MentionKind, mentions, value as mention_value};
+use super::text::{Counterparty, CounterpartyReader, PersonRef, person_in_narrative, shingles};
 use crate::pii::name_pinyin;
 use crate::resolve::records::TextColumn;
 use crate::sql::Session;
@@ -95,10 +96,17 @@ pub struct Incidents {
     pub shingles: Vec<Vec<u32>>,
     /// Every shingle of the narratives that have rare ones (empty otherwise), to verify candidates.
     pub full_shingles: Vec<Vec<u32>>,
+    /// Plates, phones and ID numbers named in calls' words (`plate:鄂E12345`; never written out).
+    pub mention_values: Interner,
+    /// The identifiers each original call names, by call.
+    pub mentions: HashMap<u32, Vec<u32>>,
+    /// The caller's own phone and ID of each call, where another call names them.
+    pub own_mentioned: HashMap<u32, Vec<u32>>,
 }
 
 const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key, c.category, c.district, \
-     c.lon, c.lat, c.counterparty, c.narrative, c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only \
+     c.lon, c.lat, c.counterparty, c.narrative, c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only, \
+     p.phone_canonical, p.id_canonical \
      FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id \
      ORDER BY c.call_id";
 
@@ -130,11 +138,12 @@ impl Incidents {
         let mut raw_counterparty: Vec<Option<String>> = Vec::new();
         let mut narratives: Vec<String> = Vec::new();
         let mut pending_sources: Vec<(u32, String)> = Vec::new();
+        let mut own_identifiers: Vec<(u32, Option<String>, Option<String>)> = Vec::new();
         let mut surname_counts: HashMap<String, usize> = HashMap::new();
         let mut district_keys = session.city().district_keys();
         let mut name_forms: HashMap<String, (bool, Option<bool>, Option<String>)> = HashMap::new();
         for batch in &batches {
-            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12]
+            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12, 15, 16]
                 .iter()
                 .map(|&i| TextColumn::of(batch.column(i)).map_err(data))
                 .collect::<Result<_, _>>()?;
@@ -200,6 +209,9 @@ impl Incidents {
                         }
                     }
                 }
+                if text(10, row).is_some() || text(11, row).is_some() {
+                    own_identifiers.push((position, text(10, row).map(str::to_owned), text(11, row).map(str::to_owned)));
+                }
                 raw_counterparty.push(text(5, row).map(str::to_owned));
                 narratives.push(text(6, row).unwrap_or("").to_owned());
                 incidents.position.insert(call_id.to_owned(), position);
@@ -223,6 +235,8 @@ impl Incidents {
         let surnames =
             surname_counts.into_iter().filter(|(_, n)| *n * 20_000 >= named && *n >= 2).map(|(s, _)| s).collect();
         incidents.read_counterparties(&raw_counterparty, &narratives, surnames, session.city().place_prefixes());
+        let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
+        incidents.read_mentions(&raw_counterparty, &narratives, &own_identifiers, &area_code);
         (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
         Ok(incidents)
     }
@@ -244,8 +258,20 @@ impl Incidents {
             (0..self.districts.len() as u32).map(|d| self.districts.value(d).to_owned()).collect();
         let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &distinct, 0.05)
             .with_places(places)
-            .with_surnames(surnames);
+            .with_surnames(surnames.clone());
         let readings: HashMap<&str, Counterparty> = distinct.par_iter().map(|s| (*s, reader.read(s))).collect();
+        if std::env::var_os("HOTLINE_DEBUG_KEYS").is_some() {
+            for (k, v) in &readings {
+                eprintln!("KEY\t{k}\t{v:?}");
+            }
+        }
+        // People the narrative names, for calls whose counterparty field names none.
+        let from_narrative: Vec<(usize, PersonRef)> = (0..raw.len())
+            .into_par_iter()
+            .filter(|&i| self.list[i].source.is_none())
+            .filter(|&i| !matches!(raw[i].as_deref().map(|r| &readings[r]), Some(Counterparty::Person(_))))
+            .filter_map(|i| person_in_narrative(&narratives[i], &surnames).map(|p| (i, p)))
+            .collect();
         let mut spellings: HashMap<(u32, &str), usize> = HashMap::new();
         for (i, counterparty) in raw.iter().enumerate() {
             let Some(counterparty) = counterparty else { continue };
@@ -264,6 +290,10 @@ impl Incidents {
                 Counterparty::Other => {}
             }
         }
+        for (i, person) in from_narrative {
+            self.named.insert(i as u32, person);
+            self.named_narratives.insert(i as u32, narratives[i].clone());
+        }
         let mut best: Vec<(usize, &str)> = vec![(0, ""); self.organisations.len()];
         for ((k, spelling), n) in spellings {
             let slot = &mut best[k as usize];
@@ -278,6 +308,50 @@ impl Incidents {
                 && let Some(k) = self.organisations.get(key)
             {
                 self.organisation_spellings.insert(spelling.to_owned(), k);
+            }
+        }
+    }
+
+    /// The plates, phones and IDs each original call's counterparty and narrative name, and the
+    /// callers' own phones and IDs that some call names.
+    fn read_mentions(
+        &mut self,
+        raw: &[Option<String>],
+        narratives: &[String],
+        own: &[(u32, Option<String>, Option<String>)],
+        area_code: &str,
+    ) {
+        let found: Vec<(u32, Vec<String>)> = (0..self.list.len())
+            .into_par_iter()
+            .filter(|&i| self.list[i].source.is_none())
+            .filter_map(|i| {
+                let mut values: Vec<String> = Vec::new();
+                for text in [raw[i].as_deref(), Some(narratives[i].as_str())].into_iter().flatten() {
+                    for (kind, canonical) in mentions(text, area_code) {
+                        let v = mention_value(kind, &canonical);
+                        if !values.contains(&v) {
+                            values.push(v);
+                        }
+                    }
+                }
+                (!values.is_empty()).then_some((i as u32, values))
+            })
+            .collect();
+        for (call, values) in found {
+            let ids: Vec<u32> = values.iter().map(|v| self.mention_values.intern(v)).collect();
+            self.mentions.insert(call, ids);
+        }
+        for (call, phone, id) in own {
+            let mut ids = Vec::new();
+            if let Some(p) = phone.as_deref().and_then(|p| self.mention_values.get(&mention_value(MentionKind::Phone, p)))
+            {
+                ids.push(p);
+            }
+            if let Some(i) = id.as_deref().and_then(|i| self.mention_values.get(&mention_value(MentionKind::IdNumber, i))) {
+                ids.push(i);
+            }
+            if !ids.is_empty() {
+                self.own_mentioned.insert(*call, ids);
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod explore;
 pub mod export;
 pub mod leads;
 pub mod load;
+pub mod mentions;
 pub mod tables;
 pub mod text;
 
@@ -330,6 +331,7 @@ pub fn link(warehouse: &Warehouse, progress: &mut dyn FnMut(Stage)) -> Result<Li
         count(leads.len()),
         count(worth_a_look),
         Cell::Float(Some(WORTH_A_LOOK)),
+        Cell::Text(Some(&rates.describe())),
     ])
     .map_err(|e| write_error(&dir, e))?;
     runs.finish().map_err(|e| write_error(&dir, e))?;

@@ -299,6 +299,65 @@ pub fn person_reference(text: &str) -> Option<PersonRef> {
     None
 }
 
+/// Words after which a narrative gives the name of somebody else than the caller.
+const NAMING_CUES: [&str; 6] = ["名叫", "叫做", "一个叫", "一名叫", "自称叫", "自称是"];
+
+/// Characters that end a name written inside a sentence.
+const NAME_ENDS: &str = "的，。、,；;：:（(）) 以在于称将把被向对从到多等和与又还说带拿要让";
+
+/// Characters that follow 某 when it means "a certain" place or thing, not a person (某小区).
+const NOT_A_PERSON_AFTER: &str = "公小店单厂区村街路医学超商处地酒饭宾人些种天日月年项次";
+
+/// A person a narrative names, other than its caller: `一名叫陈超的男子`, `自称姓陈的女子`, or a
+/// police-style `陈某` / `陈某某`. `surnames` are the surnames callers give in this warehouse (a
+/// name must start with one). The first such mention counts.
+pub fn person_in_narrative(narrative: &str, surnames: &std::collections::HashSet<String>) -> Option<PersonRef> {
+    let chars: Vec<char> = narrative.chars().collect();
+    let text_at = |start: usize, len: usize| -> String { chars[start..(start + len).min(chars.len())].iter().collect() };
+    for i in 0..chars.len() {
+        // 自称姓陈的男子 / 姓陈的女子.
+        if chars[i] == '姓' {
+            let start = if i >= 2 && chars[i - 2] == '自' && chars[i - 1] == '称' { i - 2 } else { i };
+            let phrase = text_at(start, 8);
+            if let Some(end) = phrase.find('的') {
+                let sex: String = phrase[end..].chars().take(3).collect();
+                if (sex.contains("男") || sex.contains("女"))
+                    && let Some(p) = person_reference(&format!("{}{sex}", &phrase[..end]))
+                {
+                    return Some(p);
+                }
+            }
+        }
+        for cue in NAMING_CUES {
+            let cue_chars: Vec<char> = cue.chars().collect();
+            if chars[i..].starts_with(&cue_chars) {
+                let start = i + cue_chars.len();
+                let length = chars[start..].iter().take(5).take_while(|c| !NAME_ENDS.contains(**c) && is_han(**c)).count();
+                if (2..=4).contains(&length) {
+                    let name = text_at(start, length);
+                    let parts = normalize_name(&name);
+                    let known = parts.surname.as_ref().is_some_and(|s| surnames.contains(s));
+                    if known && let Some(p) = person_reference(&name).filter(|p| p.full.is_some()) {
+                        return Some(p);
+                    }
+                }
+            }
+        }
+        // 陈某 / 陈某某, not 某小区.
+        if chars[i] == '某' && i >= 1 && (i < 2 || chars[i - 2] != '某') {
+            let next = chars.get(i + 1).copied();
+            let next = if next == Some('某') { chars.get(i + 2).copied() } else { next };
+            let surname = chars[i - 1].to_string();
+            if surnames.contains(&surname) && !next.is_some_and(|c| NOT_A_PERSON_AFTER.contains(c)) {
+                let after: String = chars[i + 1..].iter().take(4).collect();
+                let female = if after.contains('女') { Some(true) } else if after.contains('男') { Some(false) } else { None };
+                return Some(PersonRef { surname: name_pinyin(&surname)?, full: None, female });
+            }
+        }
+    }
+    None
+}
+
 fn is_han(c: char) -> bool {
     ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
 }
@@ -383,6 +442,22 @@ pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narratives_name_people_by_cue_by_surname_and_sex_and_police_style() {
+        let surnames: std::collections::HashSet<String> = ["陈", "王", "向"].iter().map(|s| s.to_string()).collect();
+        let read = |text: &str| person_in_narrative(text, &surnames);
+        let full = read("报警人称被一名叫陈超的男子骗走5000元").expect("a named man");
+        assert_eq!((full.surname.as_str(), full.full.as_deref()), ("chen", Some("chenchao")));
+        let described = read("店主称一自称姓王的女子多次来店索赔").expect("surname and sex");
+        assert_eq!((described.surname.as_str(), described.full, described.female), ("wang", None, Some(true)));
+        let police = read("经查，陈某某以维权为名多次敲诈").expect("police style");
+        assert_eq!((police.surname.as_str(), police.full), ("chen", None));
+        // A certain residential compound, an unknown surname, or no name at all: nobody.
+        assert!(read("来电人反映向某小区物业长期不作为").is_none());
+        assert!(read("一名叫赵六的男子").is_none());
+        assert!(read("来电人反映小区噪音扰民").is_none());
+    }
 
     fn reader() -> CounterpartyReader {
         let names = ["宜昌美莎皮肤管理中心", "宜昌盛达家电城", "宜昌明珠手机店", "宜昌湘味酒楼"];
