@@ -529,7 +529,8 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     let serial = SerialTail::build(incidents, callers);
     // First and last call of a caller in a category.
     let span_in = |c: u32, category: u32| -> (i64, i64) {
-        let times = callers.calls[c as usize].iter().map(|&x| &incidents.list[x as usize]).filter(|x| x.category == category);
+        let times =
+            callers.calls[c as usize].iter().map(|&x| &incidents.list[x as usize]).filter(|x| x.category == category);
         times.fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.time), hi.max(x.time)))
     };
     let targets_in = |c: u32, category: u32| targets_of[c as usize].iter().filter(|t| t.category() == category).count();
@@ -561,8 +562,15 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             continue;
         }
         if std::env::var_os("HOTLINE_DEBUG_KEYS").is_some() {
-            let name = |c: u32| callers.list[c as usize].iter().map(|&e| incidents.entities.value(e)).collect::<Vec<_>>().join("/");
-            eprintln!("OVERLAP\t{}\t{}\t{}\t{k}\t{lambda:.3}\t{bits:.1}\t{stands_out:.1}", name(a), name(b), incidents.categories.value(category));
+            let name = |c: u32| {
+                callers.list[c as usize].iter().map(|&e| incidents.entities.value(e)).collect::<Vec<_>>().join("/")
+            };
+            eprintln!(
+                "OVERLAP\t{}\t{}\t{}\t{k}\t{lambda:.3}\t{bits:.1}\t{stands_out:.1}",
+                name(a),
+                name(b),
+                incidents.categories.value(category)
+            );
         }
         if bits >= MIN_CO_TARGET_BITS {
             if bits >= stands_out {
@@ -943,7 +951,9 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                 kind: TieKind::SameHour,
                 count: k,
                 bits,
-                detail: format!("within three hours of each other at one place on {k} days where chance explains {lambda:.3}"),
+                detail: format!(
+                    "within three hours of each other at one place on {k} days where chance explains {lambda:.3}"
+                ),
             });
         }
     }
@@ -1643,7 +1653,13 @@ fn evidence_calls(
     }
     let shared_mention = |call: u32| {
         let own = incidents.own_mentioned.get(&call).into_iter().flatten();
-        incidents.mentions.get(&call).into_iter().flatten().chain(own).any(|v| mention_owners.get(v).is_some_and(|o| o.len() > 1))
+        incidents
+            .mentions
+            .get(&call)
+            .into_iter()
+            .flatten()
+            .chain(own)
+            .any(|v| mention_owners.get(v).is_some_and(|o| o.len() > 1))
     };
     let mut out = Vec::new();
     for &c in group {

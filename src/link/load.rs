@@ -210,7 +210,11 @@ impl Incidents {
                     }
                 }
                 if text(10, row).is_some() || text(11, row).is_some() {
-                    own_identifiers.push((position, text(10, row).map(str::to_owned), text(11, row).map(str::to_owned)));
+                    own_identifiers.push((
+                        position,
+                        text(10, row).map(str::to_owned),
+                        text(11, row).map(str::to_owned),
+                    ));
                 }
                 raw_counterparty.push(text(5, row).map(str::to_owned));
                 narratives.push(text(6, row).unwrap_or("").to_owned());
@@ -343,11 +347,14 @@ impl Incidents {
         }
         for (call, phone, id) in own {
             let mut ids = Vec::new();
-            if let Some(p) = phone.as_deref().and_then(|p| self.mention_values.get(&mention_value(MentionKind::Phone, p)))
+            if let Some(p) =
+                phone.as_deref().and_then(|p| self.mention_values.get(&mention_value(MentionKind::Phone, p)))
             {
                 ids.push(p);
             }
-            if let Some(i) = id.as_deref().and_then(|i| self.mention_values.get(&mention_value(MentionKind::IdNumber, i))) {
+            if let Some(i) =
+                id.as_deref().and_then(|i| self.mention_values.get(&mention_value(MentionKind::IdNumber, i)))
+            {
                 ids.push(i);
             }
             if !ids.is_empty() {

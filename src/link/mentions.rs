@@ -107,7 +107,10 @@ fn digit_runs(chars: &[char]) -> Vec<(usize, String)> {
             if c.is_ascii_digit() {
                 digits.push(c);
                 i += 1;
-            } else if matches!(c, '-' | ' ') && i + 1 < chars.len() && chars[i + 1].is_ascii_digit() && !digits.is_empty()
+            } else if matches!(c, '-' | ' ')
+                && i + 1 < chars.len()
+                && chars[i + 1].is_ascii_digit()
+                && !digits.is_empty()
             {
                 i += 1;
             } else {

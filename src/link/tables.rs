@@ -109,12 +109,16 @@ pub fn about(name: &str) -> Option<&'static str> {
         "incident_links" => {
             "evidence between two calls: handoff, same_caller, named_person, shared_phone, similar_narrative, same_counterparty, near_in_space_time"
         }
-        "caller_ties" => "ties between callers (shared phone, co-targeting, same script, named together, shared plate/phone/ID mention, naming each other) in bits against chance",
+        "caller_ties" => {
+            "ties between callers (shared phone, co-targeting, same script, named together, shared plate/phone/ID mention, naming each other) in bits against chance"
+        }
         "leads" => "groups of calls that behave like an organised series, best first, with score and evidence",
         "lead_members" => {
             "the calls (member_call, report, transfer_record) and entities (with centrality) of each lead"
         }
-        "link_runs" => "one row per link run: calls, links, ties, leads, and the chance baseline (bits) the ties were weighed against",
+        "link_runs" => {
+            "one row per link run: calls, links, ties, leads, and the chance baseline (bits) the ties were weighed against"
+        }
         _ => return None,
     })
 }

@@ -313,7 +313,8 @@ const NOT_A_PERSON_AFTER: &str = "公小店单厂区村街路医学超商处地�
 /// name must start with one). The first such mention counts.
 pub fn person_in_narrative(narrative: &str, surnames: &std::collections::HashSet<String>) -> Option<PersonRef> {
     let chars: Vec<char> = narrative.chars().collect();
-    let text_at = |start: usize, len: usize| -> String { chars[start..(start + len).min(chars.len())].iter().collect() };
+    let text_at =
+        |start: usize, len: usize| -> String { chars[start..(start + len).min(chars.len())].iter().collect() };
     for i in 0..chars.len() {
         // 自称姓陈的男子 / 姓陈的女子.
         if chars[i] == '姓' {
@@ -332,7 +333,8 @@ pub fn person_in_narrative(narrative: &str, surnames: &std::collections::HashSet
             let cue_chars: Vec<char> = cue.chars().collect();
             if chars[i..].starts_with(&cue_chars) {
                 let start = i + cue_chars.len();
-                let length = chars[start..].iter().take(5).take_while(|c| !NAME_ENDS.contains(**c) && is_han(**c)).count();
+                let length =
+                    chars[start..].iter().take(5).take_while(|c| !NAME_ENDS.contains(**c) && is_han(**c)).count();
                 if (2..=4).contains(&length) {
                     let name = text_at(start, length);
                     let parts = normalize_name(&name);
@@ -350,7 +352,13 @@ pub fn person_in_narrative(narrative: &str, surnames: &std::collections::HashSet
             let surname = chars[i - 1].to_string();
             if surnames.contains(&surname) && !next.is_some_and(|c| NOT_A_PERSON_AFTER.contains(c)) {
                 let after: String = chars[i + 1..].iter().take(4).collect();
-                let female = if after.contains('女') { Some(true) } else if after.contains('男') { Some(false) } else { None };
+                let female = if after.contains('女') {
+                    Some(true)
+                } else if after.contains('男') {
+                    Some(false)
+                } else {
+                    None
+                };
                 return Some(PersonRef { surname: name_pinyin(&surname)?, full: None, female });
             }
         }
