@@ -748,10 +748,9 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
 const MAX_MENTION_CALLERS: usize = 12;
 
 /// Ties of callers whose calls name the same identifier, or one of whom names the other's own
-/// phone or ID. Chance is this warehouse's rate of such coincidences between two strangers, per
-/// kind of identifier and per identifier each holds: where strangers seldom name one plate, two
-/// callers who do are seldom strangers. The bits of each kind are `mention_bits` for one shared
-/// identifier between callers who hold one each.
+/// phone or ID. Each shared identifier weighs −log₂ of the share of identifiers of its kind that
+/// more than one caller names in this warehouse (at least 2 bits, at most 14): where strangers
+/// seldom name one plate, two callers who do are seldom strangers.
 fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]) {
     use super::mentions::MentionKind;
     // Per identifier: callers who name it, and callers whose own phone or ID it is.
@@ -773,30 +772,22 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
             Some(MentionKind::IdNumber) => 2,
         }
     };
-    // The chance that two given strangers share one identifier: pairs of callers sharing a value
-    // over all pairs of (caller, value) holdings of the kind, r = S / ((M² − Σ m²) / 2).
-    let mut holdings: Vec<BTreeMap<u32, f64>> = vec![BTreeMap::new(); 3];
-    let mut coincident = [0.0f64; 3];
+    let mut named = [0usize; 3];
+    let mut shared = [0usize; 3];
     for (&v, list) in &holders {
-        if !list.values().any(|&m| m) {
-            continue;
+        if list.values().any(|&m| m) {
+            named[kind_of(v)] += 1;
+            if list.len() > 1 {
+                shared[kind_of(v)] += 1;
+            }
         }
-        let k = kind_of(v);
-        for &c in list.keys() {
-            *holdings[k].entry(c).or_default() += 1.0;
-        }
-        let n = list.len() as f64;
-        coincident[k] += n * (n - 1.0) / 2.0;
     }
-    let mut rate = [0.0f64; 3];
-    let mut bits = [0.0f64; 3];
+    let mut bits = [0.0; 3];
     for k in 0..3 {
-        let total: f64 = holdings[k].values().sum();
-        let pairs = (total * total - holdings[k].values().map(|m| m * m).sum::<f64>()) / 2.0;
-        rate[k] = if pairs > 0.0 { (coincident[k] / pairs).max(1e-9) } else { 1e-9 };
-        bits[k] = (-rate[k].log2()).clamp(0.0, MAX_TIE_BITS);
+        let share = (shared[k] as f64 / named[k].max(1) as f64).max(1e-6);
+        bits[k] = (-share.log2()).clamp(2.0, 14.0);
     }
-    let mut pairs: BTreeMap<(u32, u32), [u32; 3]> = BTreeMap::new();
+    let mut pairs: BTreeMap<(u32, u32), (u32, f64, [u32; 3])> = BTreeMap::new();
     for (&v, list) in holders.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_MENTION_CALLERS) {
         let k = kind_of(v);
         let list: Vec<(u32, bool)> = list.iter().map(|(c, m)| (*c, *m)).collect();
@@ -806,36 +797,30 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
                 if !(ma || mb) {
                     continue;
                 }
-                pairs.entry((a.min(b), a.max(b))).or_default()[k] += 1;
+                let slot = pairs.entry((a.min(b), a.max(b))).or_default();
+                slot.0 += 1;
+                slot.1 += bits[k];
+                slot.2[k] += 1;
             }
         }
     }
     let ties = pairs
         .into_iter()
-        .filter_map(|((a, b), by_kind)| {
-            // Per kind, the Poisson tail of the values shared given how many each holds.
-            let mut total = 0.0;
-            for k in 0..3 {
-                if by_kind[k] > 0 {
-                    let held = |c: u32| holdings[k].get(&c).copied().unwrap_or(1.0);
-                    let lambda = held(a) * held(b) * rate[k];
-                    total += -log2_poisson_tail(by_kind[k], lambda);
-                }
-            }
+        .map(|((a, b), (n, total, by_kind))| {
             let what: Vec<String> = MentionKind::ALL
                 .iter()
                 .zip(by_kind)
                 .filter(|(_, n)| *n > 0)
                 .map(|(k, n)| format!("{n} {}", k.name()))
                 .collect();
-            (total >= MIN_CO_TARGET_BITS).then(|| Tie {
+            Tie {
                 a,
                 b,
                 kind: TieKind::SharedMention,
-                count: by_kind.iter().sum(),
+                count: n,
                 bits: total.min(MAX_TIE_BITS),
                 detail: format!("{} named in calls of both", what.join(", ")),
-            })
+            }
         })
         .collect();
     (ties, bits)

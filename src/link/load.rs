@@ -325,15 +325,23 @@ impl Incidents {
         own: &[(u32, Option<String>, Option<String>)],
         area_code: &str,
     ) {
+        // A caller who gives their own number or ID in the words says nothing of anyone else.
+        let mut own_of: HashMap<u32, Vec<String>> = HashMap::new();
+        for (call, phone, id) in own {
+            let list = own_of.entry(*call).or_default();
+            list.extend(phone.as_deref().map(|p| mention_value(MentionKind::Phone, p)));
+            list.extend(id.as_deref().map(|i| mention_value(MentionKind::IdNumber, i)));
+        }
         let found: Vec<(u32, Vec<String>)> = (0..self.list.len())
             .into_par_iter()
             .filter(|&i| self.list[i].source.is_none())
             .filter_map(|i| {
                 let mut values: Vec<String> = Vec::new();
+                let own = own_of.get(&(i as u32));
                 for text in [raw[i].as_deref(), Some(narratives[i].as_str())].into_iter().flatten() {
                     for (kind, canonical) in mentions(text, area_code) {
                         let v = mention_value(kind, &canonical);
-                        if !values.contains(&v) {
+                        if !values.contains(&v) && !own.is_some_and(|o| o.contains(&v)) {
                             values.push(v);
                         }
                     }
