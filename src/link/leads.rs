@@ -1685,6 +1685,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_campaign_is_two_similar_overlapping_periods_shorter_than_the_warehouse() {
+        let day = 86_400_000_000_i64;
+        let year = 365.0 * day as f64;
+        // Two claimants who worked one spring together.
+        assert!(one_campaign((60 * day, 160 * day), (70 * day, 150 * day), year));
+        // A year-round claimant beside one who filed for a few months.
+        assert!(!one_campaign((0, 360 * day), (70 * day, 150 * day), year));
+        // Two who both file all year: time says nothing.
+        assert!(!one_campaign((0, 360 * day), (5 * day, 350 * day), year));
+        // Similar lengths that hardly overlap.
+        assert!(!one_campaign((0, 60 * day), (50 * day, 110 * day), year));
+    }
+
+    #[test]
     fn poisson_tail_matches_closed_forms() {
         // P(X >= 1) = 1 - e^-λ.
         let l = 0.3f64;
