@@ -561,17 +561,6 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             });
             continue;
         }
-        if std::env::var_os("HOTLINE_DEBUG_KEYS").is_some() {
-            let name = |c: u32| {
-                callers.list[c as usize].iter().map(|&e| incidents.entities.value(e)).collect::<Vec<_>>().join("/")
-            };
-            eprintln!(
-                "OVERLAP\t{}\t{}\t{}\t{k}\t{lambda:.3}\t{bits:.1}\t{stands_out:.1}",
-                name(a),
-                name(b),
-                incidents.categories.value(category)
-            );
-        }
         if bits >= MIN_CO_TARGET_BITS {
             if bits >= stands_out {
                 significant.insert((a, b));

@@ -264,11 +264,6 @@ impl Incidents {
             .with_places(places)
             .with_surnames(surnames.clone());
         let readings: HashMap<&str, Counterparty> = distinct.par_iter().map(|s| (*s, reader.read(s))).collect();
-        if std::env::var_os("HOTLINE_DEBUG_KEYS").is_some() {
-            for (k, v) in &readings {
-                eprintln!("KEY\t{k}\t{v:?}");
-            }
-        }
         // People the narrative names, for calls whose counterparty field names none.
         let from_narrative: Vec<(usize, PersonRef)> = (0..raw.len())
             .into_par_iter()
