@@ -15,7 +15,7 @@ use hotline::link::{LinkError, link};
 use hotline::pseudonym::PseudonymKey;
 use hotline::warehouse::{Warehouse, init};
 
-use crate::util::{batch, scratch};
+use crate::util::{batch, rows, scratch};
 
 fn key() -> PseudonymKey {
     PseudonymKey::from_hex(&"5a".repeat(32), "test").unwrap()
@@ -326,30 +326,6 @@ fn link_before_resolve_and_leads_before_link_are_clear_errors() {
     let out = hotline(&["leads", "--warehouse", dir.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("hotline link"), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Every row of a query, each column as text (NULL as `∅`), in the query's order.
-fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::DataType;
-    let options = hotline::sql::SessionOptions { audit: false, ..hotline::sql::SessionOptions::default() };
-    let session = hotline::sql::open_session(dir, options).unwrap();
-    let (_, batches) = session.collect(sql).unwrap();
-    let mut out = Vec::new();
-    for batch in &batches {
-        let columns: Vec<_> = (0..batch.num_columns())
-            .map(|i| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            out.push(
-                columns
-                    .iter()
-                    .map(|c| if c.is_null(row) { "∅".to_owned() } else { c.as_string::<i32>().value(row).to_owned() })
-                    .collect(),
-            );
-        }
-    }
-    out
 }
 
 #[test]

@@ -13,7 +13,7 @@ use hotline::resolve::{ResolveOptions, ResolveSummary, explain, resolve};
 use hotline::sql::{SessionOptions, open_session};
 use hotline::warehouse::{Warehouse, init};
 
-use crate::util::{batch, scratch};
+use crate::util::{batch, rows, scratch};
 
 fn key() -> PseudonymKey {
     PseudonymKey::from_hex(&"5a".repeat(32), "test").unwrap()
@@ -281,29 +281,6 @@ fn a_warehouse_that_more_than_doubles_is_resolved_afresh_and_ids_stay_unique() {
     assert_eq!(ids.len(), second.entities, "an entity id was given to two clusters");
     let kept = before.iter().filter(|(call, id)| after[*call] == **id).count();
     assert!(kept * 100 >= before.len() * 95, "{kept} of {} earlier calls kept their id", before.len());
-}
-
-/// Every row of a query, each column as text (NULL as `∅`), in the query's order.
-fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::DataType;
-    let session = open_session(dir, SessionOptions { audit: false, ..SessionOptions::default() }).unwrap();
-    let (_, batches) = session.collect(sql).unwrap();
-    let mut out = Vec::new();
-    for batch in &batches {
-        let columns: Vec<_> = (0..batch.num_columns())
-            .map(|i| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap())
-            .collect();
-        for row in 0..batch.num_rows() {
-            out.push(
-                columns
-                    .iter()
-                    .map(|c| if c.is_null(row) { "∅".to_owned() } else { c.as_string::<i32>().value(row).to_owned() })
-                    .collect(),
-            );
-        }
-    }
-    out
 }
 
 #[test]

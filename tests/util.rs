@@ -135,3 +135,27 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Every row of a query, each column as text (NULL as `∅`), in the query's order.
+pub fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let options = hotline::sql::SessionOptions { audit: false, ..hotline::sql::SessionOptions::default() };
+    let session = hotline::sql::open_session(dir, options).unwrap();
+    let (_, batches) = session.collect(sql).unwrap();
+    let mut out = Vec::new();
+    for batch in &batches {
+        let columns: Vec<_> = (0..batch.num_columns())
+            .map(|i| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(
+                columns
+                    .iter()
+                    .map(|c| if c.is_null(row) { "∅".to_owned() } else { c.as_string::<i32>().value(row).to_owned() })
+                    .collect(),
+            );
+        }
+    }
+    out
+}

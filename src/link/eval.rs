@@ -86,6 +86,8 @@ pub struct GroupDraw {
 }
 
 /// Reads `truth/groups.csv` (`ring_id,…,target_mode,…,ties` with ties `;`-separated), if present.
+/// Unlike `generate::truth::read_groups`, which checks every column this project's generator
+/// writes, it needs only `ring_id`: another generator's truth may say less.
 pub fn read_group_draws(path: &Path) -> Result<HashMap<String, GroupDraw>, LinkError> {
     if !path.exists() {
         return Ok(HashMap::new());
