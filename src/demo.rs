@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::contract::{Reason, Table};
+use crate::eval::resolve::PairwiseScore;
 use crate::figures::{Figure, HeadlineCounts};
 use crate::generate::truth::{TruthError, read_malformed};
 use crate::generate::{GenerateConfig, GenerateError, GenerateSummary, OutputFormat, generate};
 use crate::ingest::{IngestError, IngestSummary, ingest};
 use crate::pii::normalize_phone;
 use crate::pseudonym::{KeyError, PseudonymKey};
-use crate::resolve::eval::PairwiseScore;
 use crate::source::{SourceError, ValidRow, validate_file};
 use crate::sql::{SessionOptions, SqlError, open_session, queries};
 use crate::warehouse::{self, Warehouse, WarehouseError};
@@ -62,6 +62,9 @@ pub enum DemoError {
     /// Hotspot analysis failed.
     #[error("hotspots: {0}")]
     Hotspot(#[from] crate::hotspot::HotspotError),
+    /// Scoring against the generator's truth failed.
+    #[error("eval: {0}")]
+    Eval(#[from] crate::eval::EvalError),
 }
 
 /// A headline figure as the named query `headline_summary` computes it from the warehouse.
@@ -157,7 +160,7 @@ pub struct DemoReport {
     /// The top leads as the tables hold them.
     pub leads: Vec<crate::link::explore::LeadRecord>,
     /// The leads against the planted groups.
-    pub lead_score: crate::link::eval::LeadsEvaluation,
+    pub lead_score: crate::eval::leads::LeadsEvaluation,
     /// The series grown from the extortion ring's two ordinary disputes (when planted).
     pub expansion: Option<crate::link::expand::Expansion>,
     /// The extortion ring's calls, to score the expansion.
@@ -165,7 +168,7 @@ pub struct DemoReport {
     /// Dispute hotspots (categories `DISPUTE.*`, default cells and bins).
     pub hotspots: crate::hotspot::HotspotReport,
     /// How the planted hotspots came out, each in its own category.
-    pub planted_hotspots: Vec<crate::hotspot::PlantedCheck>,
+    pub planted_hotspots: Vec<crate::eval::hotspots::PlantedCheck>,
     /// The report of the last full week of the data: its period and folder.
     pub report: Option<(crate::report::Period, PathBuf)>,
 }
@@ -208,17 +211,17 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let inputs: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let ingested = ingest(&opened, &inputs, None, &key, &mut |_| {})?;
     let resolved = crate::resolve::resolve(&opened, &crate::resolve::ResolveOptions::default(), &mut |_| {})?;
-    let resolve_score = crate::resolve::eval::evaluate_warehouse(&warehouse_dir, &batch.join("truth"))?;
+    let resolve_score = crate::eval::resolve::evaluate_warehouse(&warehouse_dir, &batch.join("truth"))?;
     let sql_figures = headline_figures_by_sql(&warehouse_dir)?;
     let top_callers = named_query_as_text(&warehouse_dir, "repeat_callers", &[("top", "10")])?;
     let linked = crate::link::link(&opened, &mut |_| {})?;
     let leads = crate::link::explore::read_leads(&crate::link::session(&warehouse_dir)?, Some(5))?;
-    let lead_score = crate::link::eval::evaluate_leads(&warehouse_dir, &batch.join("truth"))?;
+    let lead_score = crate::eval::leads::evaluate_leads(&warehouse_dir, &batch.join("truth"))?;
     // The model case: start from the two ordinary disputes of the extortion ring and grow.
-    let rings = crate::link::eval::read_rings(&batch.join("truth").join("rings.csv"))?;
+    let rings = crate::eval::leads::read_rings(&batch.join("truth").join("rings.csv"))?;
     let ring_calls: HashSet<String> =
         rings.iter().filter(|(_, kind, _)| kind == "extortion_ring").map(|(_, _, c)| c.clone()).collect();
-    let mut seeds = crate::link::eval::seed_calls(&batch.join("truth").join("rings.csv"))?;
+    let mut seeds = crate::eval::leads::seed_calls(&batch.join("truth").join("rings.csv"))?;
     // Other planted groups have seeds too; the demo grows the ring's.
     seeds.retain(|c| ring_calls.contains(c));
     let expansion = if seeds.is_empty() { None } else { Some(crate::link::expand::expand(&warehouse_dir, &seeds, 3)?) };
@@ -227,7 +230,11 @@ pub fn run_demo(settings: &DemoSettings, progress: &mut dyn FnMut(u64)) -> Resul
     let hotspots = crate::hotspot::hotspots(&opened, &hotspot_settings)?;
     let hotspot_truth = batch.join("truth").join("hotspots.csv");
     let planted_hotspots = if hotspot_truth.exists() {
-        crate::hotspot::check_planted(&warehouse_dir, &hotspot_truth, &crate::hotspot::HotspotSettings::default())?
+        crate::eval::hotspots::check_planted(
+            &warehouse_dir,
+            &hotspot_truth,
+            &crate::hotspot::HotspotSettings::default(),
+        )?
     } else {
         Vec::new()
     };

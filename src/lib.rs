@@ -3,12 +3,15 @@
 //! The engine modules (contract, source, generate, figures, demo) know nothing of terminals;
 //! [`cli`] is the thin delivery layer that parses arguments and prints.
 
+pub mod catalog;
 pub mod city;
 pub mod cli;
 pub mod contract;
 pub mod demo;
+pub mod eval;
 pub mod figures;
 pub mod generate;
+pub mod geo;
 pub mod hotspot;
 pub mod ingest;
 pub mod link;
@@ -19,4 +22,5 @@ pub mod resolve;
 pub mod schedule;
 pub mod source;
 pub mod sql;
+pub mod text;
 pub mod warehouse;

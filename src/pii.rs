@@ -214,6 +214,11 @@ pub struct NameParts {
     pub female_hint: Option<bool>,
 }
 
+/// The compound surnames names are read with (`欧阳`, `司马` …).
+pub fn compound_surnames() -> &'static [&'static str] {
+    &COMPOUND_SURNAMES
+}
+
 /// Middle dots as typed (`·`, `•`, `・`, `‧`, `.`, `．`), all read as `·`.
 fn is_middle_dot(c: char) -> bool {
     matches!(c, '·' | '•' | '・' | '‧' | '.' | '．' | '∙' | '⋅')
@@ -324,8 +329,9 @@ pub fn own_name_part(normalised: &str) -> Option<&str> {
     normalised.split_once('·').map(|(own, _)| own).filter(|own| !own.is_empty())
 }
 
-/// Masks a name for analysts: the surname and one `*` per remaining character (`张**`,
-/// `阿依古丽·***`). A surname with a form of address, an informal or an anonymised form
+/// Masks a name for analysts: the surname and one `*` per remaining character (`张**`). A
+/// middle-dot name has no surname (its first part is the person's own name, the second the
+/// father's), so it keeps only its first character and the dot (`阿***·***`). A surname with a form of address, an informal or an anonymised form
 /// (`王先生`, `老王`, `陈某`) names nobody in particular and is kept as written.
 pub fn mask_name(name: &str) -> String {
     let parts = normalize_name(name);
@@ -334,11 +340,11 @@ pub fn mask_name(name: &str) -> String {
         return compact;
     }
     let keep = match parts.surname.as_deref() {
-        Some(own) if compact.contains('·') => own.chars().count() + 1,
+        Some(_) if compact.contains('·') => 1,
         Some(surname) if compact.chars().count() > surname.chars().count() => surname.chars().count(),
         _ => 1,
     };
-    compact.chars().enumerate().map(|(i, c)| if i < keep { c } else { '*' }).collect()
+    compact.chars().enumerate().map(|(i, c)| if i < keep || c == '·' { c } else { '*' }).collect()
 }
 
 #[cfg(test)]
@@ -440,7 +446,7 @@ mod tests {
         assert_eq!(mask_name("王 建国"), "王**");
         assert_eq!(mask_name("王先生"), "王先生");
         assert_eq!(mask_name("欧阳娜娜"), "欧阳**");
-        assert_eq!(mask_name("阿依古丽·买买提"), "阿依古丽·***");
+        assert_eq!(mask_name("阿依古丽·买买提"), "阿***·***");
         assert_eq!(mask_name("老王"), "老王");
         assert_eq!(mask_name("陈某某"), "陈某某");
         assert_eq!(mask_name(""), "");

@@ -141,7 +141,8 @@ fn uniformly_random_calls_leave_at_most_five_percent_of_cells_hot() {
 
 #[test]
 fn the_planted_hotspots_get_their_categories_and_counterparties() {
-    use hotline::hotspot::{HotspotSettings, check_planted};
+    use hotline::eval::hotspots::check_planted;
+    use hotline::hotspot::HotspotSettings;
     let truth = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/truth/hotspots.csv");
     // As an analyst would run it: the planted category, default cells (250 m) and bins (months).
     let checks = check_planted(&crate::util::sample_warehouse(), &truth, &HotspotSettings::default()).unwrap();

@@ -3,12 +3,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use hotline::contract::Table;
-use hotline::generate::truth::read_malformed;
-use hotline::ingest::tables::{
+use hotline::catalog::{
     CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, Kind, QUARANTINE, Row, TableDef, Value, WORK_ORDERS,
     history_columns, read_parquet,
 };
+use hotline::contract::Table;
+use hotline::generate::truth::read_malformed;
 use hotline::ingest::{IngestSummary, ingest};
 use hotline::pseudonym::PseudonymKey;
 use hotline::warehouse::{MARKER, Warehouse};

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use hotline::eval::leads::{evaluate_leads, read_rings};
 use hotline::generate::OutputFormat;
 use hotline::ingest::ingest;
-use hotline::link::eval::{evaluate_leads, read_rings};
 use hotline::link::expand::expand;
 use hotline::link::{LinkError, link};
 use hotline::pseudonym::PseudonymKey;
@@ -137,7 +137,7 @@ fn jsonl_follows_the_contract_best_first() {
     // The top lead is a planted group or repeat caller, and its calls are theirs.
     let calls: HashSet<String> =
         rows[0]["call_ids"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    let repeat = hotline::link::eval::read_repeat_callers(&sample().join("truth/repeat_callers.csv")).unwrap();
+    let repeat = hotline::eval::leads::read_repeat_callers(&sample().join("truth/repeat_callers.csv")).unwrap();
     let planted: HashSet<String> = ["RING-1", "RING-2", "RING-3"]
         .iter()
         .flat_map(|r| ring_calls(r))
@@ -372,11 +372,11 @@ fn other_cities_resolve_well_and_their_planted_groups_and_repeat_callers_lead() 
         let wh = linked(&format!("city-{city}-wh"), &[out.join("calls.csv"), out.join("work_orders.csv")]);
         let inferred = Warehouse::open(&wh).unwrap().city_profile().unwrap().unwrap();
         assert_eq!(inferred.local_area_code(), CityProfile::builtin(city).unwrap().local_area_code(), "{city}");
-        let (resolved, baseline) = hotline::resolve::eval::evaluate_warehouse(&wh, &out.join("truth")).unwrap();
+        let (resolved, baseline) = hotline::eval::resolve::evaluate_warehouse(&wh, &out.join("truth")).unwrap();
         assert!(resolved.f1() >= 0.95, "{city}: F1 {:.4}", resolved.f1());
         assert!(resolved.f1() > baseline.f1(), "{city}: F1 {:.4} vs same phone {:.4}", resolved.f1(), baseline.f1());
         let evaluation = evaluate_leads(&wh, &out.join("truth")).unwrap();
-        let top = |g: &&hotline::link::eval::GroupScore| g.rank.is_some_and(|r| r <= 10) && g.precision >= 0.8;
+        let top = |g: &&hotline::eval::leads::GroupScore| g.rank.is_some_and(|r| r <= 10) && g.precision >= 0.8;
         assert!(evaluation.groups.iter().filter(top).count() >= 2, "{city}: {evaluation:?}");
         // The randomised family (groups no rule was written for) is part of the matrix: at 30k
         // calls at least half of all planted groups are found (top 10, precision and recall 0.8).
@@ -390,5 +390,8 @@ fn other_cities_resolve_well_and_their_planted_groups_and_repeat_callers_lead() 
         );
         assert!(evaluation.persons_of_concern.iter().all(|p| top(&p)), "{city}: {evaluation:?}");
         assert_eq!(evaluation.unplanted_worth_a_look, 0, "{city}: {evaluation:?}");
+        // The family names its members in words; none of it reaches the analyst role.
+        hotline::hotspot::hotspots(&Warehouse::open(&wh).unwrap(), &Default::default()).unwrap();
+        crate::privacy::no_full_name_reaches_an_analyst(&wh, &out.join("calls.csv"));
     }
 }

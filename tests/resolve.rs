@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use hotline::eval::resolve::evaluate_warehouse;
 use hotline::generate::OutputFormat;
 use hotline::ingest::ingest;
 use hotline::pii::resident_id_check_char;
 use hotline::pseudonym::PseudonymKey;
-use hotline::resolve::eval::evaluate_warehouse;
 use hotline::resolve::{ResolveOptions, ResolveSummary, explain, resolve};
 use hotline::sql::{SessionOptions, open_session};
 use hotline::warehouse::{Warehouse, init};
@@ -239,7 +239,7 @@ fn entity_ids_of_known_people_survive_an_incremental_run() {
     }
     assert!(changed.len() * 100 <= before.len(), "{} of {} calls changed entity", changed.len(), before.len());
     // New calls of people already known mostly join their existing entity.
-    let truth = hotline::resolve::eval::read_truth(&background.join("truth/call_person.csv")).unwrap();
+    let truth = hotline::eval::resolve::read_truth(&background.join("truth/call_person.csv")).unwrap();
     let mut known_people: HashMap<&str, std::collections::HashSet<&String>> = HashMap::new();
     for (call, id) in &before {
         if let Some(person) = truth.get(call) {

@@ -65,8 +65,8 @@ fn produced(warehouse: &Warehouse) -> Vec<(String, String)> {
         session.collect("SELECT period, status FROM report_runs ORDER BY started_at, status DESC").unwrap();
     let mut out = Vec::new();
     for batch in &batches {
-        let period = hotline::resolve::records::TextColumn::of(batch.column(0)).unwrap();
-        let status = hotline::resolve::records::TextColumn::of(batch.column(1)).unwrap();
+        let period = hotline::catalog::TextColumn::of(batch.column(0)).unwrap();
+        let status = hotline::catalog::TextColumn::of(batch.column(1)).unwrap();
         for row in 0..batch.num_rows() {
             out.push((period.get(row).unwrap().to_owned(), status.get(row).unwrap().to_owned()));
         }

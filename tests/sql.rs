@@ -202,7 +202,7 @@ fn headline_figures_in_sql_match_an_independent_count() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
     // The repeat rule counts by person: the true person of the generator's truth here, the
     // resolved entity in SQL.
-    let person = hotline::resolve::eval::read_truth(&sample.join("truth/call_person.csv")).unwrap();
+    let person = hotline::eval::resolve::read_truth(&sample.join("truth/call_person.csv")).unwrap();
     let mut counts = HeadlineCounts::default();
     validate_file(&sample.join("calls.csv"), None, |row| {
         if let ValidRow::Call(call) = row {

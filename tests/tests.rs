@@ -2,11 +2,13 @@
 
 mod util;
 
+mod architecture;
 mod cli;
 mod generate;
 mod hotspot;
 mod ingest;
 mod link;
+mod privacy;
 mod report;
 mod resolve;
 mod schedule;

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::table::{Align, write_table};
-use crate::link::eval::{LeadsEvaluation, evaluate_leads};
+use crate::eval::leads::{LeadsEvaluation, evaluate_leads};
 use crate::link::expand::{Expansion, expand};
 use crate::link::explore::{LeadRecord, LinkGraph, read_leads};
 use crate::link::export::{GraphFormat, write_graph};

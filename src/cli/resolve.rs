@@ -9,8 +9,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::table::{Align, write_table};
+use crate::eval::resolve::{PairwiseScore, evaluate_warehouse};
 use crate::resolve::compare::DEFS;
-use crate::resolve::eval::{PairwiseScore, evaluate_warehouse};
 use crate::resolve::{Explanation, ResolveOptions, ResolveSummary, Stage, explain, resolve};
 use crate::warehouse::Warehouse;
 

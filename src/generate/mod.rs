@@ -10,6 +10,7 @@
 pub mod city;
 pub mod lexicon;
 pub mod model;
+pub mod noise;
 pub mod people;
 pub mod plant;
 pub mod registry;
@@ -35,7 +36,8 @@ use crate::contract::{Category, Channel, Disposition, OrderStatus, Platform, Rea
 use city::{City, CityLayoutError, Place, pick};
 use lexicon::{CounterpartyKind, NARRATIVES};
 use model::{CATEGORY_MODELS, CategoryModel, DayShape, targets};
-use people::{Person, PersonKey, Pool, format_phone, stream};
+use noise::stream;
+use people::{Person, PersonKey, Pool, format_phone};
 use plant::{Plan, TruthTag};
 use registry::Registry;
 pub use write::OutputFormat;

@@ -1,14 +1,15 @@
 //! The synthetic population: each person is derived on demand from the seed and a person key, so the population costs no memory.
 
 use chrono::{Datelike, NaiveDate};
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::city::{City, Messiness, pick};
 use super::lexicon::{
     DOTTED_FATHERS, DOTTED_GIVEN_FEMALE, DOTTED_GIVEN_MALE, EXTRA_COMPOUND_SURNAMES, GIVEN_CHARS_FEMALE,
-    GIVEN_CHARS_MALE, HOMOPHONES, SURNAMES,
+    GIVEN_CHARS_MALE, SURNAMES,
 };
+use super::noise::{homophone_typo, random_landline, stream};
 use super::registry::Registry;
 use crate::pii::resident_id_check_char;
 
@@ -74,19 +75,6 @@ fn reference_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default()
 }
 
-/// SplitMix64: a well-mixed hash of a 64-bit value, used to derive independent streams.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// A random stream for one entity of the generated world.
-pub fn stream(seed: u64, a: u64, b: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(mix(seed ^ mix(a ^ mix(b))))
-}
-
 /// One synthetic person with the habits that make their records messy.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -137,11 +125,6 @@ pub fn random_mobile(rng: &mut ChaCha8Rng) -> String {
         "180", "186", "187", "199",
     ];
     format!("{}{:08}", pick(rng, &PREFIXES), rng.random_range(0..100_000_000u32))
-}
-
-/// A random landline of an area in canonical form (`0717-6221234`).
-pub fn random_landline(rng: &mut ChaCha8Rng, area_code: &str) -> String {
-    format!("{area_code}-{}{:06}", rng.random_range(2..9u32), rng.random_range(0..1_000_000u32))
 }
 
 impl Person {
@@ -356,23 +339,6 @@ pub fn format_phone_in(canonical: &str, style: u8, messiness: Option<Messiness>,
         return if messy.random_bool(0.5) { format!("（{code}）{number}") } else { format!("{code} {number}") };
     }
     format_phone(canonical, style)
-}
-
-/// Replaces one character that has a homophone.
-pub fn homophone_typo(rng: &mut ChaCha8Rng, text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let candidates: Vec<usize> = (0..chars.len()).filter(|&i| HOMOPHONES.iter().any(|(c, _)| *c == chars[i])).collect();
-    if candidates.is_empty() {
-        return text.to_owned();
-    }
-    let at = *pick(rng, &candidates);
-    let mut out = chars.clone();
-    if let Some((_, alternatives)) = HOMOPHONES.iter().find(|(c, _)| *c == chars[at])
-        && !alternatives.is_empty()
-    {
-        out[at] = *pick(rng, alternatives);
-    }
-    out.into_iter().collect()
 }
 
 /// An ID number: 18 characters with a valid check, or the legacy 15 digits for some people born before 1970.

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::city::{City, Place, pick};
 use super::lexicon::{COUNTERPARTY_NAMES, CounterpartyKind};
-use super::people::{homophone_typo, random_landline, stream};
+use super::noise::{homophone_typo, random_landline, stream};
 
 /// One merchant, company or clinic.
 #[derive(Debug, Clone)]

@@ -11,39 +11,12 @@ use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType}
 
 use super::stats::{MannKendall, mann_kendall};
 use super::{HotspotError, HotspotSettings, data, matches_category};
+use crate::catalog::TextColumn;
 use crate::contract::timestamp::MICROS_PER_SEC;
-use crate::ingest::tables::{Kind, TableDef};
-use crate::resolve::records::TextColumn;
 use crate::sql::{SessionOptions, open_session};
 
 /// Distinct callers an entity needs to be a hotspot.
 pub const MIN_CALLERS: usize = 5;
-
-/// One row per entity hotspot.
-pub const ENTITY_HOTSPOTS: TableDef = TableDef {
-    name: "entity_hotspots",
-    columns: &[
-        ("rank", Kind::Int),
-        ("kind", Kind::Text),
-        ("name", Kind::Text),
-        ("key", Kind::Text),
-        ("district", Kind::Text),
-        ("category", Kind::Text),
-        ("calls", Kind::Int),
-        ("callers", Kind::Int),
-        ("months", Kind::Int),
-        ("first_month", Kind::Text),
-        ("last_month", Kind::Text),
-        ("monthly_calls", Kind::Text),
-        ("trend", Kind::Text),
-        ("trend_tau", Kind::Float),
-        ("trend_z", Kind::Float),
-        ("trend_p", Kind::Float),
-    ],
-    key: None,
-    time: None,
-    restricted: false,
-};
 
 /// A counterparty or address many callers dispute.
 #[derive(Debug, Clone)]
@@ -124,7 +97,7 @@ pub fn entity_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<V
          coalesce(e.entity_id, c.phone_key) AS caller \
          FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id WHERE c.source_call_id IS NULL",
     )?;
-    let keys = crate::link::load::organisation_keys(&session)?;
+    let keys = crate::sql::normalised::organisation_keys(&session)?;
     let mut tallies: HashMap<(&'static str, String), Tally> = HashMap::new();
     let (mut first, mut last) = (i32::MAX, i32::MIN);
     for batch in &batches {

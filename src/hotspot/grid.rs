@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use h3o::{CellIndex, LatLng, Resolution};
 
-use crate::sql::functions::{grid_cell_bounds, grid_cell_index};
+use crate::geo::{grid_cell_bounds, grid_cell_index};
 
 /// A tiling of the map into cells.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,7 +159,7 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::functions::METRES_PER_DEGREE;
+    use crate::geo::METRES_PER_DEGREE;
 
     #[test]
     fn cell_values_parse_and_print_back() {

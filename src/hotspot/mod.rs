@@ -17,9 +17,10 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
 use thiserror::Error;
 
+use crate::catalog::TextColumn;
+use crate::catalog::hotspot::{ENTITY_HOTSPOTS, HOTSPOT_CELLS};
+use crate::catalog::{Cell, ParquetAppender};
 use crate::contract::timestamp::MICROS_PER_SEC;
-use crate::ingest::tables::{Cell, Kind, ParquetAppender, TableDef};
-use crate::resolve::records::TextColumn;
 use crate::sql::{SessionOptions, SqlError, open_session};
 use crate::warehouse::{Warehouse, WarehouseError};
 pub use grid::{CellKey, Grid};
@@ -37,9 +38,6 @@ pub enum HotspotError {
     /// A table held data of an unexpected shape.
     #[error("unexpected data: {0}")]
     Data(String),
-    /// Reading organisation names failed.
-    #[error(transparent)]
-    Link(#[from] crate::link::LinkError),
     /// Nothing to analyse.
     #[error("no located calls match the period and categories")]
     Empty,
@@ -340,39 +338,6 @@ pub fn analyse(cube: &Cube, settings: &HotspotSettings) -> Vec<CellResult> {
         .collect()
 }
 
-/// One row of `hotspot_cells`.
-pub const HOTSPOT_CELLS: TableDef = TableDef {
-    name: "hotspot_cells",
-    columns: &[
-        ("cell", Kind::Text),
-        ("rank", Kind::Int),
-        ("category", Kind::Text),
-        ("hot", Kind::Bool),
-        ("lon", Kind::Float),
-        ("lat", Kind::Float),
-        ("district", Kind::Text),
-        ("grid_ids", Kind::Text),
-        ("top_address", Kind::Text),
-        ("top_counterparty", Kind::Text),
-        ("calls", Kind::Int),
-        ("bins", Kind::Int),
-        ("hot_bins", Kind::Int),
-        ("cold_bins", Kind::Int),
-        ("last_z", Kind::Float),
-        ("last_p", Kind::Float),
-        ("trend_tau", Kind::Float),
-        ("trend_z", Kind::Float),
-        ("trend_p", Kind::Float),
-        ("first_bin", Kind::Text),
-        ("bin", Kind::Text),
-        ("categories", Kind::Text),
-        ("outline_wkt", Kind::Text),
-    ],
-    key: None,
-    time: None,
-    restricted: false,
-};
-
 /// A cell with its labels, as written and printed.
 #[derive(Debug, Clone)]
 pub struct Hotspot {
@@ -529,9 +494,9 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
         .map_err(write_error)?;
     }
     out.finish().map_err(write_error)?;
-    let dir = commit.table_dir(entity::ENTITY_HOTSPOTS.name)?;
+    let dir = commit.table_dir(ENTITY_HOTSPOTS.name)?;
     let write_error = |e: String| HotspotError::Write { path: dir.clone(), message: e };
-    let mut out = ParquetAppender::new(dir.join("part-0.parquet"), entity::ENTITY_HOTSPOTS.columns);
+    let mut out = ParquetAppender::new(dir.join("part-0.parquet"), ENTITY_HOTSPOTS.columns);
     for (rank, e) in report.entities.iter().enumerate() {
         let months = e.monthly.iter().filter(|&&n| n > 0.0).count();
         let monthly: Vec<String> = e.monthly.iter().map(|n| format!("{n:.0}")).collect();
@@ -565,77 +530,6 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
     commit.commit()?;
     report.snapshot = snapshot;
     Ok(report)
-}
-
-/// How one planted hotspot (`truth/hotspots.csv`) came out.
-#[derive(Debug, Clone)]
-pub struct PlantedCheck {
-    /// `HS-1` …
-    pub id: String,
-    /// `emerging` or `persistent`.
-    pub kind: String,
-    /// Its category code.
-    pub category_code: String,
-    /// The cell holding its centre, and that cell's category (None when the cell has no call).
-    pub cell: Option<(String, Category)>,
-    /// Whether the category is what the kind should give (new, consecutive or intensifying for
-    /// an emerging hotspot; persistent for a persistent one).
-    pub as_planted: bool,
-    /// The counterparty as planted, and its rank among its category's disputed counterparties.
-    pub counterparty: String,
-    /// 1-based rank by distinct callers (None: not among them).
-    pub counterparty_rank: Option<usize>,
-    /// Counterparties of the category disputed by at least 5 distinct callers.
-    pub counterparties: usize,
-}
-
-/// Runs the analysis (nothing written) for each planted hotspot's category and reports the
-/// category of the cell at its centre and the rank of its counterparty.
-pub fn check_planted(
-    warehouse: &Path,
-    truth: &Path,
-    base: &HotspotSettings,
-) -> Result<Vec<PlantedCheck>, HotspotError> {
-    let rows = crate::generate::truth::read_table(truth).map_err(data)?;
-    let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
-    let keys = crate::link::load::organisation_keys(&session)?;
-    let mut out = Vec::new();
-    for row in rows {
-        let field = |k: &str| row.get(k).cloned().unwrap_or_default();
-        let (lon, lat) = (field("lon").parse::<f64>().map_err(data)?, field("lat").parse::<f64>().map_err(data)?);
-        let settings = HotspotSettings { categories: vec![field("category")], ..base.clone() };
-        let report = find_hotspots(warehouse, &settings)?;
-        let cell = settings.grid.cell_of(lon, lat);
-        let found = report.cells.iter().find(|c| Some(c.result.cell) == cell);
-        let category = found.map(|c| c.result.category);
-        let kind = field("kind");
-        let as_planted = match kind.as_str() {
-            "emerging" => {
-                matches!(category, Some(Category::NewHot | Category::ConsecutiveHot | Category::IntensifyingHot))
-            }
-            "persistent" => category == Some(Category::PersistentHot),
-            _ => false,
-        };
-        let counterparty = field("counterparty");
-        let key = keys.get(&counterparty);
-        let counterparty_rank = report
-            .entities
-            .iter()
-            .filter(|e| e.kind == "counterparty")
-            .position(|e| Some(&e.key) == key)
-            .map(|r| r + 1);
-        out.push(PlantedCheck {
-            id: field("hotspot_id"),
-            kind,
-            category_code: field("category"),
-            cell: found.map(|c| (c.id.clone(), c.result.category)),
-            as_planted,
-            counterparty,
-            counterparty_rank,
-            counterparties: report.entities.iter().filter(|e| e.kind == "counterparty").count(),
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

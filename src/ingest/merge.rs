@@ -21,7 +21,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::tables::{TableDef, history_columns, schema, writer_properties};
+use crate::catalog::{TableDef, history_columns, schema, writer_properties};
 use crate::source::{BatchKeys, key_digest};
 
 /// Rows per spilled batch and per batch handed to the Parquet writer.
@@ -142,7 +142,9 @@ fn partitions(table_dir: Option<&Path>) -> Result<BTreeMap<i32, PathBuf>, String
     Ok(found)
 }
 
-/// Reads a warehouse Parquet file, checking it has the table's schema.
+/// Reads a warehouse Parquet file, checking it has the table's schema. A file written before the
+/// table gained columns (its columns are the table's in order, some missing) is read with those
+/// columns null, so a warehouse made by an earlier version takes new batches.
 fn read_parquet_batches(
     path: &Path,
     expected: &SchemaRef,
@@ -151,20 +153,50 @@ fn read_parquet_batches(
     let file = File::open(path).map_err(|e| read_error(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(path, e))?;
     let fields = builder.schema().fields().clone();
-    let same = fields.len() == expected.fields().len()
-        && fields.iter().zip(expected.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-    if !same {
+    // Where each of the table's columns is in the file (None: the file predates it).
+    let mut positions: Vec<Option<usize>> = Vec::with_capacity(expected.fields().len());
+    let mut next = 0;
+    for want in expected.fields() {
+        match fields.iter().position(|f| f.name() == want.name()) {
+            Some(i) if i >= next && fields[i].data_type() == want.data_type() => {
+                positions.push(Some(i));
+                next = i + 1;
+            }
+            None => positions.push(None),
+            Some(_) => return Err(format!("{}: not a file of this table (its columns differ)", path.display())),
+        }
+    }
+    if positions.iter().flatten().count() != fields.len() {
         return Err(format!("{}: not a file of this table (its columns differ)", path.display()));
     }
-    let builder = match mask_key_only {
-        Some(column) => {
-            let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
-            builder.with_projection(mask)
-        }
-        None => builder,
-    };
+    if let Some(column) = mask_key_only {
+        let Some(Some(at)) = positions.get(column) else {
+            return Err(format!("{}: not a file of this table (no key column)", path.display()));
+        };
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [*at]);
+        let reader =
+            builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| read_error(path, e))?;
+        return reader.map(|batch| batch.map_err(|e| read_error(path, e))).collect();
+    }
     let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(|e| read_error(path, e))?;
-    reader.map(|batch| batch.map_err(|e| read_error(path, e))).collect()
+    let complete = positions.iter().all(Option::is_some);
+    reader
+        .map(|batch| {
+            let batch = batch.map_err(|e| read_error(path, e))?;
+            if complete {
+                return Ok(batch);
+            }
+            let columns: Vec<ArrayRef> = positions
+                .iter()
+                .zip(expected.fields())
+                .map(|(at, field)| match at {
+                    Some(i) => batch.column(*i).clone(),
+                    None => datafusion::arrow::array::new_null_array(field.data_type(), batch.num_rows()),
+                })
+                .collect();
+            RecordBatch::try_new(expected.clone(), columns).map_err(|e| read_error(path, e))
+        })
+        .collect()
 }
 
 /// Keys of the batch that already exist in another month of the warehouse (their row moves

@@ -6,7 +6,6 @@
 //! file, line, column and reason. A file whose content hash is in `ingest_files` is skipped.
 
 pub mod merge;
-pub mod tables;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -16,6 +15,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::catalog::{
+    BatchBuilder, CALLS, CALLS_PII, Cell, INGEST_BATCHES, INGEST_FILES, ParquetAppender, QUARANTINE, QUARANTINE_PII,
+    TableDef, Value, WORK_ORDERS, read_parquet, read_text_column,
+};
 use crate::city::{CityProfile, Inference};
 use crate::contract::{Call, Reason, Table, Violation, WorkOrder};
 use crate::pii::{
@@ -26,13 +29,12 @@ use crate::source::{
     BatchKeys, KeyCheck, SourceError, SourceReader, SourceRecord, ValidRow, content_digest, duplicate_key_violation,
     key_digest, validate_record,
 };
+use crate::text::{
+    CounterpartyKind, CounterpartyReader, CounterpartyReading, KnownNames, common_surnames, mask_narrative,
+};
 use crate::warehouse::{Commit, Warehouse, WarehouseError};
 use datafusion::arrow::array::RecordBatch;
 use merge::{HistoryWriter, MergeOutcome, MonthSpill, merge_table, month_of};
-use tables::{
-    BatchBuilder, CALLS, CALLS_PII, Cell, INGEST_BATCHES, INGEST_FILES, ParquetAppender, QUARANTINE, QUARANTINE_PII,
-    TableDef, Value, WORK_ORDERS, read_parquet,
-};
 
 /// Errors that stop an ingest run (nothing is committed); each names the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,32 @@ fn text(value: Option<&str>) -> Value {
     Value::Text(value.map(str::to_owned))
 }
 
+/// What ingest needs of the warehouse's city to normalise a call once: the area code of local
+/// numbers, the district keys, and the counterparty reader (the city's place names as prefixes,
+/// the national surname list).
+pub struct Normaliser {
+    area_code: String,
+    profile: CityProfile,
+    reader: CounterpartyReader,
+    names: KnownNames,
+}
+
+impl Normaliser {
+    /// The normaliser of a city profile.
+    pub fn new(profile: &CityProfile) -> Normaliser {
+        let districts: Vec<&str> = profile.districts.iter().map(|d| d.name.as_str()).collect();
+        let reader = CounterpartyReader::new(districts, &[], 1.0)
+            .with_places(profile.place_prefixes())
+            .with_surnames(common_surnames());
+        Normaliser {
+            area_code: profile.local_area_code().unwrap_or(UNKNOWN_AREA_CODE).to_owned(),
+            profile: profile.clone(),
+            reader,
+            names: KnownNames::new(std::iter::empty()),
+        }
+    }
+}
+
 /// A valid call with what ingest derives from its personal data.
 struct CallOut {
     call: Call,
@@ -123,10 +151,15 @@ struct CallOut {
     name: Option<NameParts>,
     name_pinyin: Option<String>,
     id: Option<ResidentId>,
+    district_key: Option<String>,
+    counterparty: Option<CounterpartyReading>,
+    counterparty_key: Option<String>,
+    narrative_shown: String,
 }
 
 impl CallOut {
-    fn new(call: Call, key: &PseudonymKey, area_code: &str) -> CallOut {
+    fn new(call: Call, key: &PseudonymKey, norm: &Normaliser) -> CallOut {
+        let area_code = norm.area_code.as_str();
         let phone_canonical = call.caller_phone.as_deref().and_then(|p| normalize_phone_in(p, area_code));
         let phone_key = match (&phone_canonical, &call.caller_phone) {
             (Some(canonical), _) => Some(key.phone_key(canonical)),
@@ -143,7 +176,29 @@ impl CallOut {
         let name = call.caller_name.as_deref().map(normalize_name);
         let name_masked = call.caller_name.as_deref().map(mask_name);
         let name_pinyin = name.as_ref().and_then(|n| name_pinyin(&n.normalised));
-        CallOut { call, phone_key, id_key, name_masked, phone_canonical, name, name_pinyin, id }
+        let district_key = call.district.as_deref().and_then(|d| norm.profile.district_key(d));
+        let counterparty = call.counterparty.as_deref().map(|c| norm.reader.normalise(c));
+        // A person's key is a pseudonym of the name: analysts can count one person's disputes
+        // without reading the name.
+        let counterparty_key = counterparty.as_ref().and_then(|c| match (c.kind, &c.key) {
+            (CounterpartyKind::Person, Some(name)) => Some(format!("person:{}", key.pseudonym("counterparty", name))),
+            (_, k) => k.clone(),
+        });
+        let narrative_shown = norm.names.mask(&mask_narrative(&call.narrative));
+        CallOut {
+            call,
+            phone_key,
+            id_key,
+            name_masked,
+            phone_canonical,
+            name,
+            name_pinyin,
+            id,
+            district_key,
+            counterparty,
+            counterparty_key,
+            narrative_shown,
+        }
     }
 
     /// Appends the analyst row and the restricted row.
@@ -163,10 +218,13 @@ impl CallOut {
             Cell::Float(lon),
             Cell::Float(lat),
             Cell::Text(Some(&call.category.code)),
-            Cell::Text(call.counterparty.as_deref()),
-            Cell::Text(Some(&call.narrative)),
+            Cell::Text(self.counterparty.as_ref().map(|c| c.shown.as_str())),
+            Cell::Text(Some(&self.narrative_shown)),
             Cell::Text(Some(call.disposition.code())),
             Cell::Text(call.source_call_id.as_deref()),
+            Cell::Text(self.district_key.as_deref()),
+            Cell::Text(self.counterparty.as_ref().map(|c| c.kind.code())),
+            Cell::Text(self.counterparty_key.as_deref()),
             Cell::Text(Some(batch)),
         ])?;
         let name = self.name.as_ref();
@@ -187,6 +245,8 @@ impl CallOut {
             Cell::Bool(id.map(|i| i.check_ok)),
             Cell::Text(birth.as_deref()),
             Cell::Bool(id.map(|i| i.female)),
+            Cell::Text(call.counterparty.as_deref()),
+            Cell::Text(Some(&call.narrative)),
             Cell::Text(Some(batch)),
         ])
     }
@@ -216,8 +276,9 @@ fn quarantine_records(
     table: Table,
     fields: Option<&[Option<String>]>,
     key: &PseudonymKey,
-    area_code: &str,
+    norm: &Normaliser,
 ) -> (String, String) {
+    let area_code = norm.area_code.as_str();
     let Some(fields) = fields else { return (String::new(), String::new()) };
     let mut raw = serde_json::Map::new();
     let mut safe = serde_json::Map::new();
@@ -237,6 +298,8 @@ fn quarantine_records(
                 )
             ),
             "caller_name" => mask_name(value),
+            "counterparty" => norm.reader.normalise(value).shown,
+            "narrative" => norm.names.mask(&mask_narrative(value)),
             _ => value.clone(),
         };
         safe.insert(column.name.to_owned(), shown.into());
@@ -305,7 +368,7 @@ enum CheckedRow {
     Order(WorkOrder),
 }
 
-fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey, area_code: &str) -> Checked {
+fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey, norm: &Normaliser) -> Checked {
     let fields = match &record.fields {
         Ok(fields) => fields,
         Err(violation) => return Checked { key: 0, content: 0, month: -1, row: Err(violation.clone()) },
@@ -317,7 +380,7 @@ fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey, area_co
             let content = content_digest(fields);
             let (month, row) = match valid {
                 ValidRow::Call(call) => {
-                    (month_of(Some(call.received_at)), CheckedRow::Call(Box::new(CallOut::new(call, key, area_code))))
+                    (month_of(Some(call.received_at)), CheckedRow::Call(Box::new(CallOut::new(call, key, norm))))
                 }
                 ValidRow::WorkOrder(order) => (month_of(Some(order.created_at)), CheckedRow::Order(order)),
             };
@@ -330,8 +393,8 @@ fn check_record(table: Table, record: &SourceRecord, key: &PseudonymKey, area_co
 struct BatchSink<'a> {
     batch: String,
     key: &'a PseudonymKey,
-    /// The area code of local numbers written without one (the warehouse's city profile).
-    area_code: String,
+    /// The warehouse's city, as normalisation needs it.
+    norm: Normaliser,
     calls: MonthSpill,
     calls_pii: MonthSpill,
     orders: MonthSpill,
@@ -349,7 +412,7 @@ impl BatchSink<'_> {
         record: &SourceRecord,
         violation: &Violation,
     ) -> Result<(), String> {
-        let (safe, raw) = quarantine_records(table, record.fields.as_deref().ok(), self.key, &self.area_code);
+        let (safe, raw) = quarantine_records(table, record.fields.as_deref().ok(), self.key, &self.norm);
         let line = Cell::Int(Some(record.line as i64));
         self.quarantine.push(&[
             Cell::Text(Some(&self.batch)),
@@ -467,7 +530,6 @@ fn ingest_file(
     let path = reader.path().to_owned();
     let file_name = path.display().to_string();
     let key = sink.key;
-    let area_code = sink.area_code.clone();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<SourceRecord>, SourceError>>(4);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -499,7 +561,7 @@ fn ingest_file(
             // Contract checks, normalisation and pseudonyms on every core; the batch rule on keys in
             // file order; Arrow batches built on every core; then the spills, in order.
             let checked: Vec<Checked> =
-                chunk.par_iter().map(|record| check_record(table, record, key, &area_code)).collect();
+                chunk.par_iter().map(|record| check_record(table, record, key, &sink.norm)).collect();
             let mut taken = Vec::with_capacity(chunk.len());
             for (record, checked) in chunk.iter().zip(checked) {
                 outcome.rows += 1;
@@ -627,7 +689,7 @@ pub fn ingest(
     let mut sink = BatchSink {
         batch: batch.clone(),
         key,
-        area_code: profile.local_area_code().unwrap_or(UNKNOWN_AREA_CODE).to_owned(),
+        norm: Normaliser::new(&profile).knowing(known_names(warehouse, files, table, &profile)?),
         calls: spill(&CALLS)?,
         calls_pii: spill(&CALLS_PII)?,
         orders: spill(&WORK_ORDERS)?,
@@ -718,6 +780,62 @@ pub fn ingest(
     Ok(summary)
 }
 
+impl Normaliser {
+    /// The same, masking these people's names wherever a narrative gives them.
+    fn knowing(mut self, names: Vec<String>) -> Normaliser {
+        self.names = KnownNames::new(names.iter().map(String::as_str));
+        self
+    }
+}
+
+/// The full names of the people this batch and the warehouse know: every caller's name, and every
+/// counterparty that is a person. Narratives name them in sentences of any shape; the analyst
+/// copy of a narrative masks them all.
+fn known_names(
+    warehouse: &Warehouse,
+    files: &[PathBuf],
+    table: Option<Table>,
+    profile: &CityProfile,
+) -> Result<Vec<String>, IngestError> {
+    let columns = Table::Calls.columns();
+    let position = |name: &str| columns.iter().position(|c| c.name == name);
+    let (Some(name), Some(counterparty)) = (position("caller_name"), position("counterparty")) else {
+        return Ok(Vec::new());
+    };
+    let reader = Normaliser::new(profile).reader;
+    let mut names: HashSet<String> = HashSet::new();
+    let mut person = |text: &str, names: &mut HashSet<String>| {
+        if !names.contains(text) && reader.normalise(text).kind == CounterpartyKind::Person {
+            names.insert(text.to_owned());
+        }
+    };
+    for file in table_files(warehouse, CALLS_PII.name)? {
+        names.extend(read_text_column(&file, "caller_name").map_err(|e| file_error(&file, e))?);
+        for text in read_text_column(&file, "counterparty").map_err(|e| file_error(&file, e))? {
+            person(&text, &mut names);
+        }
+    }
+    for path in files {
+        let source = SourceReader::open(path, table)?;
+        if source.table() != Table::Calls {
+            continue;
+        }
+        for record in source {
+            // A broken record is quarantined by the run itself; here it only names nobody.
+            let Ok(fields) = record?.fields else { continue };
+            if let Some(Some(n)) = fields.get(name) {
+                names.insert(n.clone());
+            }
+            if let Some(Some(c)) = fields.get(counterparty) {
+                person(c, &mut names);
+            }
+        }
+    }
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort();
+    Ok(names)
+}
+
 /// The area code given to local numbers when neither a profile nor the data name one.
 pub const UNKNOWN_AREA_CODE: &str = "0000";
 
@@ -729,10 +847,13 @@ const INFERENCE_RECORDS: usize = 200_000;
 fn infer_profile(files: &[PathBuf], table: Option<Table>) -> Result<CityProfile, IngestError> {
     let columns = Table::Calls.columns();
     let position = |name: &str| columns.iter().position(|c| c.name == name);
-    let (Some(phone), Some(district)) = (position("caller_phone"), position("district")) else {
+    let (Some(phone), Some(district), Some(counterparty)) =
+        (position("caller_phone"), position("district"), position("counterparty"))
+    else {
         return Ok(CityProfile::empty("inferred"));
     };
     let mut inference = Inference::default();
+    let mut counterparties: HashSet<String> = HashSet::new();
     for path in files {
         let reader = SourceReader::open(path, table)?;
         if reader.table() != Table::Calls {
@@ -742,7 +863,23 @@ fn infer_profile(files: &[PathBuf], table: Option<Table>) -> Result<CityProfile,
             let Ok(fields) = record?.fields else { continue };
             let field = |i: usize| fields.get(i).and_then(|f| f.as_deref());
             inference.observe(field(phone), field(district));
+            if let Some(c) = field(counterparty) {
+                counterparties.insert(c.to_owned());
+            }
         }
     }
-    Ok(inference.profile())
+    let mut profile = inference.profile();
+    // The city's name: the prefix many different organisations carry (石家庄…, 宜昌…).
+    let names: Vec<&str> = counterparties.iter().map(String::as_str).collect();
+    let places = profile.place_prefixes();
+    let mut prefixes: Vec<String> = crate::text::frequent_prefixes(&names, 0.05)
+        .into_iter()
+        .filter(|p| !places.iter().any(|place| place.starts_with(p.as_str())))
+        .collect();
+    prefixes.sort_by_key(|p| p.chars().count());
+    if let (Some(short), Some(name)) = (prefixes.first(), prefixes.last()) {
+        profile.short = short.clone();
+        profile.name = name.clone();
+    }
+    Ok(profile)
 }

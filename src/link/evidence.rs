@@ -6,8 +6,10 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::load::{Incidents, metres_between};
-use super::text::{MINHASH_BANDS, PersonRef, band_keys, jaccard};
+use super::load::Incidents;
+use super::text::{MINHASH_BANDS, band_keys, jaccard};
+use crate::geo::metres_between;
+use crate::text::PersonRef;
 
 /// Microseconds in a day.
 pub const DAY: i64 = 86_400_000_000;

@@ -198,7 +198,7 @@ impl LinkGraph {
             return Err(LinkError::NotLinked);
         }
         let mut g = LinkGraph { graph: UnGraph::new_undirected(), index: HashMap::new() };
-        let readings = super::load::organisation_keys(session)?;
+        let readings = crate::sql::normalised::organisation_keys(session)?;
         let (_, entity_names) = session.collect("SELECT entity_id, names_masked, calls FROM entities")?;
         let mut masked: HashMap<String, String> = HashMap::new();
         for b in &entity_names {

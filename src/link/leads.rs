@@ -14,9 +14,10 @@ use petgraph::graph::{NodeIndex, UnGraph};
 
 use super::community::{betweenness, louvain};
 use super::evidence::{CallLink, Evidence};
-use super::load::{Incidents, metres_between};
+use super::load::Incidents;
 use crate::contract::Taxonomy;
 use crate::contract::timestamp::MICROS_PER_SEC;
+use crate::geo::metres_between;
 
 /// A target shared by more callers than this is a public nuisance, not a sign of coordination.
 const MAX_TARGET_CALLERS: usize = 500;

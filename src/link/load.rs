@@ -11,10 +11,11 @@ use rayon::prelude::*;
 
 use super::LinkError;
 use super::mentions::{MentionKind, mentions, value as mention_value};
-use super::text::{Counterparty, CounterpartyReader, PersonRef, person_in_narrative, shingles};
+use super::text::shingles;
+use crate::catalog::TextColumn;
 use crate::pii::name_pinyin;
-use crate::resolve::records::TextColumn;
 use crate::sql::Session;
+use crate::text::{Counterparty, CounterpartyReader, PersonRef, person_in_narrative};
 
 /// Side of the square cells that "the same place" means, in metres.
 pub const CELL_METRES: f64 = 500.0;
@@ -104,23 +105,18 @@ pub struct Incidents {
     pub own_mentioned: HashMap<u32, Vec<u32>>,
 }
 
-const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key, c.category, c.district, \
-     c.lon, c.lat, c.counterparty, c.narrative, c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only, \
-     p.phone_canonical, p.id_canonical \
+/// Every resolved call with the raw words of its restricted row (older warehouses kept them in
+/// `calls`) and the counterparty as ingest normalised it (null in rows ingested before that).
+const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key, c.category, \
+     COALESCE(c.district_key, c.district), c.lon, c.lat, COALESCE(p.counterparty, c.counterparty), \
+     COALESCE(p.narrative, c.narrative), c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only, \
+     p.phone_canonical, p.id_canonical, c.counterparty_kind, c.counterparty_key \
      FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id \
      ORDER BY c.call_id";
 
 /// The cell of a point (as `grid_cell` numbers it).
 pub fn cell_of(lon: f64, lat: f64) -> Option<(i32, i32)> {
-    crate::sql::functions::grid_cell_index(lon, lat, CELL_METRES)
-}
-
-/// Distance in metres between two points (equirectangular; exact enough within a city).
-pub fn metres_between(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let mid = ((a.1 + b.1) / 2.0).to_radians();
-    let dx = (a.0 - b.0) * mid.cos() * 111_320.0;
-    let dy = (a.1 - b.1) * 111_320.0;
-    (dx * dx + dy * dy).sqrt()
+    crate::geo::grid_cell_index(lon, lat, CELL_METRES)
 }
 
 fn data(e: impl std::fmt::Display) -> LinkError {
@@ -136,6 +132,7 @@ impl Incidents {
         let (_, batches) = session.collect(SELECT)?;
         let mut incidents = Incidents::default();
         let mut raw_counterparty: Vec<Option<String>> = Vec::new();
+        let mut normalised: HashMap<String, Counterparty> = HashMap::new();
         let mut narratives: Vec<String> = Vec::new();
         let mut pending_sources: Vec<(u32, String)> = Vec::new();
         let mut own_identifiers: Vec<(u32, Option<String>, Option<String>)> = Vec::new();
@@ -143,7 +140,7 @@ impl Incidents {
         let mut district_keys = session.city().district_keys();
         let mut name_forms: HashMap<String, (bool, Option<bool>, Option<String>)> = HashMap::new();
         for batch in &batches {
-            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12, 15, 16]
+            let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12, 15, 16, 17, 18]
                 .iter()
                 .map(|&i| TextColumn::of(batch.column(i)).map_err(data))
                 .collect::<Result<_, _>>()?;
@@ -192,10 +189,10 @@ impl Incidents {
                     organisation: None,
                     source: None,
                     caller,
-                    language: crate::link::concern::language_level(text(6, row).unwrap_or("")),
+                    language: super::words::language_level(text(6, row).unwrap_or("")),
                 };
                 if incident.language >= 2 {
-                    let words = crate::link::concern::threat_words_in(text(6, row).unwrap_or("")).collect();
+                    let words = super::words::threat_words_in(text(6, row).unwrap_or("")).collect();
                     incidents.threat_words.insert(position, words);
                 }
                 if let Some(source) = text(7, row) {
@@ -215,6 +212,17 @@ impl Incidents {
                         text(10, row).map(str::to_owned),
                         text(11, row).map(str::to_owned),
                     ));
+                }
+                if let (Some(raw), Some(kind)) = (text(5, row), text(12, row))
+                    && !normalised.contains_key(raw)
+                {
+                    let reading = match (kind, text(13, row)) {
+                        ("organisation", Some(key)) => Counterparty::Organisation(key.to_owned()),
+                        // Whom a person reference names is read below, from the raw words.
+                        ("person", _) => Counterparty::Person(PersonRef::default()),
+                        _ => Counterparty::Other,
+                    };
+                    normalised.insert(raw.to_owned(), reading);
                 }
                 raw_counterparty.push(text(5, row).map(str::to_owned));
                 narratives.push(text(6, row).unwrap_or("").to_owned());
@@ -238,7 +246,13 @@ impl Incidents {
         let named: usize = surname_counts.values().sum();
         let surnames =
             surname_counts.into_iter().filter(|(_, n)| *n * 20_000 >= named && *n >= 2).map(|(s, _)| s).collect();
-        incidents.read_counterparties(&raw_counterparty, &narratives, surnames, session.city().place_prefixes());
+        incidents.read_counterparties(
+            &raw_counterparty,
+            &narratives,
+            surnames,
+            session.city().place_prefixes(),
+            &normalised,
+        );
         let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
         incidents.read_mentions(&raw_counterparty, &narratives, &own_identifiers, &area_code);
         (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
@@ -251,6 +265,7 @@ impl Incidents {
         narratives: &[String],
         surnames: std::collections::HashSet<String>,
         places: Vec<String>,
+        normalised: &HashMap<String, Counterparty>,
     ) {
         let distinct: Vec<&str> = {
             let mut seen: Vec<&str> = raw.iter().flatten().map(String::as_str).collect();
@@ -263,7 +278,23 @@ impl Incidents {
         let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &distinct, 0.05)
             .with_places(places)
             .with_surnames(surnames.clone());
-        let readings: HashMap<&str, Counterparty> = distinct.par_iter().map(|s| (*s, reader.read(s))).collect();
+        // Ingest's reading of a counterparty is the answer where it made one (one key per clinic in
+        // every stage); this reader only tells whom a person reference names, and reads the
+        // counterparties of rows ingested before ingest normalised them.
+        let readings: HashMap<&str, Counterparty> = distinct
+            .par_iter()
+            .map(|s| {
+                let reading = match normalised.get(*s) {
+                    Some(Counterparty::Person(_)) => match reader.read(s) {
+                        person @ Counterparty::Person(_) => person,
+                        _ => Counterparty::Other,
+                    },
+                    Some(reading) => reading.clone(),
+                    None => reader.read(s),
+                };
+                (*s, reading)
+            })
+            .collect();
         // People the narrative names, for calls whose counterparty field names none.
         let from_narrative: Vec<(usize, PersonRef)> = (0..raw.len())
             .into_par_iter()
@@ -387,32 +418,6 @@ impl Incidents {
         }
         found
     }
-}
-
-/// Every counterparty spelling of the analyst `calls` table that names an organisation, with its
-/// matching key (read as `link` reads it; district and city prefixes come from the same table).
-pub fn organisation_keys(session: &Session) -> Result<HashMap<String, String>, LinkError> {
-    let distinct = |sql: &str| -> Result<Vec<String>, LinkError> {
-        let (_, batches) = session.collect(sql)?;
-        let mut out = Vec::new();
-        for batch in &batches {
-            let column = TextColumn::of(batch.column(0)).map_err(data)?;
-            out.extend((0..batch.num_rows()).filter_map(|r| column.get(r).map(str::to_owned)));
-        }
-        Ok(out)
-    };
-    let districts = distinct("SELECT DISTINCT district FROM calls WHERE district IS NOT NULL")?;
-    let names = distinct("SELECT DISTINCT counterparty FROM calls WHERE counterparty IS NOT NULL")?;
-    let spellings: Vec<&str> = names.iter().map(String::as_str).collect();
-    let reader = CounterpartyReader::new(districts.iter().map(String::as_str), &spellings, 0.05)
-        .with_places(session.city().place_prefixes());
-    Ok(names
-        .iter()
-        .filter_map(|name| match reader.read(name) {
-            Counterparty::Organisation(key) => Some((name.clone(), key)),
-            _ => None,
-        })
-        .collect())
 }
 
 fn has_rows(session: &Session, table: &str) -> Result<bool, LinkError> {

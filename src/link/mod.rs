@@ -7,7 +7,6 @@
 
 pub mod community;
 pub mod concern;
-pub mod eval;
 pub mod evidence;
 pub mod expand;
 pub mod explore;
@@ -15,21 +14,21 @@ pub mod export;
 pub mod leads;
 pub mod load;
 pub mod mentions;
-pub mod tables;
 pub mod text;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use thiserror::Error;
 
-use crate::ingest::tables::{Cell, ParquetAppender, TableDef};
+use crate::catalog::link::{CALLER_TIES, INCIDENT_LINKS, LEAD_MEMBERS, LEADS, LINK_RUNS};
+use crate::catalog::{Cell, ParquetAppender, TableDef};
 use crate::sql::{Role, Session, SessionOptions, SqlError, open_session};
 use crate::warehouse::{Warehouse, WarehouseError};
 use evidence::CallLink;
 use leads::{Callers, Lead, WORTH_A_LOOK, find_leads, ties};
 use load::Incidents;
-use tables::{CALLER_TIES, INCIDENT_LINKS, LEAD_MEMBERS, LEADS, LINK_RUNS};
 
 /// What can go wrong while linking.
 #[derive(Debug, Error)]
@@ -63,14 +62,6 @@ pub enum LinkError {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        message: String,
-    },
-    /// Reading a truth file failed.
-    #[error("{path}: {message}")]
-    Truth {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong, with the line.
         message: String,
     },
 }

@@ -16,10 +16,8 @@
 
 pub mod cluster;
 pub mod compare;
-pub mod eval;
 pub mod profile;
 pub mod records;
-pub mod tables;
 pub mod train;
 
 use std::collections::HashMap;
@@ -33,9 +31,10 @@ use datafusion::arrow::datatypes::DataType;
 use self::cluster::{Candidate, ClusterSettings, Clusters, candidate_pairs, compare_pairs, score};
 use self::compare::{COMPARISONS, Comparison, DEFS, Model, Term, agreement, compare, probability};
 use self::profile::Profiles;
-use self::records::{Records, TextColumn};
-use self::tables::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
-use crate::ingest::tables::{Cell, ParquetAppender, TableDef};
+use self::records::Records;
+use crate::catalog::TextColumn;
+use crate::catalog::resolve::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
+use crate::catalog::{Cell, ParquetAppender, TableDef};
 use crate::sql::{Session, SqlError};
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -51,6 +50,9 @@ pub enum ResolveError {
     /// A table held data of an unexpected shape.
     #[error("unexpected data: {0}")]
     Data(String),
+    /// A text column held another type.
+    #[error("unexpected data: {0}")]
+    NotText(#[from] crate::catalog::NotText),
     /// Writing a table failed.
     #[error("{path}: {message}")]
     Write {
@@ -65,14 +67,6 @@ pub enum ResolveError {
     /// Explanation asked before any model exists.
     #[error("the warehouse has no resolve_model yet: run `hotline resolve` first")]
     NoModel,
-    /// Reading a truth file failed.
-    #[error("{path}: {message}")]
-    Truth {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong, with the line when known.
-        message: String,
-    },
 }
 
 /// How to run.

@@ -9,6 +9,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 
 use super::ResolveError;
+use crate::catalog::TextColumn;
 use crate::pii::{name_pinyin, parse_resident_id};
 use crate::sql::{Role, Session, SessionOptions, open_session};
 
@@ -49,37 +50,6 @@ impl Interner {
     /// Whether nothing was interned.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
-    }
-}
-
-/// A text column as Arrow delivers it (DataFusion reads text as views; files hold plain UTF-8).
-pub enum TextColumn<'a> {
-    /// Utf8View.
-    View(&'a datafusion::arrow::array::StringViewArray),
-    /// Utf8.
-    Plain(&'a datafusion::arrow::array::StringArray),
-    /// LargeUtf8.
-    Large(&'a datafusion::arrow::array::LargeStringArray),
-}
-
-impl<'a> TextColumn<'a> {
-    /// The column, or an error naming its type when it is not text.
-    pub fn of(array: &'a datafusion::arrow::array::ArrayRef) -> Result<TextColumn<'a>, ResolveError> {
-        match array.data_type() {
-            DataType::Utf8View => Ok(TextColumn::View(array.as_string_view())),
-            DataType::Utf8 => Ok(TextColumn::Plain(array.as_string::<i32>())),
-            DataType::LargeUtf8 => Ok(TextColumn::Large(array.as_string::<i64>())),
-            other => Err(ResolveError::Data(format!("expected text, found {other}"))),
-        }
-    }
-
-    /// The value of a row, `None` when null.
-    pub fn get(&self, row: usize) -> Option<&'a str> {
-        match self {
-            TextColumn::View(a) => (!a.is_null(row)).then(|| a.value(row)),
-            TextColumn::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
-            TextColumn::Large(a) => (!a.is_null(row)).then(|| a.value(row)),
-        }
     }
 }
 

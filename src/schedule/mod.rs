@@ -14,9 +14,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::ingest::tables::{Cell, Kind, ParquetAppender, TableDef};
+use crate::catalog::TextColumn;
+use crate::catalog::schedule::REPORT_RUNS;
+use crate::catalog::{Cell, ParquetAppender};
 use crate::report::{Period, PeriodKind};
-use crate::resolve::records::TextColumn;
 use crate::sql::{SessionOptions, SqlError, open_session};
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -59,27 +60,6 @@ pub enum ScheduleError {
     #[error("report_runs: {0}")]
     Write(String),
 }
-
-/// One row per attempt and state change of a scheduled run.
-pub const REPORT_RUNS: TableDef = TableDef {
-    name: "report_runs",
-    columns: &[
-        ("job", Kind::Text),
-        ("report", Kind::Text),
-        ("period", Kind::Text),
-        ("scheduled_for", Kind::Time),
-        ("attempt", Kind::Int),
-        ("status", Kind::Text),
-        ("started_at", Kind::Time),
-        ("finished_at", Kind::Time),
-        ("output", Kind::Text),
-        ("error", Kind::Text),
-        ("host_pid", Kind::Text),
-    ],
-    key: None,
-    time: None,
-    restricted: false,
-};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

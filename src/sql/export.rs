@@ -10,7 +10,7 @@ use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::parquet::arrow::ArrowWriter;
 
 use super::SqlError;
-use crate::ingest::tables::writer_properties;
+use crate::catalog::writer_properties;
 
 /// A machine-readable result format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

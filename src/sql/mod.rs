@@ -8,6 +8,7 @@ pub mod audit;
 pub mod export;
 pub mod functions;
 pub mod guard;
+pub mod normalised;
 pub mod queries;
 
 use std::path::{Path, PathBuf};
@@ -26,11 +27,8 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use futures::StreamExt;
 
+use crate::catalog::{self, Kind, history_columns, schema};
 use crate::contract::taxonomy::Taxonomy;
-use crate::ingest::tables::{
-    CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, Kind, QUARANTINE, QUARANTINE_PII, TableDef, WORK_ORDERS,
-    history_columns, schema,
-};
 use crate::warehouse::{Warehouse, WarehouseError};
 use audit::AuditLog;
 use guard::Limits;
@@ -183,21 +181,12 @@ pub use functions::HELP as FUNCTION_HELP;
 /// Month-partitioned tables carry the partition as a `month` column ('YYYY-MM', Asia/Shanghai).
 const PARTITION_COLUMN: &str = "month";
 
+/// What a table holds: the catalogue's tables, and the two the session adds itself.
 fn about(name: &str) -> &'static str {
     match name {
-        "calls" => "calls, latest version of each call_id; phone_key / id_key pseudonyms and masked names",
-        "calls_pii" => "RESTRICTED raw phone, name and ID of each call, with normalised forms",
-        "work_orders" => "work orders (hand-offs), latest version of each order_id",
-        "calls_history" => "superseded versions of calls rows (superseded_by = batch)",
-        "calls_pii_history" => "RESTRICTED superseded versions of calls_pii rows",
-        "work_orders_history" => "superseded versions of work orders (PENDING → SIGNED → …)",
-        "quarantine" => "rows that broke the data contract: file, line, column, reason (personal fields masked)",
-        "quarantine_pii" => "RESTRICTED quarantined records exactly as they came",
-        "ingest_batches" => "one row per ingest run with its counts",
-        "ingest_files" => "every input file ingested, by content hash",
         "categories" => "the call taxonomy: code, Chinese and English name, police matter or not",
         "audit_log" => "RESTRICTED every query run against this warehouse: who, role, SQL, rows, outcome",
-        _ => "",
+        _ => catalog::about(name),
     }
 }
 
@@ -300,51 +289,20 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
 
     let mut tables = Vec::new();
     let investigator = options.role == Role::Investigator;
-    let keyed: [&TableDef; 3] = [&CALLS, &CALLS_PII, &WORK_ORDERS];
     let folder = |name: &str| root.as_ref().map_or_else(|| dir.join(".none").join(name), |r| r.join(name));
-    for def in keyed {
+    for def in catalog::tables() {
         if def.restricted && !investigator {
             continue;
         }
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), true)?;
-        let history = format!("{}_history", def.name);
-        let columns: Vec<(&'static str, Kind)> = history_columns(def);
-        register_folder(&ctx, &history, &folder(&history), schema(&columns), false)?;
+        let keyed = catalog::is_keyed(def);
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), keyed)?;
         tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about: about(def.name) });
-        tables.push(TableInfo { name: history.clone(), restricted: def.restricted, about: about(&history) });
-    }
-    for def in [&QUARANTINE, &QUARANTINE_PII, &INGEST_BATCHES, &INGEST_FILES] {
-        if def.restricted && !investigator {
-            continue;
+        if keyed {
+            let history = format!("{}_history", def.name);
+            let columns: Vec<(&'static str, Kind)> = history_columns(def);
+            register_folder(&ctx, &history, &folder(&history), schema(&columns), false)?;
+            tables.push(TableInfo { name: history.clone(), restricted: def.restricted, about: about(&history) });
         }
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
-        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about: about(def.name) });
-    }
-    for def in crate::resolve::tables::RESOLVE_TABLES {
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
-        let about = crate::resolve::tables::about(def.name).unwrap_or_default();
-        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
-    }
-    {
-        let def = &crate::hotspot::HOTSPOT_CELLS;
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
-        let about = "hotspot cells: emerging hot spot category, Gi* of the last bin, Mann–Kendall trend, place labels";
-        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
-        let def = &crate::hotspot::entity::ENTITY_HOTSPOTS;
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
-        let about = "counterparties and addresses disputed by many distinct callers, with their monthly trend";
-        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
-    }
-    {
-        let def = &crate::schedule::REPORT_RUNS;
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
-        let about = "scheduled report runs: job, period, scheduled instant, attempt, status, output, error";
-        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
-    }
-    for def in crate::link::tables::LINK_TABLES {
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), false)?;
-        let about = crate::link::tables::about(def.name).unwrap_or_default();
-        tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about });
     }
     ctx.register_table("categories", Arc::new(categories_table()?)).map_err(engine)?;
     tables.push(TableInfo { name: "categories".into(), restricted: false, about: about("categories") });

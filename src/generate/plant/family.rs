@@ -19,7 +19,8 @@ use crate::contract::{Platform, Taxonomy};
 use crate::generate::city::{Place, pick};
 use crate::generate::lexicon::{CounterpartyKind, NARRATIVES, SURNAMES};
 use crate::generate::model::DayShape;
-use crate::generate::people::{Person, PersonKey, Pool, random_mobile, stream};
+use crate::generate::noise::stream;
+use crate::generate::people::{Person, PersonKey, Pool, random_mobile};
 use crate::generate::truth::Tie;
 use crate::generate::{EventSpec, choose_template, counterparty_kinds_for, fill, random_plate};
 

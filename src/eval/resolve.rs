@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::Path;
 
-use super::ResolveError;
+use super::EvalError;
 
 /// Pairwise agreement of a predicted clustering with the truth.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,8 +70,8 @@ pub fn pairwise<P: Hash + Eq, T: Hash + Eq>(labels: impl IntoIterator<Item = (P,
 }
 
 /// Reads `call_person.csv` (`call_id,person_id`).
-pub fn read_truth(path: &Path) -> Result<HashMap<String, String>, ResolveError> {
-    let error = |message: String| ResolveError::Truth { path: path.to_owned(), message };
+pub fn read_truth(path: &Path) -> Result<HashMap<String, String>, EvalError> {
+    let error = |message: String| EvalError::Truth { path: path.to_owned(), message };
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
     let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
     let column = |name: &str| {
@@ -97,7 +97,7 @@ pub fn read_truth(path: &Path) -> Result<HashMap<String, String>, ResolveError> 
 /// Scores the warehouse's `caller_entities` and the naive "same phone_key" baseline against the
 /// generator's `truth/call_person.csv`, over the calls present in both. A call without an entity
 /// (ingested after the last resolve) or without a phone is a cluster of its own.
-pub fn evaluate_warehouse(warehouse: &Path, truth_dir: &Path) -> Result<(PairwiseScore, PairwiseScore), ResolveError> {
+pub fn evaluate_warehouse(warehouse: &Path, truth_dir: &Path) -> Result<(PairwiseScore, PairwiseScore), EvalError> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::DataType;
     let truth = read_truth(&truth_dir.join("call_person.csv"))?;
@@ -111,7 +111,7 @@ pub fn evaluate_warehouse(warehouse: &Path, truth_dir: &Path) -> Result<(Pairwis
     for batch in &batches {
         let column = |i: usize| {
             datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
-                .map_err(|e| ResolveError::Data(e.to_string()))
+                .map_err(|e| EvalError::Data(e.to_string()))
         };
         let (calls, entities, phones) = (column(0)?, column(1)?, column(2)?);
         let (calls, entities, phones) =

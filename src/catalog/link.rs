@@ -1,7 +1,7 @@
 //! The warehouse tables linking writes: evidence between calls, ties between callers, the leads
 //! and their members, and a row per run. Only ids, keys, counts and words: no raw personal data.
 
-use crate::ingest::tables::{Kind, TableDef};
+use super::{Kind, TableDef};
 
 use Kind::{Bool, Float, Int, Text, Time};
 

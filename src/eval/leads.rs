@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::LinkError;
-use super::explore::{LeadRecord, read_leads};
+use super::EvalError;
+use crate::link::explore::{LeadRecord, read_leads};
 
 /// How one planted group was found.
 #[derive(Debug, Clone, Serialize)]
@@ -88,11 +88,11 @@ pub struct GroupDraw {
 /// Reads `truth/groups.csv` (`ring_id,…,target_mode,…,ties` with ties `;`-separated), if present.
 /// Unlike `generate::truth::read_groups`, which checks every column this project's generator
 /// writes, it needs only `ring_id`: another generator's truth may say less.
-pub fn read_group_draws(path: &Path) -> Result<HashMap<String, GroupDraw>, LinkError> {
+pub fn read_group_draws(path: &Path) -> Result<HashMap<String, GroupDraw>, EvalError> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
-    let error = |message: String| LinkError::Truth { path: path.to_owned(), message };
+    let error = |message: String| EvalError::Truth { path: path.to_owned(), message };
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
     let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
@@ -117,8 +117,8 @@ pub fn read_group_draws(path: &Path) -> Result<HashMap<String, GroupDraw>, LinkE
 }
 
 /// Reads `ring_id,kind,call_id[,role]`.
-pub fn read_rings(path: &Path) -> Result<Vec<(String, String, String)>, LinkError> {
-    let error = |message: String| LinkError::Truth { path: path.to_owned(), message };
+pub fn read_rings(path: &Path) -> Result<Vec<(String, String, String)>, EvalError> {
+    let error = |message: String| EvalError::Truth { path: path.to_owned(), message };
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
     let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
     let column = |name: &str| {
@@ -142,8 +142,8 @@ pub fn read_rings(path: &Path) -> Result<Vec<(String, String, String)>, LinkErro
 }
 
 /// The calls `rings.csv` marks as `seed` (the ordinary disputes an investigation starts from).
-pub fn seed_calls(path: &Path) -> Result<Vec<String>, LinkError> {
-    let error = |message: String| LinkError::Truth { path: path.to_owned(), message };
+pub fn seed_calls(path: &Path) -> Result<Vec<String>, EvalError> {
+    let error = |message: String| EvalError::Truth { path: path.to_owned(), message };
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(e.to_string()))?;
     let headers = reader.headers().map_err(|e| error(e.to_string()))?.clone();
     let (Some(call), Some(role)) =
@@ -167,8 +167,8 @@ pub fn seed_calls(path: &Path) -> Result<Vec<String>, LinkError> {
 pub const REPEAT_CALLER_KIND: &str = "repeat_caller";
 
 /// `truth/repeat_callers.csv` (`person_id,call_id,…`) as rings of kind [`REPEAT_CALLER_KIND`].
-pub fn read_repeat_callers(path: &Path) -> Result<Vec<(String, String, String)>, LinkError> {
-    let truth = |message: String| LinkError::Truth { path: path.to_owned(), message };
+pub fn read_repeat_callers(path: &Path) -> Result<Vec<(String, String, String)>, EvalError> {
+    let truth = |message: String| EvalError::Truth { path: path.to_owned(), message };
     let mut reader = csv::Reader::from_path(path).map_err(|e| truth(e.to_string()))?;
     let headers = reader.headers().map_err(|e| truth(e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| truth(format!("no column {name}")));
@@ -183,20 +183,19 @@ pub fn read_repeat_callers(path: &Path) -> Result<Vec<(String, String, String)>,
 }
 
 /// Scores the warehouse's leads against `truth_dir/rings.csv`.
-pub fn evaluate_leads(warehouse: &Path, truth_dir: &Path) -> Result<LeadsEvaluation, LinkError> {
+pub fn evaluate_leads(warehouse: &Path, truth_dir: &Path) -> Result<LeadsEvaluation, EvalError> {
     let mut rings = read_rings(&truth_dir.join("rings.csv"))?;
     // Planted repeat callers (persons of concern) are scored like groups, each person a "ring".
     let repeat = truth_dir.join("repeat_callers.csv");
     if repeat.exists() {
         rings.extend(read_repeat_callers(&repeat)?);
     }
-    let session = super::session(warehouse)?;
+    let session = crate::link::session(warehouse)?;
     let leads = read_leads(&session, None)?;
     let (_, batches) = session.collect("SELECT call_id FROM calls")?;
     let mut present: HashSet<String> = HashSet::new();
     for batch in &batches {
-        let ids =
-            crate::resolve::records::TextColumn::of(batch.column(0)).map_err(|e| LinkError::Data(e.to_string()))?;
+        let ids = crate::catalog::TextColumn::of(batch.column(0)).map_err(|e| EvalError::Data(e.to_string()))?;
         for row in 0..batch.num_rows() {
             if let Some(id) = ids.get(row) {
                 present.insert(id.to_owned());

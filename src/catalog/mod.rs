@@ -1,12 +1,22 @@
-//! The warehouse tables ingest writes: their columns, and rows as plain values converted to and from Arrow / Parquet.
+//! The warehouse catalogue: every table's columns (one submodule per stage that writes them), and
+//! rows as plain values converted to and from Arrow / Parquet. The SQL session registers every
+//! table from here, so it imports no stage; stages import their table definitions from here.
+
+pub mod hotspot;
+pub mod ingest;
+pub mod link;
+pub mod resolve;
+pub mod schedule;
+
+pub use ingest::{CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, QUARANTINE, QUARANTINE_PII, WORK_ORDERS};
 
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, LargeStringArray, RecordBatch, StringArray,
+    StringBuilder, StringViewArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
@@ -81,146 +91,69 @@ pub struct TableDef {
     pub restricted: bool,
 }
 
+/// A column read as text that holds another type.
+#[derive(Debug, thiserror::Error)]
+#[error("expected a text column, found {0}")]
+pub struct NotText(pub DataType);
+
+/// A text column as Arrow delivers it (DataFusion reads text as views; files hold plain UTF-8).
+pub enum TextColumn<'a> {
+    /// Utf8View.
+    View(&'a StringViewArray),
+    /// Utf8.
+    Plain(&'a StringArray),
+    /// LargeUtf8.
+    Large(&'a LargeStringArray),
+}
+
+impl<'a> TextColumn<'a> {
+    /// The column, or an error naming its type when it is not text.
+    pub fn of(array: &'a ArrayRef) -> Result<TextColumn<'a>, NotText> {
+        match array.data_type() {
+            DataType::Utf8View => Ok(TextColumn::View(array.as_string_view())),
+            DataType::Utf8 => Ok(TextColumn::Plain(array.as_string::<i32>())),
+            DataType::LargeUtf8 => Ok(TextColumn::Large(array.as_string::<i64>())),
+            other => Err(NotText(other.clone())),
+        }
+    }
+
+    /// The value of a row, `None` when null.
+    pub fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            TextColumn::View(a) => (!a.is_null(row)).then(|| a.value(row)),
+            TextColumn::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
+            TextColumn::Large(a) => (!a.is_null(row)).then(|| a.value(row)),
+        }
+    }
+}
+
+/// Every table of the warehouse, in pipeline order: ingest, resolve, link, hotspots, scheduler.
+/// Keyed tables (a key and a month column) also have a `_history` table of superseded rows.
+pub fn tables() -> Vec<&'static TableDef> {
+    let mut all: Vec<&'static TableDef> =
+        vec![&CALLS, &CALLS_PII, &WORK_ORDERS, &QUARANTINE, &QUARANTINE_PII, &INGEST_BATCHES, &INGEST_FILES];
+    all.extend(resolve::RESOLVE_TABLES);
+    all.extend(link::LINK_TABLES);
+    all.extend([&hotspot::HOTSPOT_CELLS, &hotspot::ENTITY_HOTSPOTS, &schedule::REPORT_RUNS]);
+    all
+}
+
+/// Whether a table keeps superseded rows in `NAME_history` and is partitioned by month.
+pub fn is_keyed(def: &TableDef) -> bool {
+    def.key.is_some() && def.time.is_some()
+}
+
+/// What a table (or a `_history` table) holds, for `\d` in the SQL shell.
+pub fn about(name: &str) -> &'static str {
+    let stage = ingest::about(name)
+        .or_else(|| resolve::about(name))
+        .or_else(|| link::about(name))
+        .or_else(|| hotspot::about(name))
+        .or_else(|| schedule::about(name));
+    stage.unwrap_or_default()
+}
+
 use Kind::{Bool, Float, Int, Text, Time};
-
-/// Analyst-visible calls: pseudonymised, no raw phone, ID or name.
-pub const CALLS: TableDef = TableDef {
-    name: "calls",
-    columns: &[
-        ("call_id", Text),
-        ("platform", Text),
-        ("received_at", Time),
-        ("phone_key", Text),
-        ("id_key", Text),
-        ("name_masked", Text),
-        ("address", Text),
-        ("district", Text),
-        ("grid_id", Text),
-        ("lon", Float),
-        ("lat", Float),
-        ("category", Text),
-        ("counterparty", Text),
-        ("narrative", Text),
-        ("disposition", Text),
-        ("source_call_id", Text),
-        ("batch_id", Text),
-    ],
-    key: Some(0),
-    time: Some(2),
-    restricted: false,
-};
-
-/// Restricted: the raw personal data of each call and the features matching derives from it.
-pub const CALLS_PII: TableDef = TableDef {
-    name: "calls_pii",
-    columns: &[
-        ("call_id", Text),
-        ("received_at", Time),
-        ("caller_phone", Text),
-        ("phone_canonical", Text),
-        ("caller_name", Text),
-        ("name_normalised", Text),
-        ("surname", Text),
-        ("name_pinyin", Text),
-        ("honorific_only", Bool),
-        ("caller_id_number", Text),
-        ("id_canonical", Text),
-        ("id_check_ok", Bool),
-        ("birth_date", Text),
-        ("female", Bool),
-        ("batch_id", Text),
-    ],
-    key: Some(0),
-    time: Some(1),
-    restricted: true,
-};
-
-/// Work orders, typed (they hold no personal data).
-pub const WORK_ORDERS: TableDef = TableDef {
-    name: "work_orders",
-    columns: &[
-        ("order_id", Text),
-        ("call_id", Text),
-        ("created_at", Time),
-        ("from_platform", Text),
-        ("to_platform", Text),
-        ("channel", Text),
-        ("department", Text),
-        ("signed_at", Time),
-        ("feedback_at", Time),
-        ("closed_at", Time),
-        ("status", Text),
-        ("satisfaction", Text),
-        ("callback_at", Time),
-        ("batch_id", Text),
-    ],
-    key: Some(0),
-    time: Some(2),
-    restricted: false,
-};
-
-/// Rows that broke the contract, with personal fields pseudonymised or masked.
-pub const QUARANTINE: TableDef = TableDef {
-    name: "quarantine",
-    columns: &[
-        ("batch_id", Text),
-        ("file", Text),
-        ("line", Int),
-        ("table_name", Text),
-        ("column_name", Text),
-        ("reason", Text),
-        ("detail", Text),
-        ("record", Text),
-    ],
-    key: None,
-    time: None,
-    restricted: false,
-};
-
-/// Restricted: quarantined records exactly as they came.
-pub const QUARANTINE_PII: TableDef = TableDef {
-    name: "quarantine_pii",
-    columns: &[("batch_id", Text), ("file", Text), ("line", Int), ("record", Text)],
-    key: None,
-    time: None,
-    restricted: true,
-};
-
-/// One row per ingest run.
-pub const INGEST_BATCHES: TableDef = TableDef {
-    name: "ingest_batches",
-    columns: &[
-        ("batch_id", Text),
-        ("started_at", Time),
-        ("finished_at", Time),
-        ("files", Int),
-        ("rows_read", Int),
-        ("accepted", Int),
-        ("updated", Int),
-        ("unchanged", Int),
-        ("quarantined", Int),
-    ],
-    key: None,
-    time: None,
-    restricted: false,
-};
-
-/// The manifest: every input file ingested, by content hash (a file seen before is skipped).
-pub const INGEST_FILES: TableDef = TableDef {
-    name: "ingest_files",
-    columns: &[
-        ("sha256", Text),
-        ("file", Text),
-        ("bytes", Int),
-        ("table_name", Text),
-        ("batch_id", Text),
-        ("rows_read", Int),
-        ("quarantined", Int),
-    ],
-    key: None,
-    time: None,
-    restricted: false,
-};
 
 /// Superseded versions of a keyed table's rows: its columns plus when and by which batch.
 pub fn history_columns(def: &TableDef) -> Vec<(&'static str, Kind)> {
@@ -506,6 +439,27 @@ pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[&Row
 }
 
 /// Reads every row of a Parquet file written by [`write_parquet`] with the same columns.
+/// The non-null values of one text column of a warehouse Parquet file; none when the file has no
+/// such column (it was written before the table gained it).
+pub fn read_text_column(path: &Path, column: &str) -> Result<Vec<String>, String> {
+    use datafusion::parquet::arrow::ProjectionMask;
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let Some(at) = builder.schema().fields().iter().position(|f| f.name() == column) else {
+        return Ok(Vec::new());
+    };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [at]);
+    let reader = builder.with_projection(mask).build().map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
+        let values = TextColumn::of(batch.column(0)).map_err(|e| format!("{}: {e}", path.display()))?;
+        out.extend((0..batch.num_rows()).filter_map(|r| values.get(r).map(str::to_owned)));
+    }
+    Ok(out)
+}
+
+/// Every row of a warehouse Parquet file of these columns.
 pub fn read_parquet(path: &Path, columns: &[(&'static str, Kind)]) -> Result<Vec<Row>, String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)

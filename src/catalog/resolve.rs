@@ -1,7 +1,7 @@
 //! The warehouse tables identity resolution writes: the entity of every call, one row per entity,
 //! the model it used and a row per run. None holds a raw phone, ID or name: keys, masks and counts.
 
-use crate::ingest::tables::{Kind, TableDef};
+use super::{Kind, TableDef};
 
 use Kind::{Float, Int, Text, Time};
 
