@@ -504,3 +504,91 @@ fn a_warehouse_made_before_city_profiles_keeps_yichang_and_a_named_profile_wins_
     run(&named, &[city_0935_batch(&scratch("city-named-batch"))]);
     assert_eq!(named.city_profile().unwrap().unwrap().local_area_code(), Some("0311"));
 }
+
+/// Rewrites every Parquet file of a table as an earlier version wrote it: without `dropped`.
+fn drop_columns(warehouse: &Warehouse, table: &str, dropped: &[&str]) -> usize {
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut files = Vec::new();
+    let mut stack = vec![warehouse.table_dir(table)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    for path in &files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+        let schema = reader.schema().clone();
+        let keep: Vec<usize> =
+            (0..schema.fields().len()).filter(|&i| !dropped.contains(&schema.field(i).name().as_str())).collect();
+        let batches: Vec<_> = reader.build().unwrap().map(|b| b.unwrap().project(&keep).unwrap()).collect();
+        let old_schema = std::sync::Arc::new(schema.project(&keep).unwrap());
+        let mut writer = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), old_schema, None).unwrap();
+        for batch in &batches {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+    }
+    files.len()
+}
+
+#[test]
+fn a_warehouse_whose_calls_predate_the_normalised_columns_takes_a_new_batch_and_reads_the_old_rows() {
+    let warehouse = new_warehouse("ingest-old-columns");
+    let dir = scratch("ingest-old-columns-files");
+    let header = "call_id,platform,received_at,caller_phone,caller_name,caller_id_number,address,district,grid_id,lon,lat,category,counterparty,narrative,disposition,source_call_id";
+    let file = |name: &str, rows: &[(&str, &str, &str)]| {
+        let body: String = rows
+            .iter()
+            .map(|(id, counterparty, narrative)| {
+                format!("{id},12345,2023-07-19 10:00:00,13800001234,王建国,,,西陵区,,,,DISPUTE.CONSUMER,{counterparty},{narrative},ANSWERED,\n")
+            })
+            .collect();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{header}\n{body}")).unwrap();
+        path
+    };
+    run(
+        &warehouse,
+        &[file("a.csv", &[("C-1", "陈超", "一名叫陈超的男子上门索赔"), ("C-2", "俏佳人诊所", "整形失败要求赔偿")])],
+    );
+    // As an earlier version left it: calls without the normalised columns, calls_pii without the raw words.
+    assert!(drop_columns(&warehouse, "calls", &["district_key", "counterparty_kind", "counterparty_key"]) > 0);
+    assert!(drop_columns(&warehouse, "calls_pii", &["counterparty", "narrative"]) > 0);
+    let second = run(
+        &warehouse,
+        &[file("b.csv", &[("C-2", "西陵俏佳人整形美容医院", "整形失败再次要求赔偿"), ("C-3", "楼上邻居", "噪音扰民")])],
+    );
+    assert_eq!((second.accepted, second.updated), (1, 1), "{second:?}");
+    let rows = crate::util::rows(
+        warehouse.dir(),
+        "SELECT call_id, counterparty, district_key, counterparty_kind, counterparty_key FROM calls ORDER BY call_id",
+    );
+    let at = |id: &str| rows.iter().find(|r| r[0] == id).unwrap_or_else(|| panic!("{id} in {rows:?}")).clone();
+    // The old row reads with nulls where it has no value; the new rows carry them.
+    assert_eq!(at("C-1")[2..], ["∅", "∅", "∅"]);
+    assert_eq!(at("C-2")[2..], ["西陵", "organisation", "qiaojiaren/medical"]);
+    assert_eq!(at("C-3")[2..], ["西陵", "role", "邻居"]);
+    // The clinic of the old and of the new spelling has one key for every stage.
+    let options = hotline::sql::SessionOptions { audit: false, ..Default::default() };
+    let session = hotline::sql::open_session(warehouse.dir(), options).unwrap();
+    let keys = hotline::sql::normalised::organisation_keys(&session).unwrap();
+    assert_eq!(keys.get("西陵俏佳人整形美容医院").map(String::as_str), Some("qiaojiaren/medical"), "{keys:?}");
+    // A new row's person is masked for analysts and kept raw for investigators.
+    let new = file("c.csv", &[("C-4", "陈超", "当时陈超也在场")]);
+    run(&warehouse, &[new]);
+    assert_eq!(at_row(&warehouse, "C-4"), ("陈*".to_owned(), "当时陈*也在场".to_owned()));
+}
+
+fn at_row(warehouse: &Warehouse, id: &str) -> (String, String) {
+    let rows = crate::util::rows(
+        warehouse.dir(),
+        &format!("SELECT counterparty, narrative FROM calls WHERE call_id = '{id}'"),
+    );
+    (rows[0][0].clone(), rows[0][1].clone())
+}
