@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::table::{Align, write_table};
-use crate::eval::resolve::{PairwiseScore, evaluate_warehouse};
+use crate::eval::resolve::{PairwiseScore, error_causes, evaluate_warehouse};
 use crate::resolve::compare::DEFS;
 use crate::resolve::{Explanation, ResolveOptions, ResolveSummary, Stage, explain, resolve};
 use crate::warehouse::Warehouse;
@@ -230,6 +230,7 @@ pub fn run_eval(command: EvalCommand) -> Result<ExitCode> {
         EvalCommand::Leads { truth, warehouse, json } => return super::link::run_eval_leads(&truth, &warehouse, json),
     };
     let (resolved, baseline) = evaluate_warehouse(&warehouse, &truth)?;
+    let causes = error_causes(&warehouse, &truth)?;
     let mut out = io::stdout().lock();
     if json {
         let row = |s: &PairwiseScore| {
@@ -242,6 +243,7 @@ pub fn run_eval(command: EvalCommand) -> Result<ExitCode> {
         let value = serde_json::json!({
             "calls": resolved.items, "people": resolved.people,
             "resolve": row(&resolved), "same_phone_baseline": row(&baseline),
+            "missed_pairs_by_cause": causes.missed, "wrong_pairs_by_cause": causes.wrong,
         });
         writeln!(out, "{value}")?;
         return Ok(ExitCode::SUCCESS);
@@ -249,6 +251,19 @@ pub fn run_eval(command: EvalCommand) -> Result<ExitCode> {
     writeln!(out, "{} calls of {} people (truth), pairwise:", resolved.items, resolved.people)?;
     print_scores(&mut out, &resolved, &baseline)?;
     writeln!(out, "true pairs: {}", resolved.true_pairs)?;
+    for (title, list) in [("missed pairs by cause", &causes.missed), ("wrong pairs by cause", &causes.wrong)] {
+        let total: u64 = list.values().sum();
+        writeln!(out, "\n{title} ({total}):")?;
+        let mut rows: Vec<(&String, &u64)> = list.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(cause, n)| {
+                vec![(*cause).clone(), n.to_string(), format!("{:.1}%", **n as f64 * 100.0 / total.max(1) as f64)]
+            })
+            .collect();
+        write_table(&mut out, &["cause", "pairs", "share"], &[Align::Left, Align::Right, Align::Right], &table, 72)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -128,6 +128,132 @@ pub fn evaluate_warehouse(warehouse: &Path, truth_dir: &Path) -> Result<(Pairwis
     Ok((pairwise(resolved), pairwise(baseline)))
 }
 
+/// What the calls of one (entity, person) cell show of their caller: the phones, the names as
+/// given and the districts.
+#[derive(Debug, Default)]
+struct CellFacts {
+    calls: u64,
+    phones: std::collections::BTreeSet<String>,
+    /// Normalised full names given.
+    full_names: std::collections::BTreeSet<String>,
+    districts: std::collections::BTreeSet<String>,
+}
+
+/// Missed pairs (one person, two entities) and wrong pairs (two people, one entity), counted by
+/// what sets the two sides apart or together. The causes are read from the calls' own fields, in
+/// this order: for a missed pair, no phone in common with (`+`) how the names differ, or on a
+/// common phone how the names differ; for a wrong pair, a phone in common (a household's or a
+/// shop's line), one full name (a homonym), or neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorCauses {
+    /// Missed pairs by cause.
+    pub missed: std::collections::BTreeMap<String, u64>,
+    /// Wrong pairs by cause.
+    pub wrong: std::collections::BTreeMap<String, u64>,
+}
+
+fn name_difference(a: &CellFacts, b: &CellFacts) -> &'static str {
+    if a.full_names.intersection(&b.full_names).next().is_some() {
+        "same name"
+    } else if a.full_names.is_empty() || b.full_names.is_empty() {
+        "surname or informal form only"
+    } else {
+        let close = a.full_names.iter().any(|x| {
+            b.full_names.iter().any(|y| {
+                x.chars().count() == y.chars().count() && x.chars().zip(y.chars()).filter(|(p, q)| p != q).count() == 1
+            })
+        });
+        if close { "name off by one character" } else { "other full name" }
+    }
+}
+
+fn missed_cause(a: &CellFacts, b: &CellFacts) -> String {
+    let names = name_difference(a, b);
+    let phones = if a.phones.intersection(&b.phones).next().is_some() { "common phone" } else { "no common phone" };
+    let district = if a.districts.intersection(&b.districts).next().is_none() { " + other district" } else { "" };
+    format!("{phones} + {names}{district}")
+}
+
+fn wrong_cause(a: &CellFacts, b: &CellFacts) -> String {
+    let phone = a.phones.intersection(&b.phones).next().is_some();
+    let name = a.full_names.intersection(&b.full_names).next().is_some();
+    match (phone, name) {
+        (true, true) => "shared phone + same name",
+        (true, false) => "shared phone",
+        (false, true) => "homonym (same full name, no common phone)",
+        (false, false) => "neither phone nor name in common",
+    }
+    .to_owned()
+}
+
+/// Breaks the missed and wrong pairs of `caller_entities` down by cause (see [`ErrorCauses`]).
+/// Reads the restricted `calls_pii` (an investigator's evaluation); prints no value of it.
+pub fn error_causes(warehouse: &Path, truth_dir: &Path) -> Result<ErrorCauses, EvalError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let truth = read_truth(&truth_dir.join("call_person.csv"))?;
+    let options =
+        crate::sql::SessionOptions { audit: false, role: crate::sql::Role::Investigator, ..Default::default() };
+    let session = crate::sql::open_session(warehouse, options)?;
+    let (_, batches) = session.collect(
+        "SELECT c.call_id, e.entity_id, c.phone_key, p.caller_name, COALESCE(c.district_key, c.district) \
+         FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id",
+    )?;
+    let mut cells: HashMap<(String, String), CellFacts> = HashMap::new();
+    for batch in &batches {
+        let columns: Vec<_> = (0..5)
+            .map(|i| {
+                datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                    .map_err(|e| EvalError::Data(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let text = |i: usize, row: usize| {
+            let column = columns[i].as_string::<i32>();
+            (!column.is_null(row)).then(|| column.value(row))
+        };
+        for row in 0..batch.num_rows() {
+            let Some(call) = text(0, row) else { continue };
+            let Some(person) = truth.get(call) else { continue };
+            let entity = text(1, row).map_or_else(|| format!("call:{call}"), str::to_owned);
+            let facts = cells.entry((entity, person.clone())).or_default();
+            facts.calls += 1;
+            if let Some(phone) = text(2, row) {
+                facts.phones.insert(phone.to_owned());
+            }
+            match text(3, row).map(crate::pii::normalize_name) {
+                Some(parts) if parts.form == crate::pii::NameForm::Full => {
+                    facts.full_names.insert(parts.normalised);
+                }
+                _ => {}
+            }
+            if let Some(district) = text(4, row) {
+                facts.districts.insert(district.to_owned());
+            }
+        }
+    }
+    let mut by_person: HashMap<&str, Vec<&CellFacts>> = HashMap::new();
+    let mut by_entity: HashMap<&str, Vec<&CellFacts>> = HashMap::new();
+    for ((entity, person), facts) in &cells {
+        by_person.entry(person).or_default().push(facts);
+        by_entity.entry(entity).or_default().push(facts);
+    }
+    let mut causes = ErrorCauses::default();
+    let count = |groups: HashMap<&str, Vec<&CellFacts>>,
+                 out: &mut std::collections::BTreeMap<String, u64>,
+                 cause: fn(&CellFacts, &CellFacts) -> String| {
+        for list in groups.values() {
+            for i in 0..list.len() {
+                for j in i + 1..list.len() {
+                    *out.entry(cause(list[i], list[j])).or_default() += list[i].calls * list[j].calls;
+                }
+            }
+        }
+    };
+    count(by_person, &mut causes.missed, missed_cause);
+    count(by_entity, &mut causes.wrong, wrong_cause);
+    Ok(causes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +270,30 @@ mod tests {
         assert!((score.recall() - 0.5).abs() < 1e-12);
         let perfect = pairwise([(1, 1), (1, 1), (2, 2)]);
         assert_eq!(perfect.f1(), 1.0);
+    }
+
+    #[test]
+    fn errors_are_put_down_to_what_the_calls_show() {
+        let facts = |phones: &[&str], names: &[&str], district: &str| CellFacts {
+            calls: 1,
+            phones: phones.iter().map(|s| s.to_string()).collect(),
+            full_names: names.iter().map(|s| s.to_string()).collect(),
+            districts: [district.to_string()].into_iter().collect(),
+        };
+        let home = facts(&["p1"], &["王建国"], "西陵");
+        assert_eq!(
+            missed_cause(&home, &facts(&["p2"], &["王建國"], "西陵")),
+            "no common phone + name off by one character"
+        );
+        assert_eq!(missed_cause(&home, &facts(&["p1"], &[], "西陵")), "common phone + surname or informal form only");
+        assert_eq!(
+            missed_cause(&home, &facts(&["p3"], &["王建国"], "伍家岗")),
+            "no common phone + same name + other district"
+        );
+        assert_eq!(wrong_cause(&home, &facts(&["p1"], &["李娜"], "西陵")), "shared phone");
+        assert_eq!(
+            wrong_cause(&home, &facts(&["p9"], &["王建国"], "西陵")),
+            "homonym (same full name, no common phone)"
+        );
     }
 }

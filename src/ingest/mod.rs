@@ -804,7 +804,7 @@ fn known_names(
     };
     let reader = Normaliser::new(profile).reader;
     let mut names: HashSet<String> = HashSet::new();
-    let mut person = |text: &str, names: &mut HashSet<String>| {
+    let person = |text: &str, names: &mut HashSet<String>| {
         if !names.contains(text) && reader.normalise(text).kind == CounterpartyKind::Person {
             names.insert(text.to_owned());
         }
