@@ -62,7 +62,9 @@ pub fn run_hotspots(args: HotspotArgs) -> Result<ExitCode> {
     };
     let warehouse = Warehouse::open(&args.warehouse)?;
     let report = if args.no_commit {
-        find_hotspots(warehouse.dir(), &settings).context("hotspots failed")?
+        let options = crate::sql::SessionOptions { audit: false, ..Default::default() };
+        let session = crate::sql::open_session(warehouse.dir(), options)?;
+        find_hotspots(&session, &settings).context("hotspots failed")?
     } else {
         hotspots(&warehouse, &settings).context("hotspots failed; nothing was committed")?
     };

@@ -44,7 +44,7 @@ pub fn check_planted(warehouse: &Path, truth: &Path, base: &HotspotSettings) -> 
             field("lat").parse::<f64>().map_err(|e| EvalError::Data(e.to_string()))?,
         );
         let settings = HotspotSettings { categories: vec![field("category")], ..base.clone() };
-        let report = find_hotspots(warehouse, &settings)?;
+        let report = find_hotspots(&session, &settings)?;
         let cell = settings.grid.cell_of(lon, lat);
         let found = report.cells.iter().find(|c| Some(c.result.cell) == cell);
         let category = found.map(|c| c.result.category);

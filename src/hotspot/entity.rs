@@ -2,7 +2,6 @@
 //! monthly trend of their calls (Mann–Kendall).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
 use chrono::Datelike;
 use datafusion::arrow::array::{Array, AsArray};
@@ -13,7 +12,7 @@ use super::stats::{MannKendall, mann_kendall};
 use super::{HotspotError, HotspotSettings, data, matches_category};
 use crate::catalog::TextColumn;
 use crate::contract::timestamp::MICROS_PER_SEC;
-use crate::sql::{SessionOptions, open_session};
+use crate::sql::Session;
 
 /// Distinct callers an entity needs to be a hotspot.
 pub const MIN_CALLERS: usize = 5;
@@ -90,14 +89,13 @@ fn month_index(date: chrono::NaiveDate) -> i32 {
 }
 
 /// Finds the counterparties and addresses disputed by at least [`MIN_CALLERS`] distinct callers.
-pub fn entity_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<Vec<EntityHotspot>, HotspotError> {
-    let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
+pub fn entity_hotspots(session: &Session, settings: &HotspotSettings) -> Result<Vec<EntityHotspot>, HotspotError> {
     let (_, batches) = session.collect(
         "SELECT c.counterparty, c.address, c.category, c.received_at, c.district, \
          coalesce(e.entity_id, c.phone_key) AS caller \
          FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id WHERE c.source_call_id IS NULL",
     )?;
-    let keys = crate::sql::normalised::organisation_keys(&session)?;
+    let keys = crate::sql::normalised::organisation_keys(session)?;
     let mut tallies: HashMap<(&'static str, String), Tally> = HashMap::new();
     let (mut first, mut last) = (i32::MAX, i32::MIN);
     for batch in &batches {

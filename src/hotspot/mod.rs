@@ -9,7 +9,7 @@ pub mod grid;
 pub mod stats;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray};
@@ -21,7 +21,7 @@ use crate::catalog::TextColumn;
 use crate::catalog::hotspot::{ENTITY_HOTSPOTS, HOTSPOT_CELLS};
 use crate::catalog::{Cell, ParquetAppender};
 use crate::contract::timestamp::MICROS_PER_SEC;
-use crate::sql::{SessionOptions, SqlError, open_session};
+use crate::sql::{Session, SessionOptions, SqlError, open_session};
 use crate::warehouse::{Warehouse, WarehouseError};
 pub use grid::{CellKey, Grid};
 use stats::{Category, MannKendall, Sign, categorise, fdr_significant, mann_kendall, p_two_sided};
@@ -191,8 +191,7 @@ pub struct CallsRead {
 }
 
 /// Reads the located original calls (not transfer records) of the period and categories.
-pub fn read_calls(warehouse: &Path, settings: &HotspotSettings) -> Result<CallsRead, HotspotError> {
-    let session = open_session(warehouse, SessionOptions { audit: false, ..SessionOptions::default() })?;
+pub fn read_calls(session: &Session, settings: &HotspotSettings) -> Result<CallsRead, HotspotError> {
     let (_, batches) = session.collect(
         "SELECT lon, lat, received_at, category, district, grid_id, address, counterparty FROM calls \
          WHERE lon IS NOT NULL AND lat IS NOT NULL AND source_call_id IS NULL",
@@ -407,9 +406,9 @@ pub struct HotspotReport {
     pub bin: Bin,
 }
 
-/// Builds the cube from the warehouse folder and analyses it, without writing anything.
-pub fn find_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
-    let CallsRead { calls, period } = read_calls(warehouse, settings)?;
+/// Builds the cube from one snapshot (the session's) and analyses it, without writing anything.
+pub fn find_hotspots(session: &Session, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
+    let CallsRead { calls, period } = read_calls(session, settings)?;
     let located: Vec<(CellKey, NaiveDate)> = calls.iter().map(|c| (c.cell, c.date)).collect();
     let cube = build_cube(&located, settings.bin, period).ok_or(HotspotError::Empty)?;
     let results = analyse(&cube, settings);
@@ -440,20 +439,21 @@ pub fn find_hotspots(warehouse: &Path, settings: &HotspotSettings) -> Result<Hot
             .then(b.result.z.last().unwrap_or(&0.0).total_cmp(a.result.z.last().unwrap_or(&0.0)))
             .then(a.id.cmp(&b.id))
     });
-    let entities = entity::entity_hotspots(warehouse, settings)?;
+    let entities = entity::entity_hotspots(session, settings)?;
     Ok(HotspotReport {
         cells,
         bin_starts: cube.bin_starts,
         calls: calls.len(),
         entities,
-        snapshot: 0,
+        snapshot: u64::try_from(session.snapshot()).unwrap_or(0),
         bin: settings.bin,
     })
 }
 
 /// Finds the hotspots and commits `hotspot_cells` and `entity_hotspots` in one snapshot.
 pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
-    let mut report = find_hotspots(warehouse.dir(), settings)?;
+    let session = open_session(warehouse.dir(), SessionOptions { audit: false, ..SessionOptions::default() })?;
+    let mut report = find_hotspots(&session, settings)?;
     let commit = warehouse.begin()?;
     let snapshot = commit.id();
     let dir = commit.table_dir(HOTSPOT_CELLS.name)?;

@@ -221,7 +221,7 @@ pub fn gather(warehouse: &Path, period: Period) -> Result<ReportData, ReportErro
     };
     // A period without located disputes still gets its report, with no hotspot in it.
     let settings = hotspot_settings(&period);
-    let hotspots = match find_hotspots(warehouse, &settings) {
+    let hotspots = match find_hotspots(&session, &settings) {
         Err(HotspotError::Empty) => HotspotReport {
             cells: Vec::new(),
             bin_starts: Vec::new(),
