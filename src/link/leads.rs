@@ -343,38 +343,7 @@ impl ChanceRates {
 /// Every tie between callers that reaches its threshold.
 pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Vec<Tie>, ChanceRates) {
     let mut out = Vec::new();
-    // Shared phones between callers.
-    let mut phone_callers: HashMap<u32, Vec<u32>> = HashMap::new();
-    for x in &incidents.list {
-        if let Some(p) = x.phone {
-            let c = callers.of_entity[x.entity as usize];
-            let list = phone_callers.entry(p).or_default();
-            if !list.contains(&c) {
-                list.push(c);
-            }
-        }
-    }
-    let shared = phone_callers.values().filter(|l| l.len() > 1).count();
-    let share = (shared as f64 / phone_callers.len().max(1) as f64).max(1e-6);
-    let shared_phone_bits = (-share.log2()).clamp(2.0, 12.0);
-    // Each phone two callers share is a tie between them (a lead counts each phone once per
-    // caller beyond the first).
-    let mut phone_pairs: HashMap<(u32, u32), (u32, f64)> = HashMap::new();
-    for list in phone_callers.values().filter(|l| l.len() > 1 && l.len() <= 20) {
-        let share = shared_phone_bits;
-        for (i, &a) in list.iter().enumerate() {
-            for &b in &list[i + 1..] {
-                let slot = phone_pairs.entry((a.min(b), a.max(b))).or_default();
-                slot.0 += 1;
-                slot.1 += share;
-            }
-        }
-    }
-    let mut phone_pairs: Vec<((u32, u32), (u32, f64))> = phone_pairs.into_iter().collect();
-    phone_pairs.sort_unstable_by_key(|x| x.0);
-    for ((a, b), (n, bits)) in phone_pairs {
-        out.push(Tie { a, b, kind: TieKind::SharedPhone, count: n, bits, detail: format!("{n} phone(s) in common") });
-    }
+    let shared_phone_bits = shared_phone_ties(incidents, callers, &mut out);
 
     // The same targets: overlap against what popularity explains.
     let mut targets_of: Vec<Vec<Target>> = vec![Vec::new(); callers.list.len()];
@@ -577,69 +546,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         }
     }
 
-    // Near-identical narratives about different targets far apart. Templates make strangers'
-    // narratives alike too, so the overlap is weighed against the rate of such pairs in the
-    // category: λ = Σ_c n_A(c) · n_B(c) · q(c), q(c) = such pairs / pairs of calls of c.
-    let mut script_pairs: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut pairs_in: HashMap<u32, f64> = HashMap::new();
-    for link in links.iter().filter(|l| l.evidence == Evidence::SimilarNarrative) {
-        let (ca, cb) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
-        let (x, y) = (&incidents.list[link.a as usize], &incidents.list[link.b as usize]);
-        let far_apart = match (x.point, y.point) {
-            (Some(p), Some(q)) => metres_between(p, q) > 1_000.0,
-            _ => x.district.is_some() && y.district.is_some() && x.district != y.district,
-        };
-        if ca == cb || target(incidents, link.a) == target(incidents, link.b) || !far_apart {
-            continue;
-        }
-        *pairs_in.entry(x.category).or_default() += 1.0;
-        *script_pairs.entry((ca.min(cb), ca.max(cb))).or_default() += 1;
-    }
-    let mut calls_of: HashMap<u32, f64> = HashMap::new();
-    for calls in &callers.calls {
-        for &c in calls {
-            *calls_of.entry(incidents.list[c as usize].category).or_default() += 1.0;
-        }
-    }
-    let rate: HashMap<u32, f64> = pairs_in
-        .iter()
-        .map(|(c, n)| {
-            let calls = calls_of.get(c).copied().unwrap_or(2.0).max(2.0);
-            (*c, n / (calls * (calls - 1.0) / 2.0))
-        })
-        .collect();
-    // Ordered maps wherever floats are summed over their entries: a sum must not depend on a
-    // HashMap's random iteration order.
-    let calls_by_category = |caller: u32| -> BTreeMap<u32, f64> {
-        let mut m = BTreeMap::new();
-        for &c in &callers.calls[caller as usize] {
-            *m.entry(incidents.list[c as usize].category).or_default() += 1.0;
-        }
-        m
-    };
-    let total_pairs: f64 = pairs_in.values().sum();
-    let all_pairs: f64 = calls_of.values().map(|n| n * (n - 1.0) / 2.0).sum::<f64>().max(1.0);
-    let script_pair_bits = (-(total_pairs / all_pairs).max(1e-12).log2()).clamp(0.0, MAX_TIE_BITS);
-    let mut script_pairs: Vec<((u32, u32), u32)> = script_pairs.into_iter().filter(|(_, n)| *n >= 2).collect();
-    script_pairs.sort_unstable();
-    for ((a, b), n) in script_pairs {
-        let (ma, mb) = (calls_by_category(a), calls_by_category(b));
-        let lambda: f64 =
-            ma.iter().map(|(c, na)| na * mb.get(c).copied().unwrap_or(0.0) * rate.get(c).copied().unwrap_or(0.0)).sum();
-        let bits = (-log2_poisson_tail(n, lambda)).min(MAX_TIE_BITS);
-        if bits >= MIN_CO_TARGET_BITS {
-            out.push(Tie {
-                a,
-                b,
-                kind: TieKind::Script,
-                count: n,
-                bits,
-                detail: format!(
-                    "{n} pairs of near-identical narratives about different targets where templates explain {lambda:.2}"
-                ),
-            });
-        }
-    }
+    let script_pair_bits = script_ties(incidents, callers, links, &mut out);
 
     // How often a name fits by chance.
     let mut full: BTreeMap<u32, f64> = BTreeMap::new();
@@ -731,6 +638,114 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
+}
+
+/// Ties of callers who share a phone, each weighed by how rare sharing a phone is here; returns
+/// that weight in bits.
+fn shared_phone_ties(incidents: &Incidents, callers: &Callers, out: &mut Vec<Tie>) -> f64 {
+    // Shared phones between callers.
+    let mut phone_callers: HashMap<u32, Vec<u32>> = HashMap::new();
+    for x in &incidents.list {
+        if let Some(p) = x.phone {
+            let c = callers.of_entity[x.entity as usize];
+            let list = phone_callers.entry(p).or_default();
+            if !list.contains(&c) {
+                list.push(c);
+            }
+        }
+    }
+    let shared = phone_callers.values().filter(|l| l.len() > 1).count();
+    let share = (shared as f64 / phone_callers.len().max(1) as f64).max(1e-6);
+    let shared_phone_bits = (-share.log2()).clamp(2.0, 12.0);
+    // Each phone two callers share is a tie between them (a lead counts each phone once per
+    // caller beyond the first).
+    let mut phone_pairs: HashMap<(u32, u32), (u32, f64)> = HashMap::new();
+    for list in phone_callers.values().filter(|l| l.len() > 1 && l.len() <= 20) {
+        let share = shared_phone_bits;
+        for (i, &a) in list.iter().enumerate() {
+            for &b in &list[i + 1..] {
+                let slot = phone_pairs.entry((a.min(b), a.max(b))).or_default();
+                slot.0 += 1;
+                slot.1 += share;
+            }
+        }
+    }
+    let mut phone_pairs: Vec<((u32, u32), (u32, f64))> = phone_pairs.into_iter().collect();
+    phone_pairs.sort_unstable_by_key(|x| x.0);
+    for ((a, b), (n, bits)) in phone_pairs {
+        out.push(Tie { a, b, kind: TieKind::SharedPhone, count: n, bits, detail: format!("{n} phone(s) in common") });
+    }
+    shared_phone_bits
+}
+
+/// Ties of callers whose narratives are near-identical about different targets far apart,
+/// weighed against how often the category's templates make strangers' narratives alike; returns
+/// the warehouse-wide rate of such pairs in bits.
+fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out: &mut Vec<Tie>) -> f64 {
+    // Near-identical narratives about different targets far apart. Templates make strangers'
+    // narratives alike too, so the overlap is weighed against the rate of such pairs in the
+    // category: λ = Σ_c n_A(c) · n_B(c) · q(c), q(c) = such pairs / pairs of calls of c.
+    let mut script_pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut pairs_in: HashMap<u32, f64> = HashMap::new();
+    for link in links.iter().filter(|l| l.evidence == Evidence::SimilarNarrative) {
+        let (ca, cb) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
+        let (x, y) = (&incidents.list[link.a as usize], &incidents.list[link.b as usize]);
+        let far_apart = match (x.point, y.point) {
+            (Some(p), Some(q)) => metres_between(p, q) > 1_000.0,
+            _ => x.district.is_some() && y.district.is_some() && x.district != y.district,
+        };
+        if ca == cb || target(incidents, link.a) == target(incidents, link.b) || !far_apart {
+            continue;
+        }
+        *pairs_in.entry(x.category).or_default() += 1.0;
+        *script_pairs.entry((ca.min(cb), ca.max(cb))).or_default() += 1;
+    }
+    let mut calls_of: HashMap<u32, f64> = HashMap::new();
+    for calls in &callers.calls {
+        for &c in calls {
+            *calls_of.entry(incidents.list[c as usize].category).or_default() += 1.0;
+        }
+    }
+    let rate: HashMap<u32, f64> = pairs_in
+        .iter()
+        .map(|(c, n)| {
+            let calls = calls_of.get(c).copied().unwrap_or(2.0).max(2.0);
+            (*c, n / (calls * (calls - 1.0) / 2.0))
+        })
+        .collect();
+    // Ordered maps wherever floats are summed over their entries: a sum must not depend on a
+    // HashMap's random iteration order.
+    let calls_by_category = |caller: u32| -> BTreeMap<u32, f64> {
+        let mut m = BTreeMap::new();
+        for &c in &callers.calls[caller as usize] {
+            *m.entry(incidents.list[c as usize].category).or_default() += 1.0;
+        }
+        m
+    };
+    let total_pairs: f64 = pairs_in.values().sum();
+    let all_pairs: f64 = calls_of.values().map(|n| n * (n - 1.0) / 2.0).sum::<f64>().max(1.0);
+    let script_pair_bits = (-(total_pairs / all_pairs).max(1e-12).log2()).clamp(0.0, MAX_TIE_BITS);
+    let mut script_pairs: Vec<((u32, u32), u32)> = script_pairs.into_iter().filter(|(_, n)| *n >= 2).collect();
+    script_pairs.sort_unstable();
+    for ((a, b), n) in script_pairs {
+        let (ma, mb) = (calls_by_category(a), calls_by_category(b));
+        let lambda: f64 =
+            ma.iter().map(|(c, na)| na * mb.get(c).copied().unwrap_or(0.0) * rate.get(c).copied().unwrap_or(0.0)).sum();
+        let bits = (-log2_poisson_tail(n, lambda)).min(MAX_TIE_BITS);
+        if bits >= MIN_CO_TARGET_BITS {
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::Script,
+                count: n,
+                bits,
+                detail: format!(
+                    "{n} pairs of near-identical narratives about different targets where templates explain {lambda:.2}"
+                ),
+            });
+        }
+    }
+    script_pair_bits
 }
 
 /// A plate, phone or ID number named by at most this many callers' calls ties them; more, and it
@@ -1014,317 +1029,358 @@ pub fn find_leads(
     }
 
     let serial = SerialTail::build(incidents, callers);
-    let taxonomy = Taxonomy::builtin();
-    let mut leads = Vec::new();
-    for (community, group) in &members {
-        // A lone caller another group took in is part of that group's lead.
-        if group.len() == 1 && taken.contains(&group[0]) {
-            continue;
-        }
-        let in_group: HashSet<u32> = group.iter().copied().collect();
-        let inner: Vec<&Tie> = group
-            .iter()
-            .flat_map(|c| ties_of.get(c).into_iter().flatten().copied())
-            .filter(|t| t.a < t.b && in_group.contains(&t.a) && in_group.contains(&t.b))
-            .collect();
-        let mut inner_sorted: Vec<&Tie> = inner.clone();
-        inner_sorted.dedup_by(|x, y| std::ptr::eq(*x, *y));
-        let reports: Vec<(u32, u32, &str)> = group
-            .iter()
-            .flat_map(|c| reports_naming.get(c).into_iter().flatten().map(move |(r, how)| (*c, *r, *how)))
-            .filter(|(_, r, _)| !in_group.contains(&callers.of_call(incidents, *r)))
-            .collect();
-        if group.len() < 2 && reports.len() < 2 {
-            continue;
-        }
-        let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
-        for t in inner_sorted.iter().filter(|t| t.kind != TieKind::SharedPhone) {
-            *bits.entry(t.kind.name()).or_default() += t.bits;
-        }
-        // A phone counts once per caller beyond the first who used it.
-        let mut phone_users: HashMap<u32, HashSet<u32>> = HashMap::new();
-        for &c in group {
-            for &call in &callers.calls[c as usize] {
-                if let Some(p) = incidents.list[call as usize].phone {
-                    phone_users.entry(p).or_default().insert(c);
-                }
-            }
-        }
-        let extra_users: usize = phone_users.values().map(|u| u.len() - 1).sum();
-        if extra_users > 0 && inner_sorted.iter().any(|t| t.kind == TieKind::SharedPhone) {
-            bits.insert("shared_phone", extra_users as f64 * rates.shared_phone_bits);
-        }
-        let attached = attachments.get(community).map(Vec::as_slice).unwrap_or(&[]);
-        if !attached.is_empty() {
-            bits.insert("attached", attached.iter().map(|a| a.1).sum());
-        }
-        // Each reporter counts once.
-        let mut reporters: BTreeMap<u32, f64> = BTreeMap::new();
-        for (_, r, how) in &reports {
-            let b = if how.contains("full name") { rates.full_name_bits } else { rates.surname_bits };
-            let reporter = callers.of_call(incidents, *r);
-            let slot = reporters.entry(reporter).or_default();
-            *slot = slot.max(b);
-        }
-        let named_bits: f64 = reporters.values().sum();
-        if named_bits > 0.0 {
-            bits.insert("named_by_others", named_bits);
-        }
-
-        // The calls: members' calls in the categories their evidence concerns, the reports, and
-        // the transfer records of both.
-        let evidence_calls = evidence_calls(incidents, callers, group, &inner_sorted, links, &in_group);
-        let mut category_counts: HashMap<u32, usize> = HashMap::new();
-        for &c in &evidence_calls {
-            *category_counts.entry(incidents.list[c as usize].category).or_default() += 1;
-        }
-        let top = category_counts.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k))).map(|(k, _)| *k);
-        // Serial claims: members who each claimed against several different targets of the
-        // main category, as rare among all callers of that category as the tail says.
-        let mut serial_members = 0usize;
-        if group.len() >= 2
-            && let Some(c) = top
-        {
-            let mut serial_bits = 0.0;
-            for &m in group.iter() {
-                let mut own: Vec<Target> = callers.calls[m as usize]
-                    .iter()
-                    .filter(|&&x| incidents.list[x as usize].category == c)
-                    .filter_map(|&x| target(incidents, x))
-                    .collect();
-                own.sort_unstable();
-                own.dedup();
-                if own.len() >= 3 {
-                    serial_members += 1;
-                    serial_bits += serial.bits(c, own.len());
-                }
-            }
-            if serial_members >= 2 {
-                bits.insert("serial_claims", serial_bits);
-            }
-        }
-        // Each kind of evidence counts up to KIND_CAP bits, and a lead that rests on one kind
-        // alone counts half: breadth of corroboration, not one overwhelming signal, ranks first.
-        let capped: BTreeMap<&'static str, f64> = bits.iter().map(|(k, b)| (*k, b.min(KIND_CAP))).collect();
-        let strong = |k: &str| capped.get(k).is_some_and(|b| *b >= CORROBORATING_BITS);
-        let kinds = INDEPENDENT_KINDS.iter().filter(|k| strong(k)).count()
-            + usize::from(strong("attached") && !strong("co_target"));
-        let total: f64 = capped.values().sum();
-        let score = if kinds >= 2 { total } else { total / 2.0 };
-        let categories: HashSet<u32> =
-            category_counts.iter().filter(|(k, n)| Some(**k) == top || **n >= 2).map(|(k, _)| *k).collect();
-        let mut calls: Vec<u32> = group
-            .iter()
-            .flat_map(|&c| callers.calls[c as usize].iter().copied())
-            .filter(|&c| categories.contains(&incidents.list[c as usize].category))
-            .collect();
-        let member_calls = calls.len();
-        let mut report_calls: Vec<u32> = reports.iter().map(|(_, r, _)| *r).collect();
-        report_calls.sort_unstable();
-        report_calls.dedup();
-        calls.extend(report_calls.iter().copied());
-        let originals = calls.clone();
-        for c in originals {
-            calls.extend(handoffs_of.get(&c).into_iter().flatten().copied());
-        }
-        calls.sort_by_key(|&c| (incidents.list[c as usize].time, c));
-        calls.dedup();
-        if calls.is_empty() {
-            continue;
-        }
-
-        // Key members: degree and betweenness in the tie graph of the group.
-        let mut graph: UnGraph<u32, f64> = UnGraph::new_undirected();
-        let node_of: HashMap<u32, NodeIndex> = group.iter().map(|&c| (c, graph.add_node(c))).collect();
-        for t in &inner_sorted {
-            if graph.find_edge(node_of[&t.a], node_of[&t.b]).is_none() {
-                graph.add_edge(node_of[&t.a], node_of[&t.b], t.bits);
-            }
-        }
-        let between = betweenness(&graph);
-        let mut ranked: Vec<(u32, u32, f64, usize)> = group
-            .iter()
-            .map(|&c| {
-                let n = node_of[&c];
-                let named = reports.iter().filter(|(m, _, _)| *m == c).count();
-                (c, graph.neighbors(n).count() as u32, between[n.index()], named)
-            })
-            .collect();
-        ranked.sort_by(|x, y| {
-            (y.3 + y.1 as usize, y.2).partial_cmp(&(x.3 + x.1 as usize, x.2)).unwrap_or(std::cmp::Ordering::Equal)
-        });
-        let lead_callers: Vec<u32> = ranked.iter().map(|r| r.0).collect();
-        let centrality: Vec<(u32, f64)> = ranked.iter().map(|r| (r.1, r.2)).collect();
-        let mut entities: Vec<u32> = Vec::new();
-        for &c in &lead_callers {
-            let mut own: Vec<u32> = callers.list[c as usize].clone();
-            own.sort_by_key(|&e| {
-                std::cmp::Reverse(calls.iter().filter(|&&x| incidents.list[x as usize].entity == e).count())
-            });
-            for e in own {
-                if calls.iter().any(|&x| incidents.list[x as usize].entity == e) {
-                    entities.push(e);
-                }
-            }
-        }
-
-        let member_set: Vec<u32> = calls.iter().copied().filter(|c| !report_calls.contains(c)).collect();
-        let mut targets: HashSet<Target> = HashSet::new();
-        let mut organisations: HashSet<u32> = HashSet::new();
-        let mut districts: HashSet<u32> = HashSet::new();
-        let mut phones: HashSet<u32> = HashSet::new();
-        for &c in &member_set {
-            let x = &incidents.list[c as usize];
-            if let Some(t) = target(incidents, c) {
-                targets.insert(t);
-            }
-            if let Some(o) = x.organisation {
-                organisations.insert(o);
-            }
-            if let Some(d) = x.district {
-                districts.insert(d);
-            }
-            if let Some(p) = x.phone {
-                phones.insert(p);
-            }
-        }
-        let category_code = top.map(|k| incidents.categories.value(k).to_owned()).unwrap_or_default();
-        let category_name = taxonomy.get(&category_code).map_or(category_code.clone(), |c| c.name_zh.clone());
-        let times: Vec<i64> = member_set.iter().map(|&c| incidents.list[c as usize].time).collect();
-        let span = (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0));
-        let day = |t: i64| {
-            chrono::DateTime::from_timestamp_micros(t + 8 * 3600 * MICROS_PER_SEC)
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default()
-        };
-        let against = if organisations.len() >= targets.len() / 2 {
-            format!("against {} organisations", organisations.len())
-        } else {
-            format!("at {} places", targets.len())
-        };
-        let shown =
-            |b: f64| if b > KIND_CAP { format!("{b:.0} bits, counted {KIND_CAP:.0}") } else { format!("{b:.0} bits") };
-        let mut evidence = vec![format!(
-            "{} caller(s) ({} resolved entities) using {} phone(s) filed {} {} call(s) {} in {} district(s) between {} and {}",
-            group.len(),
-            entities.len(),
-            phones.len(),
-            member_calls,
-            category_name,
-            against,
-            districts.len(),
-            day(span.0),
-            day(span.1)
-        )];
-        let count_of = |kind: TieKind| inner_sorted.iter().filter(|t| t.kind == kind).map(|t| t.count).sum::<u32>();
-        if let Some(b) = bits.get("shared_phone") {
-            evidence.push(format!(
-                "callers of different surnames share phones ({extra_users} use(s) of a phone by one more caller; {})",
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("co_target") {
-            evidence.push(format!(
-                "pairs of callers claimed against {} of the same targets, beyond what the targets' popularity explains ({})",
-                count_of(TieKind::CoTarget),
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("same_script") {
-            evidence.push(format!(
-                "{} pair(s) of near-identical narratives about different targets far apart ({})",
-                count_of(TieKind::Script),
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("attached") {
-            evidence.push(format!(
-                "{} caller(s) joined the group, e.g. {} ({})",
-                attached.len(),
-                attached[0].2,
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("shared_mention") {
-            evidence.push(format!(
-                "members' calls name the same vehicle plates, phones or ID numbers ({} time(s); {})",
-                count_of(TieKind::SharedMention),
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("same_hour") {
-            evidence.push(format!(
-                "members called about the same matter at one place within three hours of each other ({} day(s); {})",
-                count_of(TieKind::SameHour),
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("names_other") {
-            evidence.push(format!(
-                "members name each other by full name ({} call(s); {})",
-                count_of(TieKind::NamesOther),
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("named_together") {
-            evidence.push(format!(
-                "members fit the person named in the same report(s) ({} time(s); {})",
-                count_of(TieKind::NamedTogether),
-                shown(*b)
-            ));
-        }
-        if let Some(b) = bits.get("serial_claims") {
-            evidence.push(format!(
-                "{serial_members} members each claimed against 3 or more different targets, as few callers of this kind do ({})",
-                shown(*b)
-            ));
-        }
-        if named_bits > 0.0 {
-            let full = reports.iter().filter(|r| r.2.contains("full name")).count();
-            evidence.push(format!(
-                "{} report(s) by {} other caller(s) name a member ({} by full name, {} by surname; {})",
-                report_calls.len(),
-                reporters.len(),
-                full,
-                reports.len() - full,
-                shown(named_bits)
-            ));
-        }
-        if kinds < 2 {
-            evidence.push("one kind of evidence only: the score counts it half".to_owned());
-        }
-        if let Some(first) = lead_callers.first() {
-            let names: Vec<&str> =
-                callers.list[*first as usize].iter().map(|&e| incidents.entities.value(e)).take(3).collect();
-            evidence.push(format!(
-                "key member {} (ties to {} of {} callers, named in {} report(s))",
-                names.join("/"),
-                ranked[0].1,
-                group.len().saturating_sub(1),
-                ranked[0].3
-            ));
-        }
-        leads.push(Lead {
-            lead_id: String::new(),
-            score,
-            calls,
-            entities,
-            reports: report_calls,
-            centrality,
-            callers: lead_callers,
-            evidence,
-            bits,
-            category: category_code,
-            targets: targets.len(),
-            districts: districts.len(),
-            span,
-        });
-    }
+    let context = GroupContext {
+        incidents,
+        callers,
+        links,
+        rates,
+        ties_of: &ties_of,
+        reports_naming: &reports_naming,
+        handoffs_of: &handoffs_of,
+        attachments: &attachments,
+        taken: &taken,
+        serial: &serial,
+        taxonomy: Taxonomy::builtin(),
+    };
+    let mut leads: Vec<Lead> =
+        members.iter().filter_map(|(community, group)| group_lead(&context, *community, group)).collect();
     leads.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.calls.first().cmp(&b.calls.first())));
     for (i, lead) in leads.iter_mut().enumerate() {
         lead.lead_id = format!("L{:04}", i + 1);
     }
     leads
+}
+
+/// What every group's lead is built from, in one run.
+struct GroupContext<'a> {
+    incidents: &'a Incidents,
+    callers: &'a Callers,
+    links: &'a [CallLink],
+    rates: &'a ChanceRates,
+    ties_of: &'a HashMap<u32, Vec<&'a Tie>>,
+    reports_naming: &'a HashMap<u32, Vec<(u32, &'a str)>>,
+    handoffs_of: &'a HashMap<u32, Vec<u32>>,
+    attachments: &'a HashMap<u32, Vec<(u32, f64, String)>>,
+    taken: &'a HashSet<u32>,
+    serial: &'a SerialTail,
+    taxonomy: &'a Taxonomy,
+}
+
+/// The lead of one group of callers: its evidence in bits, its calls, key members and sentences;
+/// `None` for a group too thin to be a lead (a lone caller another group took in, one caller
+/// with fewer than two reports naming them, no calls).
+fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Option<Lead> {
+    let GroupContext {
+        incidents,
+        callers,
+        links,
+        rates,
+        ties_of,
+        reports_naming,
+        handoffs_of,
+        attachments,
+        taken,
+        serial,
+        taxonomy,
+    } = *context;
+    let community = &community;
+    // A lone caller another group took in is part of that group's lead.
+    if group.len() == 1 && taken.contains(&group[0]) {
+        return None;
+    }
+    let in_group: HashSet<u32> = group.iter().copied().collect();
+    let inner: Vec<&Tie> = group
+        .iter()
+        .flat_map(|c| ties_of.get(c).into_iter().flatten().copied())
+        .filter(|t| t.a < t.b && in_group.contains(&t.a) && in_group.contains(&t.b))
+        .collect();
+    let mut inner_sorted: Vec<&Tie> = inner.clone();
+    inner_sorted.dedup_by(|x, y| std::ptr::eq(*x, *y));
+    let reports: Vec<(u32, u32, &str)> = group
+        .iter()
+        .flat_map(|c| reports_naming.get(c).into_iter().flatten().map(move |(r, how)| (*c, *r, *how)))
+        .filter(|(_, r, _)| !in_group.contains(&callers.of_call(incidents, *r)))
+        .collect();
+    if group.len() < 2 && reports.len() < 2 {
+        return None;
+    }
+    let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
+    for t in inner_sorted.iter().filter(|t| t.kind != TieKind::SharedPhone) {
+        *bits.entry(t.kind.name()).or_default() += t.bits;
+    }
+    // A phone counts once per caller beyond the first who used it.
+    let mut phone_users: HashMap<u32, HashSet<u32>> = HashMap::new();
+    for &c in group {
+        for &call in &callers.calls[c as usize] {
+            if let Some(p) = incidents.list[call as usize].phone {
+                phone_users.entry(p).or_default().insert(c);
+            }
+        }
+    }
+    let extra_users: usize = phone_users.values().map(|u| u.len() - 1).sum();
+    if extra_users > 0 && inner_sorted.iter().any(|t| t.kind == TieKind::SharedPhone) {
+        bits.insert("shared_phone", extra_users as f64 * rates.shared_phone_bits);
+    }
+    let attached = attachments.get(community).map(Vec::as_slice).unwrap_or(&[]);
+    if !attached.is_empty() {
+        bits.insert("attached", attached.iter().map(|a| a.1).sum());
+    }
+    // Each reporter counts once.
+    let mut reporters: BTreeMap<u32, f64> = BTreeMap::new();
+    for (_, r, how) in &reports {
+        let b = if how.contains("full name") { rates.full_name_bits } else { rates.surname_bits };
+        let reporter = callers.of_call(incidents, *r);
+        let slot = reporters.entry(reporter).or_default();
+        *slot = slot.max(b);
+    }
+    let named_bits: f64 = reporters.values().sum();
+    if named_bits > 0.0 {
+        bits.insert("named_by_others", named_bits);
+    }
+
+    // The calls: members' calls in the categories their evidence concerns, the reports, and
+    // the transfer records of both.
+    let evidence_calls = evidence_calls(incidents, callers, group, &inner_sorted, links, &in_group);
+    let mut category_counts: HashMap<u32, usize> = HashMap::new();
+    for &c in &evidence_calls {
+        *category_counts.entry(incidents.list[c as usize].category).or_default() += 1;
+    }
+    let top = category_counts.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k))).map(|(k, _)| *k);
+    // Serial claims: members who each claimed against several different targets of the
+    // main category, as rare among all callers of that category as the tail says.
+    let mut serial_members = 0usize;
+    if group.len() >= 2
+        && let Some(c) = top
+    {
+        let mut serial_bits = 0.0;
+        for &m in group.iter() {
+            let mut own: Vec<Target> = callers.calls[m as usize]
+                .iter()
+                .filter(|&&x| incidents.list[x as usize].category == c)
+                .filter_map(|&x| target(incidents, x))
+                .collect();
+            own.sort_unstable();
+            own.dedup();
+            if own.len() >= 3 {
+                serial_members += 1;
+                serial_bits += serial.bits(c, own.len());
+            }
+        }
+        if serial_members >= 2 {
+            bits.insert("serial_claims", serial_bits);
+        }
+    }
+    // Each kind of evidence counts up to KIND_CAP bits, and a lead that rests on one kind
+    // alone counts half: breadth of corroboration, not one overwhelming signal, ranks first.
+    let capped: BTreeMap<&'static str, f64> = bits.iter().map(|(k, b)| (*k, b.min(KIND_CAP))).collect();
+    let strong = |k: &str| capped.get(k).is_some_and(|b| *b >= CORROBORATING_BITS);
+    let kinds = INDEPENDENT_KINDS.iter().filter(|k| strong(k)).count()
+        + usize::from(strong("attached") && !strong("co_target"));
+    let total: f64 = capped.values().sum();
+    let score = if kinds >= 2 { total } else { total / 2.0 };
+    let categories: HashSet<u32> =
+        category_counts.iter().filter(|(k, n)| Some(**k) == top || **n >= 2).map(|(k, _)| *k).collect();
+    let mut calls: Vec<u32> = group
+        .iter()
+        .flat_map(|&c| callers.calls[c as usize].iter().copied())
+        .filter(|&c| categories.contains(&incidents.list[c as usize].category))
+        .collect();
+    let member_calls = calls.len();
+    let mut report_calls: Vec<u32> = reports.iter().map(|(_, r, _)| *r).collect();
+    report_calls.sort_unstable();
+    report_calls.dedup();
+    calls.extend(report_calls.iter().copied());
+    let originals = calls.clone();
+    for c in originals {
+        calls.extend(handoffs_of.get(&c).into_iter().flatten().copied());
+    }
+    calls.sort_by_key(|&c| (incidents.list[c as usize].time, c));
+    calls.dedup();
+    if calls.is_empty() {
+        return None;
+    }
+
+    // Key members: degree and betweenness in the tie graph of the group.
+    let mut graph: UnGraph<u32, f64> = UnGraph::new_undirected();
+    let node_of: HashMap<u32, NodeIndex> = group.iter().map(|&c| (c, graph.add_node(c))).collect();
+    for t in &inner_sorted {
+        if graph.find_edge(node_of[&t.a], node_of[&t.b]).is_none() {
+            graph.add_edge(node_of[&t.a], node_of[&t.b], t.bits);
+        }
+    }
+    let between = betweenness(&graph);
+    let mut ranked: Vec<(u32, u32, f64, usize)> = group
+        .iter()
+        .map(|&c| {
+            let n = node_of[&c];
+            let named = reports.iter().filter(|(m, _, _)| *m == c).count();
+            (c, graph.neighbors(n).count() as u32, between[n.index()], named)
+        })
+        .collect();
+    ranked.sort_by(|x, y| {
+        (y.3 + y.1 as usize, y.2).partial_cmp(&(x.3 + x.1 as usize, x.2)).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let lead_callers: Vec<u32> = ranked.iter().map(|r| r.0).collect();
+    let centrality: Vec<(u32, f64)> = ranked.iter().map(|r| (r.1, r.2)).collect();
+    let mut entities: Vec<u32> = Vec::new();
+    for &c in &lead_callers {
+        let mut own: Vec<u32> = callers.list[c as usize].clone();
+        own.sort_by_key(|&e| {
+            std::cmp::Reverse(calls.iter().filter(|&&x| incidents.list[x as usize].entity == e).count())
+        });
+        for e in own {
+            if calls.iter().any(|&x| incidents.list[x as usize].entity == e) {
+                entities.push(e);
+            }
+        }
+    }
+
+    let member_set: Vec<u32> = calls.iter().copied().filter(|c| !report_calls.contains(c)).collect();
+    let mut targets: HashSet<Target> = HashSet::new();
+    let mut organisations: HashSet<u32> = HashSet::new();
+    let mut districts: HashSet<u32> = HashSet::new();
+    let mut phones: HashSet<u32> = HashSet::new();
+    for &c in &member_set {
+        let x = &incidents.list[c as usize];
+        if let Some(t) = target(incidents, c) {
+            targets.insert(t);
+        }
+        if let Some(o) = x.organisation {
+            organisations.insert(o);
+        }
+        if let Some(d) = x.district {
+            districts.insert(d);
+        }
+        if let Some(p) = x.phone {
+            phones.insert(p);
+        }
+    }
+    let category_code = top.map(|k| incidents.categories.value(k).to_owned()).unwrap_or_default();
+    let category_name = taxonomy.get(&category_code).map_or(category_code.clone(), |c| c.name_zh.clone());
+    let times: Vec<i64> = member_set.iter().map(|&c| incidents.list[c as usize].time).collect();
+    let span = (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0));
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp_micros(t + 8 * 3600 * MICROS_PER_SEC)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    let against = if organisations.len() >= targets.len() / 2 {
+        format!("against {} organisations", organisations.len())
+    } else {
+        format!("at {} places", targets.len())
+    };
+    let shown =
+        |b: f64| if b > KIND_CAP { format!("{b:.0} bits, counted {KIND_CAP:.0}") } else { format!("{b:.0} bits") };
+    let mut evidence = vec![format!(
+        "{} caller(s) ({} resolved entities) using {} phone(s) filed {} {} call(s) {} in {} district(s) between {} and {}",
+        group.len(),
+        entities.len(),
+        phones.len(),
+        member_calls,
+        category_name,
+        against,
+        districts.len(),
+        day(span.0),
+        day(span.1)
+    )];
+    let count_of = |kind: TieKind| inner_sorted.iter().filter(|t| t.kind == kind).map(|t| t.count).sum::<u32>();
+    if let Some(b) = bits.get("shared_phone") {
+        evidence.push(format!(
+            "callers of different surnames share phones ({extra_users} use(s) of a phone by one more caller; {})",
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("co_target") {
+        evidence.push(format!(
+            "pairs of callers claimed against {} of the same targets, beyond what the targets' popularity explains ({})",
+            count_of(TieKind::CoTarget),
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("same_script") {
+        evidence.push(format!(
+            "{} pair(s) of near-identical narratives about different targets far apart ({})",
+            count_of(TieKind::Script),
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("attached") {
+        evidence.push(format!("{} caller(s) joined the group, e.g. {} ({})", attached.len(), attached[0].2, shown(*b)));
+    }
+    if let Some(b) = bits.get("shared_mention") {
+        evidence.push(format!(
+            "members' calls name the same vehicle plates, phones or ID numbers ({} time(s); {})",
+            count_of(TieKind::SharedMention),
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("same_hour") {
+        evidence.push(format!(
+            "members called about the same matter at one place within three hours of each other ({} day(s); {})",
+            count_of(TieKind::SameHour),
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("names_other") {
+        evidence.push(format!(
+            "members name each other by full name ({} call(s); {})",
+            count_of(TieKind::NamesOther),
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("named_together") {
+        evidence.push(format!(
+            "members fit the person named in the same report(s) ({} time(s); {})",
+            count_of(TieKind::NamedTogether),
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("serial_claims") {
+        evidence.push(format!(
+            "{serial_members} members each claimed against 3 or more different targets, as few callers of this kind do ({})",
+            shown(*b)
+        ));
+    }
+    if named_bits > 0.0 {
+        let full = reports.iter().filter(|r| r.2.contains("full name")).count();
+        evidence.push(format!(
+            "{} report(s) by {} other caller(s) name a member ({} by full name, {} by surname; {})",
+            report_calls.len(),
+            reporters.len(),
+            full,
+            reports.len() - full,
+            shown(named_bits)
+        ));
+    }
+    if kinds < 2 {
+        evidence.push("one kind of evidence only: the score counts it half".to_owned());
+    }
+    if let Some(first) = lead_callers.first() {
+        let names: Vec<&str> =
+            callers.list[*first as usize].iter().map(|&e| incidents.entities.value(e)).take(3).collect();
+        evidence.push(format!(
+            "key member {} (ties to {} of {} callers, named in {} report(s))",
+            names.join("/"),
+            ranked[0].1,
+            group.len().saturating_sub(1),
+            ranked[0].3
+        ));
+    }
+    Some(Lead {
+        lead_id: String::new(),
+        score,
+        calls,
+        entities,
+        reports: report_calls,
+        centrality,
+        callers: lead_callers,
+        evidence,
+        bits,
+        category: category_code,
+        targets: targets.len(),
+        districts: districts.len(),
+        span,
+    })
 }
 
 /// The callers each report's named person fits.

@@ -111,8 +111,7 @@ const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key,
      COALESCE(c.district_key, c.district), c.lon, c.lat, COALESCE(p.counterparty, c.counterparty), \
      COALESCE(p.narrative, c.narrative), c.source_call_id, p.name_normalised, p.surname, p.female, p.honorific_only, \
      p.phone_canonical, p.id_canonical, c.counterparty_kind, c.counterparty_key \
-     FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id \
-     ORDER BY c.call_id";
+     FROM calls c JOIN caller_entities e ON e.call_id = c.call_id LEFT JOIN calls_pii p ON p.call_id = c.call_id";
 
 /// The cell of a point (as `grid_cell` numbers it).
 pub fn cell_of(lon: f64, lat: f64) -> Option<(i32, i32)> {
@@ -129,7 +128,8 @@ impl Incidents {
         if !session.tables().iter().any(|t| t.name == "caller_entities") || !has_rows(session, "caller_entities")? {
             return Err(LinkError::NotResolved);
         }
-        let (_, batches) = session.collect(SELECT)?;
+        // In call_id order, sorted after collecting (see `collect_sorted`).
+        let (_, batches) = session.collect_sorted(SELECT, 0)?;
         let mut incidents = Incidents::default();
         let mut raw_counterparty: Vec<Option<String>> = Vec::new();
         let mut normalised: HashMap<String, Counterparty> = HashMap::new();

@@ -317,7 +317,50 @@ pub fn resolve(
         ..ClusterSettings::default()
     };
     let mut clusters = Clusters::new(&records, &profiles);
-    // What earlier runs decided stands: their entities only grow or merge.
+    let handed_off = keep_earlier_and_hand_offs(&mut clusters, &records, &profiles, &earlier, incremental);
+    clusters.link(candidates, &settings);
+
+    let named = name_entities(&mut clusters, &records, &profiles, &earlier);
+
+    progress(Stage::Write);
+    let commit = warehouse.begin()?;
+    let snapshot = commit.id();
+    write_entities(&commit, &records, &profiles, &clusters, &earlier, &handed_off, &named)?;
+    write_model(&commit, &model, started_at)?;
+
+    if let Some(last) = stage_seconds.last_mut() {
+        last.1 = stage_started.elapsed().as_secs_f64();
+    }
+    let summary = ResolveSummary {
+        mode: if incremental { "incremental" } else { "full" },
+        calls: records.calls.len(),
+        new_calls,
+        profiles: profiles.list.len(),
+        candidate_pairs: pairs.len(),
+        links: clusters.linked,
+        refused_conflict: clusters.refused_conflict,
+        refused_chain: clusters.refused_chain,
+        entities: named.roots.len(),
+        merged_entities: named.merged,
+        threshold: settings.threshold,
+        seconds: started.elapsed().as_secs_f64(),
+        stage_seconds,
+        snapshot,
+    };
+    write_run(&commit, &summary, started_at)?;
+    commit.commit()?;
+    Ok(summary)
+}
+
+/// Joins what earlier runs decided (their entities only grow or merge) and each transfer record
+/// with its source call; returns the profiles joined by a hand-off.
+fn keep_earlier_and_hand_offs(
+    clusters: &mut Clusters,
+    records: &Records,
+    profiles: &Profiles,
+    earlier: &Earlier,
+    incremental: bool,
+) -> Vec<bool> {
     if incremental {
         let mut first_profile_of: Vec<Option<u32>> = vec![None; earlier.entities.len()];
         for i in 0..records.calls.len() {
@@ -342,10 +385,22 @@ pub fn resolve(
             }
         }
     }
-    clusters.link(candidates, &settings);
+    handed_off
+}
 
-    // Entity ids: an earlier entity keeps its id (the largest one when several merged); new people
-    // get new ids in order of their first call.
+/// The entities of a clustering: each cluster's profiles, the clusters in order of their first
+/// call, and each cluster's entity id.
+struct NamedEntities {
+    members: HashMap<u32, Vec<u32>>,
+    roots: Vec<u32>,
+    entity_of_root: HashMap<u32, String>,
+    /// Earlier entities merged into others.
+    merged: usize,
+}
+
+/// Entity ids: an earlier entity keeps its id (the largest one when several merged); new people
+/// get new ids in order of their first call.
+fn name_entities(clusters: &mut Clusters, records: &Records, profiles: &Profiles, earlier: &Earlier) -> NamedEntities {
     let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
     for p in 0..profiles.list.len() as u32 {
         let root = clusters.find(p);
@@ -401,15 +456,26 @@ pub fn resolve(
         });
     }
 
-    progress(Stage::Write);
-    let commit = warehouse.begin()?;
-    let snapshot = commit.id();
+    NamedEntities { members, roots, entity_of_root, merged: merged_entities }
+}
+
+/// Writes `caller_entities` (every call's entity, confidence and evidence) and `entities`.
+fn write_entities(
+    commit: &crate::warehouse::Commit,
+    records: &Records,
+    profiles: &Profiles,
+    clusters: &Clusters,
+    earlier: &Earlier,
+    handed_off: &[bool],
+    named: &NamedEntities,
+) -> Result<(), ResolveError> {
     let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
+    let NamedEntities { members, roots, entity_of_root, .. } = named;
     let calls_dir = table_dir(&CALLER_ENTITIES)?;
     let mut calls_out = appender(&calls_dir, &CALLER_ENTITIES, "part-0.parquet");
     let entities_dir = table_dir(&ENTITIES)?;
     let mut entities_out = appender(&entities_dir, &ENTITIES, "part-0.parquet");
-    for root in &roots {
+    for root in roots {
         let entity = &entity_of_root[root];
         let profiles_of = &members[root];
         let single = profiles_of.len() == 1;
@@ -500,6 +566,12 @@ pub fn resolve(
     calls_out.finish().map_err(push_error(&calls_dir))?;
     entities_out.finish().map_err(push_error(&entities_dir))?;
 
+    Ok(())
+}
+
+/// Writes `resolve_model`: the prior, and m, u and weight of every comparison level.
+fn write_model(commit: &crate::warehouse::Commit, model: &Model, started_at: i64) -> Result<(), ResolveError> {
+    let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
     let model_dir = table_dir(&RESOLVE_MODEL)?;
     let mut model_out = appender(&model_dir, &RESOLVE_MODEL, "part-0.parquet");
     model_out
@@ -530,26 +602,13 @@ pub fn resolve(
         }
     }
     model_out.finish().map_err(push_error(&model_dir))?;
+    Ok(())
+}
 
-    if let Some(last) = stage_seconds.last_mut() {
-        last.1 = stage_started.elapsed().as_secs_f64();
-    }
-    let summary = ResolveSummary {
-        mode: if incremental { "incremental" } else { "full" },
-        calls: records.calls.len(),
-        new_calls,
-        profiles: profiles.list.len(),
-        candidate_pairs: pairs.len(),
-        links: clusters.linked,
-        refused_conflict: clusters.refused_conflict,
-        refused_chain: clusters.refused_chain,
-        entities: roots.len(),
-        merged_entities,
-        threshold: settings.threshold,
-        seconds: started.elapsed().as_secs_f64(),
-        stage_seconds,
-        snapshot,
-    };
+/// Appends this run's row to `resolve_runs`.
+fn write_run(commit: &crate::warehouse::Commit, summary: &ResolveSummary, started_at: i64) -> Result<(), ResolveError> {
+    let snapshot = summary.snapshot;
+    let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
     commit.keep(RESOLVE_RUNS.name, |_| false)?;
     let runs_dir = table_dir(&RESOLVE_RUNS)?;
     let mut runs = appender(&runs_dir, &RESOLVE_RUNS, &format!("run={snapshot:08}.parquet"));
@@ -572,8 +631,7 @@ pub fn resolve(
     ])
     .map_err(push_error(&runs_dir))?;
     runs.finish().map_err(push_error(&runs_dir))?;
-    commit.commit()?;
-    Ok(summary)
+    Ok(())
 }
 
 /// One call as an explanation shows it: nothing raw.
