@@ -403,8 +403,8 @@ impl CounterpartyReader {
     }
 }
 
-/// Words after which somebody gives their own or another's name in a narrative.
-const NAME_CUES: [&str; 9] = ["名叫", "叫做", "一个叫", "一名叫", "自称叫", "自称是", "我叫", "本人叫", "姓名"];
+/// Words by which a caller gives their own name in a narrative (another's: [`NAMING_CUES`]).
+const OWN_NAME_CUES: [&str; 3] = ["我叫", "本人叫", "姓名"];
 
 /// Words before a 7- or 8-digit number that make it a telephone number.
 const PHONE_CUES: [&str; 4] = ["电话", "号码", "手机", "座机"];
@@ -418,7 +418,7 @@ pub fn mask_narrative(narrative: &str) -> String {
     let mut out: Vec<char> = chars.clone();
     let mut i = 0;
     while i < chars.len() {
-        for cue in NAME_CUES {
+        for cue in NAMING_CUES.iter().chain(&OWN_NAME_CUES) {
             let cue: Vec<char> = cue.chars().collect();
             if chars[i..].starts_with(&cue) {
                 let start = i + cue.len();

@@ -689,7 +689,11 @@ pub fn ingest(
     let mut sink = BatchSink {
         batch: batch.clone(),
         key,
-        norm: Normaliser::new(&profile).knowing(known_names(warehouse, files, table, &profile)?),
+        norm: {
+            let norm = Normaliser::new(&profile);
+            let names = known_names(warehouse, files, table, &norm.reader)?;
+            norm.knowing(names)
+        },
         calls: spill(&CALLS)?,
         calls_pii: spill(&CALLS_PII)?,
         orders: spill(&WORK_ORDERS)?,
@@ -795,14 +799,13 @@ fn known_names(
     warehouse: &Warehouse,
     files: &[PathBuf],
     table: Option<Table>,
-    profile: &CityProfile,
+    reader: &CounterpartyReader,
 ) -> Result<Vec<String>, IngestError> {
     let columns = Table::Calls.columns();
     let position = |name: &str| columns.iter().position(|c| c.name == name);
     let (Some(name), Some(counterparty)) = (position("caller_name"), position("counterparty")) else {
         return Ok(Vec::new());
     };
-    let reader = Normaliser::new(profile).reader;
     let mut names: HashSet<String> = HashSet::new();
     let person = |text: &str, names: &mut HashSet<String>| {
         if !names.contains(text) && reader.normalise(text).kind == CounterpartyKind::Person {
