@@ -448,6 +448,8 @@ pub struct KnownNames {
     finder: Option<aho_corasick::AhoCorasick>,
     /// Characters kept of each name (its surname).
     keep: Vec<usize>,
+    /// The names looked for, as normalised.
+    names: Vec<String>,
 }
 
 impl KnownNames {
@@ -470,6 +472,7 @@ impl KnownNames {
             keep.push(parts.surname.map_or(1, |s| s.chars().count()).min(length - 1));
             patterns.push(parts.normalised);
         }
+        let names = patterns.clone();
         let finder = (!patterns.is_empty())
             .then(|| {
                 aho_corasick::AhoCorasick::builder()
@@ -478,7 +481,20 @@ impl KnownNames {
                     .ok()
             })
             .flatten();
-        KnownNames { finder, keep }
+        KnownNames { finder, keep, names }
+    }
+
+    /// The known names a text holds, as normalised, each once, in the order they first appear.
+    pub fn found_in(&self, text: &str) -> Vec<&str> {
+        let Some(finder) = &self.finder else { return Vec::new() };
+        let mut found: Vec<&str> = Vec::new();
+        for m in finder.find_iter(text) {
+            let name = self.names[m.pattern().as_usize()].as_str();
+            if !found.contains(&name) {
+                found.push(name);
+            }
+        }
+        found
     }
 
     /// How many names it looks for.
@@ -744,5 +760,7 @@ mod tests {
         assert_eq!(known.len(), 2, "only full names");
         assert_eq!(known.mask("当时朱婷兰也在场，欧阳娜娜可以作证"), "当时朱**也在场，欧阳**可以作证");
         assert_eq!(known.mask("老王称"), "老王称");
+        assert_eq!(known.found_in("此事欧阳娜娜也知情，朱婷兰称欧阳娜娜在场"), ["欧阳娜娜", "朱婷兰"]);
+        assert!(known.found_in("老王称").is_empty());
     }
 }

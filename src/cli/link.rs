@@ -423,6 +423,12 @@ pub fn print_evaluation<W: Write>(out: &mut W, e: &LeadsEvaluation) -> io::Resul
         c.groups,
         100.0 * e.worth_a_look_precision
     )?;
+    let (g, c) = (&e.recall_at_10_in_kind, &e.concerns_at_10_in_kind);
+    writeln!(
+        out,
+        "found within their kind (top 10 organised groups, top 10 persons of concern): {} of {} groups, {} of {} persons",
+        g.found, g.groups, c.found, c.groups
+    )?;
     if !e.recall_by_tie.is_empty() {
         let ties: Vec<String> = e.recall_by_tie.iter().map(|(t, r)| format!("{t} {}/{}", r.found, r.groups)).collect();
         writeln!(out, "by tie: {}", ties.join(", "))?;

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::EvalError;
+use crate::link::concern::{KIND_CONCERN, KIND_GROUP};
 use crate::link::explore::{LeadRecord, read_leads};
 
 /// How one planted group was found.
@@ -30,6 +31,11 @@ pub struct GroupScore {
     pub recall: f64,
     /// Whether its best lead is in the top 10 with precision and recall of at least 0.8.
     pub found: bool,
+    /// Rank of that lead among the leads of its kind (organised groups for a group, persons of
+    /// concern for a repeat caller): what `WHERE kind = … ORDER BY rank` shows.
+    pub rank_in_kind: Option<usize>,
+    /// Whether that lead is in the top 10 of its kind with precision and recall of at least 0.8.
+    pub found_in_kind: bool,
     /// How its targets were chosen (`repeat`, `distinct`, `none`), from `truth/groups.csv`.
     pub target_mode: Option<String>,
     /// The ties the generator gave it (`shared_phone`, `script`, …), from `truth/groups.csv`.
@@ -66,12 +72,16 @@ pub struct LeadsEvaluation {
     pub unplanted_worth_a_look: usize,
     /// Organised groups found (recall@10), in all.
     pub recall_at_10: Recall,
+    /// Organised groups whose lead is in the top 10 organised groups (precision and recall ≥ 0.8).
+    pub recall_at_10_in_kind: Recall,
     /// The same by kind of group.
     pub recall_by_kind: BTreeMap<String, Recall>,
     /// The same by tie the group had (a group counts under each of its ties).
     pub recall_by_tie: BTreeMap<String, Recall>,
     /// Persons of concern found (recall@10).
     pub concerns_at_10: Recall,
+    /// Persons of concern whose lead is in the top 10 persons of concern.
+    pub concerns_at_10_in_kind: Recall,
     /// Mean precision of the leads worth a look (against their best-matching planted pattern).
     pub worth_a_look_precision: f64,
 }
@@ -231,6 +241,16 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
             groups.entry(ring).or_insert_with(|| (kind, HashSet::new())).1.insert(call);
         }
     }
+    // Each lead's rank among the leads of its kind.
+    let mut seen_of_kind: HashMap<&str, usize> = HashMap::new();
+    let rank_in_kind: Vec<usize> = leads
+        .iter()
+        .map(|l| {
+            let n = seen_of_kind.entry(l.kind.as_str()).or_default();
+            *n += 1;
+            *n
+        })
+        .collect();
     let mut best_precision_of_lead: HashMap<&str, f64> = HashMap::new();
     let mut scores = Vec::new();
     for (ring, (kind, calls)) in &groups {
@@ -260,6 +280,11 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
                 precision,
                 recall,
                 found: rank <= FOUND_RANK && precision >= FOUND_SHARE && recall >= FOUND_SHARE,
+                rank_in_kind: Some(rank_in_kind[rank - 1]),
+                found_in_kind: rank_in_kind[rank - 1] <= FOUND_RANK
+                    && precision >= FOUND_SHARE
+                    && recall >= FOUND_SHARE
+                    && lead.kind == if *kind == REPEAT_CALLER_KIND { KIND_CONCERN } else { KIND_GROUP },
                 target_mode: None,
                 ties: Vec::new(),
             },
@@ -273,6 +298,8 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
                 precision: 0.0,
                 recall: 0.0,
                 found: false,
+                rank_in_kind: None,
+                found_in_kind: false,
                 target_mode: None,
                 ties: Vec::new(),
             },
@@ -282,6 +309,8 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
     let (persons_of_concern, scores): (Vec<GroupScore>, Vec<GroupScore>) =
         scores.into_iter().partition(|g| g.kind == REPEAT_CALLER_KIND);
     let recall = |list: &[&GroupScore]| Recall { found: list.iter().filter(|g| g.found).count(), groups: list.len() };
+    let in_kind =
+        |list: &[GroupScore]| Recall { found: list.iter().filter(|g| g.found_in_kind).count(), groups: list.len() };
     let mut by_kind: BTreeMap<String, Vec<&GroupScore>> = BTreeMap::new();
     for g in &scores {
         by_kind.entry(g.kind.clone()).or_default().push(g);
@@ -292,6 +321,8 @@ pub fn score(rings: &[(String, String, String)], leads: &[LeadRecord], present: 
         recall_by_kind: by_kind.iter().map(|(k, list)| (k.clone(), recall(list))).collect(),
         recall_by_tie: BTreeMap::new(),
         concerns_at_10: recall(&persons_of_concern.iter().collect::<Vec<_>>()),
+        recall_at_10_in_kind: in_kind(&scores),
+        concerns_at_10_in_kind: in_kind(&persons_of_concern),
         worth_a_look_precision: if worth.is_empty() {
             0.0
         } else {

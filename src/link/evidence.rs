@@ -24,7 +24,7 @@ const NAMED_WINDOW_DAYS: i64 = 60;
 const NAMED_NEAR_METRES: f64 = 300.0;
 
 /// A full name at most this many resolved callers give is looked for anywhere in the city.
-const RARE_NAME_ENTITIES: usize = 3;
+pub const RARE_NAME_ENTITIES: usize = 3;
 
 /// How far before a report a call whose caller gives a rare full name it names may be, in days.
 const RARE_NAME_BEFORE_DAYS: i64 = 365;

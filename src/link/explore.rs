@@ -57,6 +57,8 @@ pub struct LeadRecord {
     pub worth_a_look: bool,
     /// Main category code.
     pub category: String,
+    /// `organised_group` or `person_of_concern`.
+    pub kind: String,
     /// Callers (people).
     pub callers: i64,
     /// Calls, in time order.
@@ -79,7 +81,7 @@ pub fn read_leads(session: &Session, limit: Option<usize>) -> Result<Vec<LeadRec
     }
     let limit_sql = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let (_, batches) = session.collect(&format!(
-        "SELECT lead_id, rank, score, worth_a_look, category, callers, evidence FROM leads ORDER BY rank{limit_sql}"
+        "SELECT lead_id, rank, score, worth_a_look, category, callers, evidence, kind FROM leads ORDER BY rank{limit_sql}"
     ))?;
     let mut leads = Vec::new();
     for batch in &batches {
@@ -87,6 +89,7 @@ pub fn read_leads(session: &Session, limit: Option<usize>) -> Result<Vec<LeadRec
         let worth = cast(batch.column(3), &DataType::Boolean).map_err(data)?;
         let worth = worth.as_boolean();
         let (categories, callers, evidence) = (texts(batch, 4)?, ints(batch, 5)?, texts(batch, 6)?);
+        let kinds = texts(batch, 7)?;
         for r in 0..batch.num_rows() {
             leads.push(LeadRecord {
                 lead_id: ids[r].clone().unwrap_or_default(),
@@ -94,6 +97,7 @@ pub fn read_leads(session: &Session, limit: Option<usize>) -> Result<Vec<LeadRec
                 score: scores[r].unwrap_or(0.0),
                 worth_a_look: !worth.is_null(r) && worth.value(r),
                 category: categories[r].clone().unwrap_or_default(),
+                kind: kinds[r].clone().unwrap_or_default(),
                 callers: callers[r].unwrap_or(0),
                 call_ids: Vec::new(),
                 entity_ids: Vec::new(),

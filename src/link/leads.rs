@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use petgraph::graph::{NodeIndex, UnGraph};
 
 use super::community::{betweenness, louvain};
-use super::evidence::{CallLink, Evidence};
+use super::evidence::{CallLink, Evidence, RARE_NAME_ENTITIES};
 use super::load::Incidents;
 use crate::contract::Taxonomy;
 use crate::contract::timestamp::MICROS_PER_SEC;
@@ -63,7 +63,7 @@ const MAX_TIE_BITS: f64 = 40.0;
 pub const KIND_CAP: f64 = 30.0;
 
 /// Bits a kind of evidence needs to corroborate another.
-const CORROBORATING_BITS: f64 = 15.0;
+const CORROBORATING_BITS: f64 = 8.0;
 
 /// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
 const INDEPENDENT_KINDS: [&str; 8] = [
@@ -97,6 +97,9 @@ pub enum TieKind {
     NamesOther,
     /// Calls of both about the same kind of matter at the same place within three hours, on several days.
     SameHour,
+    /// Both give one rare full name in calls of one category: one person on several phones that
+    /// resolution kept apart. It joins their groups and adds no bits of acting together.
+    SameName,
 }
 
 impl TieKind {
@@ -110,6 +113,7 @@ impl TieKind {
             TieKind::SharedMention => "shared_mention",
             TieKind::NamesOther => "names_other",
             TieKind::SameHour => "same_hour",
+            TieKind::SameName => "same_name",
         }
     }
 }
@@ -247,6 +251,23 @@ impl Callers {
         let n = incidents.entities.len();
         let mut surnames: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut phone_entities: HashMap<u32, Vec<u32>> = HashMap::new();
+        // Each entity's sex where all its calls that tell agree.
+        let mut sex: Vec<Option<bool>> = vec![None; n];
+        let mut mixed: Vec<bool> = vec![false; n];
+        for x in &incidents.list {
+            if let Some(f) = x.caller.female {
+                let e = x.entity as usize;
+                match sex[e] {
+                    Some(s) if s != f => mixed[e] = true,
+                    _ => sex[e] = Some(f),
+                }
+            }
+        }
+        for (s, m) in sex.iter_mut().zip(&mixed) {
+            if *m {
+                *s = None;
+            }
+        }
         for x in &incidents.list {
             if let Some(s) = x.caller.surname
                 && !surnames[x.entity as usize].contains(&s)
@@ -268,7 +289,19 @@ impl Callers {
                 for &b in &list[i + 1..] {
                     // A caller who gave no name is joined to nobody: it could be anyone on the phone.
                     let same_surname = surnames[a as usize].iter().any(|s| surnames[b as usize].contains(s));
-                    if same_surname {
+                    // Two of different sex who each gave a full name, none in common, are two
+                    // people of one family on one phone (肖红霞 and 肖斌生). One person gives
+                    // another name now and then, so a new name alone does not part them.
+                    let (fa, fb) = (incidents.full_names.get(&a), incidents.full_names.get(&b));
+                    let other_names = match (fa, fb) {
+                        (Some(x), Some(y)) => !x.iter().any(|f| y.contains(f)),
+                        _ => false,
+                    };
+                    let other_sex = matches!(
+                        (sex[a as usize], sex[b as usize]),
+                        (Some(x), Some(y)) if x != y
+                    );
+                    if same_surname && !(other_names && other_sex) {
                         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
                         if ra != rb {
                             parent[ra.max(rb) as usize] = ra.min(rb);
@@ -574,6 +607,8 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         mention_bits,
     };
 
+    out.extend(same_name_ties(incidents, callers, rates.full_name_bits));
+
     // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
     // in the category of the call that fits.
     let mut fitting: BTreeMap<u32, Vec<(u32, u32, bool)>> = BTreeMap::new();
@@ -601,9 +636,9 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     // A repeat caller who names another repeat caller of the same category by full name.
     let mut names: BTreeMap<(u32, u32), u32> = BTreeMap::new();
-    for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson && l.detail.contains("full name")) {
-        let (named, by) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
-        let category = incidents.list[link.b as usize].category;
+    for (call, named) in full_name_mentions(incidents, callers, links) {
+        let by = callers.of_call(incidents, call);
+        let category = incidents.list[call as usize].category;
         let repeat = |c: u32| {
             callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].category == category).count() >= 2
         };
@@ -638,6 +673,84 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
+}
+
+/// Ties of callers who give one full name that at most [`RARE_NAME_ENTITIES`] resolved callers
+/// give, each with two or more calls of one category: weighed like a report naming a caller by
+/// full name, less log₂ of how many give it.
+fn same_name_ties(incidents: &Incidents, callers: &Callers, full_name_bits: f64) -> Vec<Tie> {
+    let mut entities_of_name: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (&entity, names) in &incidents.full_names {
+        for &f in names {
+            entities_of_name.entry(f).or_default().push(entity);
+        }
+    }
+    let repeat_categories = |c: u32| -> BTreeSet<u32> {
+        let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
+        for &x in &callers.calls[c as usize] {
+            *counts.entry(incidents.list[x as usize].category).or_default() += 1;
+        }
+        counts.into_iter().filter(|(_, n)| *n >= 2).map(|(k, _)| k).collect()
+    };
+    let mut out = Vec::new();
+    for entities in entities_of_name.values().filter(|e| (2..=RARE_NAME_ENTITIES).contains(&e.len())) {
+        let mut list: Vec<u32> = entities.iter().map(|&e| callers.of_entity[e as usize]).collect();
+        list.sort_unstable();
+        list.dedup();
+        let bits = (full_name_bits - (entities.len() as f64).log2()).max(0.0);
+        for (i, &a) in list.iter().enumerate() {
+            for &b in &list[i + 1..] {
+                if bits >= MIN_TIE_BITS && !repeat_categories(a).is_disjoint(&repeat_categories(b)) {
+                    out.push(Tie {
+                        a,
+                        b,
+                        kind: TieKind::SameName,
+                        count: 1,
+                        bits,
+                        detail: "both give one rare full name in calls of one category".to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A full name the calls of more callers than this hold is a word or a public figure, not a
+/// person somebody in the group names (a name such as 高峰 inside 高峰期).
+const MAX_NAMING_CALLERS: usize = 12;
+
+/// Every (call, caller) where the call names the caller by full name: after a naming cue and
+/// fitting the report's place or organisation (a named-person link), or anywhere in its words when
+/// at most [`RARE_NAME_ENTITIES`] resolved callers give that name and few callers' calls hold it.
+fn full_name_mentions(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> BTreeSet<(u32, u32)> {
+    let mut out: BTreeSet<(u32, u32)> = links
+        .iter()
+        .filter(|l| l.evidence == Evidence::NamedPerson && l.detail.contains("full name"))
+        .map(|l| (l.b, callers.of_call(incidents, l.a)))
+        .collect();
+    let mut entities_of_name: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (&entity, names) in &incidents.full_names {
+        for &f in names {
+            entities_of_name.entry(f).or_default().push(entity);
+        }
+    }
+    let mut naming_callers: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+    for (&call, names) in &incidents.name_mentions {
+        for &f in names {
+            naming_callers.entry(f).or_default().insert(callers.of_call(incidents, call));
+        }
+    }
+    for (&call, names) in &incidents.name_mentions {
+        for f in names {
+            let Some(entities) = entities_of_name.get(f) else { continue };
+            if entities.len() > RARE_NAME_ENTITIES || naming_callers[f].len() > MAX_NAMING_CALLERS {
+                continue;
+            }
+            out.extend(entities.iter().map(|&e| (call, callers.of_entity[e as usize])));
+        }
+    }
+    out
 }
 
 /// Ties of callers who share a phone, each weighed by how rare sharing a phone is here; returns
@@ -1105,7 +1218,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         return None;
     }
     let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for t in inner_sorted.iter().filter(|t| t.kind != TieKind::SharedPhone) {
+    for t in inner_sorted.iter().filter(|t| !matches!(t.kind, TieKind::SharedPhone | TieKind::SameName)) {
         *bits.entry(t.kind.name()).or_default() += t.bits;
     }
     // A phone counts once per caller beyond the first who used it.
@@ -1333,6 +1446,12 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
             "members fit the person named in the same report(s) ({} time(s); {})",
             count_of(TieKind::NamedTogether),
             shown(*b)
+        ));
+    }
+    let same_name = count_of(TieKind::SameName);
+    if same_name > 0 {
+        evidence.push(format!(
+            "{same_name} pair(s) of members give one rare full name, taken for one person on several phones (no bits)"
         ));
     }
     if let Some(b) = bits.get("serial_claims") {
@@ -1729,6 +1848,84 @@ fn evidence_calls(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::load::{CallerName, Incident};
+
+    /// One call: entity, phone, surname, full name, female.
+    type Call<'a> = (u32, u32, &'a str, Option<&'a str>, Option<bool>);
+
+    /// Incidents of these calls, in this order.
+    fn incidents(calls: &[Call<'_>]) -> Incidents {
+        let mut incidents = Incidents::default();
+        for (i, &(entity, phone, surname, full, female)) in calls.iter().enumerate() {
+            while incidents.entities.len() <= entity as usize {
+                let next = incidents.entities.len();
+                incidents.entities.intern(&format!("E{next}"));
+            }
+            let full = full.map(|f| incidents.pinyins.intern(f));
+            if let Some(f) = full {
+                incidents.full_names.entry(entity).or_default().push(f);
+            }
+            incidents.call_ids.push(format!("C{i}"));
+            incidents.list.push(Incident {
+                time: i as i64,
+                entity,
+                phone: Some(phone),
+                category: 0,
+                district: None,
+                cell: None,
+                point: None,
+                organisation: None,
+                source: None,
+                caller: CallerName { surname: Some(incidents.pinyins.intern(surname)), full, female },
+                language: 0,
+            });
+        }
+        incidents
+    }
+
+    #[test]
+    fn one_phone_joins_one_persons_names_but_not_a_family() {
+        let x = incidents(&[
+            // 肖斌生 and 肖红霞 on one phone: a family.
+            (0, 0, "xiao", Some("xiaobinsheng"), Some(false)),
+            (1, 0, "xiao", Some("xiaohongxia"), Some(true)),
+            // 李小 who once said 李芳: one person.
+            (2, 1, "li", Some("lixiao"), Some(false)),
+            (3, 1, "li", Some("lifang"), None),
+            // 王先生 (no full name) and 王建国: one person.
+            (4, 2, "wang", None, Some(false)),
+            (5, 2, "wang", Some("wangjianguo"), Some(false)),
+            // Another surname on that phone: somebody else.
+            (6, 2, "chen", Some("chenchao"), Some(false)),
+        ]);
+        let callers = Callers::build(&x);
+        let caller = |e: usize| callers.of_entity[e];
+        assert_ne!(caller(0), caller(1));
+        assert_eq!(caller(2), caller(3));
+        assert_eq!(caller(4), caller(5));
+        assert_ne!(caller(5), caller(6));
+    }
+
+    #[test]
+    fn a_rare_full_name_in_anothers_words_names_that_caller() {
+        let mut x = incidents(&[
+            (0, 0, "xiao", Some("xiaobinsheng"), Some(false)),
+            (1, 1, "xiao", Some("xiaohongxia"), Some(true)),
+            (2, 2, "zhang", Some("zhangwei"), Some(false)),
+        ]);
+        for e in 3..7 {
+            x.entities.intern(&format!("E{e}"));
+            let f = x.pinyins.get("zhangwei").unwrap();
+            x.full_names.entry(e).or_default().push(f);
+        }
+        let hongxia = x.pinyins.get("xiaohongxia").unwrap();
+        let zhangwei = x.pinyins.get("zhangwei").unwrap();
+        // 肖斌生's call names 肖红霞, and 张伟, whom five resolved callers call themselves.
+        x.name_mentions.insert(0, vec![hongxia, zhangwei]);
+        let callers = Callers::build(&x);
+        let found = full_name_mentions(&x, &callers, &[]);
+        assert_eq!(found.into_iter().collect::<Vec<_>>(), [(0, callers.of_entity[1])]);
+    }
 
     #[test]
     fn a_campaign_is_two_similar_overlapping_periods_shorter_than_the_warehouse() {

@@ -2,7 +2,7 @@
 //! counterparty (as an organisation key or a named person), the caller's name as matching needs it,
 //! and the rare shingles of its narrative. Raw names stay inside the process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -15,7 +15,7 @@ use super::text::shingles;
 use crate::catalog::TextColumn;
 use crate::pii::name_pinyin;
 use crate::sql::Session;
-use crate::text::{Counterparty, CounterpartyReader, PersonRef, person_in_narrative};
+use crate::text::{Counterparty, CounterpartyReader, KnownNames, PersonRef, person_in_narrative};
 
 /// Side of the square cells that "the same place" means, in metres.
 pub const CELL_METRES: f64 = 500.0;
@@ -91,6 +91,9 @@ pub struct Incidents {
     pub full_names: HashMap<u32, Vec<u32>>,
     /// People named as counterparty, by call.
     pub named: HashMap<u32, PersonRef>,
+    /// Full names (pinyin) of the warehouse's callers that an original call's words hold, wherever
+    /// they stand (`此事肖红霞也知情`), other than the names its own caller gives; by call.
+    pub name_mentions: HashMap<u32, Vec<u32>>,
     /// Narratives of calls that name a person (to find the organisation they speak of).
     pub named_narratives: HashMap<u32, String>,
     /// Rare-shingle sets of narratives, by call (empty when the narrative has too few rare shingles).
@@ -139,6 +142,8 @@ impl Incidents {
         let mut surname_counts: HashMap<String, usize> = HashMap::new();
         let mut district_keys = session.city().district_keys();
         let mut name_forms: HashMap<String, (bool, Option<bool>, Option<String>)> = HashMap::new();
+        // Every full name a caller gave, as written, to find in others' words.
+        let mut full_spellings: HashSet<String> = HashSet::new();
         for batch in &batches {
             let texts: Vec<TextColumn<'_>> = [0, 2, 3, 4, 5, 8, 9, 10, 11, 12, 15, 16, 17, 18]
                 .iter()
@@ -178,6 +183,11 @@ impl Incidents {
                     full: name.filter(|_| !honorific_only).and_then(name_pinyin).map(|p| incidents.pinyins.intern(&p)),
                     female: (!female.is_null(row)).then(|| female.value(row)).or(parts.and_then(|p| p.1)),
                 };
+                if let (Some(n), Some(_)) = (name, caller.full)
+                    && !full_spellings.contains(n)
+                {
+                    full_spellings.insert(n.to_owned());
+                }
                 let incident = Incident {
                     time: received.value(row),
                     entity: incidents.entities.intern(entity),
@@ -253,6 +263,7 @@ impl Incidents {
             session.city().place_prefixes(),
             &normalised,
         );
+        incidents.read_name_mentions(&raw_counterparty, &narratives, &full_spellings);
         let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
         incidents.read_mentions(&raw_counterparty, &narratives, &own_identifiers, &area_code);
         (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
@@ -338,6 +349,46 @@ impl Incidents {
                 && let Some(k) = self.organisations.get(key)
             {
                 self.organisation_spellings.insert(spelling.to_owned(), k);
+            }
+        }
+    }
+
+    /// The callers' full names each original call's counterparty and narrative hold (see
+    /// [`Incidents::name_mentions`]).
+    fn read_name_mentions(&mut self, raw: &[Option<String>], narratives: &[String], spellings: &HashSet<String>) {
+        let mut names: Vec<&str> = spellings.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        let known = KnownNames::new(names);
+        if known.is_empty() {
+            return;
+        }
+        let found: Vec<(u32, Vec<String>)> = (0..self.list.len())
+            .into_par_iter()
+            .filter(|&i| self.list[i].source.is_none())
+            .filter_map(|i| {
+                let mut pinyins: Vec<String> = Vec::new();
+                for text in [raw[i].as_deref(), Some(narratives[i].as_str())].into_iter().flatten() {
+                    for name in known.found_in(text) {
+                        if let Some(p) = name_pinyin(name)
+                            && !pinyins.contains(&p)
+                        {
+                            pinyins.push(p);
+                        }
+                    }
+                }
+                (!pinyins.is_empty()).then_some((i as u32, pinyins))
+            })
+            .collect();
+        for (call, pinyins) in found {
+            let entity = self.list[call as usize].entity;
+            let own = self.full_names.get(&entity);
+            let ids: Vec<u32> = pinyins
+                .iter()
+                .filter_map(|p| self.pinyins.get(p))
+                .filter(|id| !own.is_some_and(|o| o.contains(id)))
+                .collect();
+            if !ids.is_empty() {
+                self.name_mentions.insert(call, ids);
             }
         }
     }
