@@ -24,7 +24,7 @@ work="${HOTLINE_EVAL_WORK:-$(mktemp -d)}"
 out="${OUT:-${CARGO_TARGET_DIR:-target}/eval-matrix.tsv}"
 mkdir -p "$work" "$(dirname "$out")"
 export HOTLINE_KEY="${HOTLINE_KEY:-$(printf '5a%.0s' $(seq 32))}"
-printf 'city\tseed\tcalls\tresolve_f1\tresolve_precision\tresolve_recall\tsame_phone_f1\tgroups\tgroups_top10\tconcerns\tconcerns_top10\tunmatched_worth\n' | tee "$out"
+printf 'city\tseed\tcalls\tresolve_f1\tresolve_precision\tresolve_recall\tsame_phone_f1\tgroups\tgroups_top10\tgroups_top10_in_kind\tconcerns\tconcerns_top10\tconcerns_top10_in_kind\tunmatched_worth\tworth\n' | tee "$out"
 for city in $cities; do
     for seed in $seeds; do
         batch="$work/$city-$seed"
@@ -59,8 +59,9 @@ print("\t".join(str(x) for x in [
     city, seed, calls,
     f"{hot.get('f1', 0):.4f}", f"{hot.get('precision', 0):.4f}", f"{hot.get('recall', 0):.4f}",
     f"{base.get('f1', 0):.4f}",
-    len(groups), top10(groups), len(concerns), top10(concerns),
-    l.get("unplanted_worth_a_look", ""),
+    len(groups), top10(groups), sum(1 for g in groups if g.get("found_in_kind")),
+    len(concerns), top10(concerns), sum(1 for g in concerns if g.get("found_in_kind")),
+    l.get("unplanted_worth_a_look", ""), l.get("worth_a_look", ""),
 ]))
 PY
     done

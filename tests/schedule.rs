@@ -78,7 +78,9 @@ fn ok_periods(warehouse: &Warehouse) -> Vec<String> {
     produced(warehouse).into_iter().filter(|(_, s)| s == "ok").map(|(p, _)| p).collect()
 }
 
-fn fake_report(made: &RefCell<Vec<String>>) -> impl FnMut(&Job, Period) -> Result<PathBuf, String> + '_ {
+fn fake_report(
+    made: &RefCell<Vec<String>>,
+) -> impl FnMut(&Job, Period) -> Result<PathBuf, hotline::schedule::RunFailure> + '_ {
     move |_, period| {
         made.borrow_mut().push(period.to_string());
         Ok(PathBuf::from(format!("reports/hotspots-{period}")))
@@ -120,9 +122,9 @@ fn a_failed_run_is_retried_with_backoff_and_recorded() {
     let mut flaky = |_: &Job, period: Period| {
         attempts.set(attempts.get() + 1);
         match (period.to_string().as_str(), attempts.get()) {
-            ("2023-W26", 1) => Err("warehouse busy".to_owned()),
+            ("2023-W26", 1) => Err("warehouse busy".into()),
             ("2023-W26", _) => Ok(PathBuf::from("reports/hotspots-2023-W26")),
-            _ => Err("disk full".to_owned()),
+            _ => Err("disk full".into()),
         }
     };
     let outcome = run_due(&warehouse, &jobs, &clock, &mut flaky, &|| false).unwrap();

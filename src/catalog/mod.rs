@@ -11,7 +11,7 @@ pub mod schedule;
 pub use ingest::{CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, QUARANTINE, QUARANTINE_PII, WORK_ORDERS};
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -20,9 +20,11 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::properties::WriterProperties;
 
 /// The kind of a warehouse column.
@@ -95,6 +97,111 @@ pub struct TableDef {
 #[derive(Debug, thiserror::Error)]
 #[error("expected a text column, found {0}")]
 pub struct NotText(pub DataType);
+
+/// What can go wrong while building, writing or reading the rows of a warehouse table.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A row held a value of another kind than its column.
+    #[error("column {column}: value of the wrong kind")]
+    WrongKind {
+        /// The column.
+        column: &'static str,
+    },
+    /// A row held more or fewer values than the table has columns.
+    #[error("{given} values for {columns} columns")]
+    WrongCount {
+        /// Values given.
+        given: usize,
+        /// Columns of the table.
+        columns: usize,
+    },
+    /// A file or folder could not be created, opened or synced.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Parquet could not read or write a file.
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ParquetError,
+    },
+    /// Arrow refused a file's columns or rows.
+    #[error("{}: {source}", path.display())]
+    Arrow {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ArrowError,
+    },
+    /// Arrow refused rows built in memory.
+    #[error(transparent)]
+    Batch(#[from] ArrowError),
+    /// A file's column is not of its table's type.
+    #[error("{}: column {column} has type {found}", path.display())]
+    ColumnType {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The type it has.
+        found: DataType,
+    },
+    /// A file that is not one of this table's (its columns differ, or its key column is missing).
+    #[error("{}: not a file of this table ({reason})", path.display())]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// How it differs.
+        reason: String,
+    },
+}
+
+/// An error that happened on a file, told with the file's path.
+pub trait OnFile {
+    /// The error as a [`TableError`] on `path`.
+    fn on(self, path: &Path) -> TableError;
+}
+
+impl OnFile for std::io::Error {
+    fn on(self, path: &Path) -> TableError {
+        TableError::Io { path: path.to_owned(), source: self }
+    }
+}
+
+impl OnFile for ParquetError {
+    fn on(self, path: &Path) -> TableError {
+        TableError::Parquet { path: path.to_owned(), source: self }
+    }
+}
+
+impl OnFile for ArrowError {
+    fn on(self, path: &Path) -> TableError {
+        TableError::Arrow { path: path.to_owned(), source: self }
+    }
+}
+
+impl TableError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TableError + '_ {
+        move |source| TableError::Io { path: path.to_owned(), source }
+    }
+
+    /// A Parquet error on `path`.
+    pub fn parquet(path: &Path) -> impl FnOnce(ParquetError) -> TableError + '_ {
+        move |source| TableError::Parquet { path: path.to_owned(), source }
+    }
+
+    /// An Arrow error on `path`.
+    pub fn arrow(path: &Path) -> impl FnOnce(ArrowError) -> TableError + '_ {
+        move |source| TableError::Arrow { path: path.to_owned(), source }
+    }
+}
 
 /// A text column as Arrow delivers it (DataFusion reads text as views; files hold plain UTF-8).
 pub enum TextColumn<'a> {
@@ -181,10 +288,10 @@ pub fn schema(columns: &[(&'static str, Kind)]) -> SchemaRef {
 }
 
 /// Rows as an Arrow batch.
-pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<RecordBatch, String> {
+pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<RecordBatch, TableError> {
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
     for (i, (name, kind)) in columns.iter().enumerate() {
-        let mismatch = || format!("column {name}: value of the wrong kind");
+        let mismatch = || TableError::WrongKind { column: name };
         let array: ArrayRef = match kind {
             Text => {
                 let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
@@ -239,7 +346,7 @@ pub fn to_batch(columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<Recor
         };
         arrays.push(array);
     }
-    RecordBatch::try_new(schema(columns), arrays).map_err(|e| e.to_string())
+    Ok(RecordBatch::try_new(schema(columns), arrays)?)
 }
 
 /// One value to append to a [`BatchBuilder`], borrowed (no allocation per value).
@@ -299,9 +406,9 @@ impl BatchBuilder {
     }
 
     /// Appends one row; the cells must match the columns in number and kind.
-    pub fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), String> {
+    pub fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), TableError> {
         if cells.len() != self.builders.len() {
-            return Err(format!("{} values for {} columns", cells.len(), self.builders.len()));
+            return Err(TableError::WrongCount { given: cells.len(), columns: self.builders.len() });
         }
         // Kinds are checked before anything is appended, so a bad row leaves the columns aligned.
         for ((builder, cell), (name, _)) in self.builders.iter().zip(cells).zip(self.columns) {
@@ -314,7 +421,7 @@ impl BatchBuilder {
                     | (ColumnBuilder::Bool(_), Cell::Bool(_))
             );
             if !fits {
-                return Err(format!("column {name}: value of the wrong kind"));
+                return Err(TableError::WrongKind { column: name });
             }
         }
         for (builder, cell) in self.builders.iter_mut().zip(cells) {
@@ -332,7 +439,7 @@ impl BatchBuilder {
     }
 
     /// The rows appended so far as a batch; the builder starts empty again.
-    pub fn finish(&mut self) -> Result<RecordBatch, String> {
+    pub fn finish(&mut self) -> Result<RecordBatch, TableError> {
         let arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
@@ -347,7 +454,7 @@ impl BatchBuilder {
             })
             .collect();
         self.rows = 0;
-        RecordBatch::try_new(schema(self.columns), arrays).map_err(|e| e.to_string())
+        Ok(RecordBatch::try_new(schema(self.columns), arrays)?)
     }
 }
 
@@ -388,12 +495,12 @@ impl ParquetAppender {
     }
 
     /// Appends a row, writing a batch out every 8,192 rows.
-    pub fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), String> {
+    pub fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), TableError> {
         self.builder.push(cells)?;
         if self.builder.len() >= 8192 { self.flush() } else { Ok(()) }
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), TableError> {
         if self.builder.is_empty() {
             return Ok(());
         }
@@ -401,21 +508,21 @@ impl ParquetAppender {
         let writer = match &mut self.writer {
             Some(writer) => writer,
             None => {
-                let file = File::create(&self.path).map_err(|e| format!("{}: {e}", self.path.display()))?;
+                let file = File::create(&self.path).map_err(TableError::io(&self.path))?;
                 let writer = ArrowWriter::try_new(file, schema(self.columns), Some(writer_properties()))
-                    .map_err(|e| format!("{}: {e}", self.path.display()))?;
+                    .map_err(TableError::parquet(&self.path))?;
                 self.writer.insert(writer)
             }
         };
-        writer.write(&batch).map_err(|e| format!("{}: {e}", self.path.display()))
+        writer.write(&batch).map_err(TableError::parquet(&self.path))
     }
 
     /// Writes what is left and closes the file; returns whether a file was written.
-    pub fn finish(mut self) -> Result<bool, String> {
+    pub fn finish(mut self) -> Result<bool, TableError> {
         self.flush()?;
         match self.writer.take() {
             Some(writer) => {
-                writer.close().map_err(|e| format!("{}: {e}", self.path.display()))?;
+                writer.close().map_err(TableError::parquet(&self.path))?;
                 Ok(true)
             }
             None => Ok(false),
@@ -424,63 +531,69 @@ impl ParquetAppender {
 }
 
 /// Writes rows to a new Parquet file (zstd, row groups of 128k rows).
-pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<(), String> {
+pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[&Row]) -> Result<(), TableError> {
     let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| e.to_string())?))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(TableError::parquet(path))?))
         .set_max_row_group_row_count(Some(128 * 1024))
         .build();
-    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut writer = ArrowWriter::try_new(file, schema(columns), Some(properties)).map_err(|e| e.to_string())?;
+    let file = File::create(path).map_err(TableError::io(path))?;
+    let mut writer =
+        ArrowWriter::try_new(file, schema(columns), Some(properties)).map_err(TableError::parquet(path))?;
     for chunk in rows.chunks(64 * 1024) {
-        writer.write(&to_batch(columns, chunk)?).map_err(|e| e.to_string())?;
+        writer.write(&to_batch(columns, chunk)?).map_err(TableError::parquet(path))?;
     }
-    let file = writer.into_inner().map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| format!("{}: {e}", path.display()))
+    let file = writer.into_inner().map_err(TableError::parquet(path))?;
+    file.sync_all().map_err(TableError::io(path))
 }
 
 /// Reads every row of a Parquet file written by [`write_parquet`] with the same columns.
 /// The non-null values of one text column of a warehouse Parquet file; none when the file has no
 /// such column (it was written before the table gained it).
-pub fn read_text_column(path: &Path, column: &str) -> Result<Vec<String>, String> {
+pub fn read_text_column(path: &Path, column: &str) -> Result<Vec<String>, TableError> {
     use datafusion::parquet::arrow::ProjectionMask;
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = File::open(path).map_err(TableError::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(TableError::parquet(path))?;
     let Some(at) = builder.schema().fields().iter().position(|f| f.name() == column) else {
         return Ok(Vec::new());
     };
     let mask = ProjectionMask::roots(builder.parquet_schema(), [at]);
-    let reader = builder.with_projection(mask).build().map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader = builder.with_projection(mask).build().map_err(TableError::parquet(path))?;
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
-        let values = TextColumn::of(batch.column(0)).map_err(|e| format!("{}: {e}", path.display()))?;
+        let batch = batch.map_err(TableError::arrow(path))?;
+        let values = TextColumn::of(batch.column(0)).map_err(|e| TableError::ColumnType {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            found: e.0,
+        })?;
         out.extend((0..batch.num_rows()).filter_map(|r| values.get(r).map(str::to_owned)));
     }
     Ok(out)
 }
 
 /// Every row of a warehouse Parquet file of these columns.
-pub fn read_parquet(path: &Path, columns: &[(&'static str, Kind)]) -> Result<Vec<Row>, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_parquet(path: &Path, columns: &[(&'static str, Kind)]) -> Result<Vec<Row>, TableError> {
+    let file = File::open(path).map_err(TableError::io(path))?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(TableError::parquet(path))?;
     let mut rows = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
+        let batch = batch.map_err(TableError::arrow(path))?;
         if batch.num_columns() != columns.len() {
-            return Err(format!(
-                "{}: {} columns where {} are expected",
-                path.display(),
-                batch.num_columns(),
-                columns.len()
-            ));
+            return Err(TableError::Foreign {
+                path: path.to_owned(),
+                reason: format!("{} columns where {} are expected", batch.num_columns(), columns.len()),
+            });
         }
         let start = rows.len();
         rows.resize_with(start + batch.num_rows(), || Vec::with_capacity(columns.len()));
         for (i, (name, kind)) in columns.iter().enumerate() {
             let array = batch.column(i);
-            let wrong = || format!("{}: column {name} has type {}", path.display(), array.data_type());
+            let wrong = || TableError::ColumnType {
+                path: path.to_owned(),
+                column: (*name).to_owned(),
+                found: array.data_type().clone(),
+            };
             for (r, row) in rows[start..].iter_mut().enumerate() {
                 let null = array.is_null(r);
                 let value = match kind {

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::catalog::TextColumn;
 use crate::catalog::hotspot::{ENTITY_HOTSPOTS, HOTSPOT_CELLS};
-use crate::catalog::{Cell, ParquetAppender};
+use crate::catalog::{Cell, ParquetAppender, TableError};
 use crate::contract::timestamp::MICROS_PER_SEC;
 use crate::sql::{Session, SessionOptions, SqlError, open_session};
 use crate::warehouse::{Warehouse, WarehouseError};
@@ -457,7 +457,7 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
     let commit = warehouse.begin()?;
     let snapshot = commit.id();
     let dir = commit.table_dir(HOTSPOT_CELLS.name)?;
-    let write_error = |e: String| HotspotError::Write { path: dir.clone(), message: e };
+    let write_error = |e: TableError| HotspotError::Write { path: dir.clone(), message: e.to_string() };
     let mut out = ParquetAppender::new(dir.join("part-0.parquet"), HOTSPOT_CELLS.columns);
     let bin_name = format!("{:?}", settings.bin).to_lowercase();
     let categories = settings.categories.join(",");
@@ -495,7 +495,7 @@ pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<Hot
     }
     out.finish().map_err(write_error)?;
     let dir = commit.table_dir(ENTITY_HOTSPOTS.name)?;
-    let write_error = |e: String| HotspotError::Write { path: dir.clone(), message: e };
+    let write_error = |e: TableError| HotspotError::Write { path: dir.clone(), message: e.to_string() };
     let mut out = ParquetAppender::new(dir.join("part-0.parquet"), ENTITY_HOTSPOTS.columns);
     for (rank, e) in report.entities.iter().enumerate() {
         let months = e.monthly.iter().filter(|&&n| n > 0.0).count();

@@ -21,7 +21,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::catalog::{TableDef, history_columns, schema, writer_properties};
+use crate::catalog::{OnFile, TableDef, TableError, history_columns, schema, writer_properties};
 use crate::source::{BatchKeys, key_digest};
 
 /// Rows per spilled batch and per batch handed to the Parquet writer.
@@ -58,40 +58,40 @@ pub struct MonthSpill {
 
 impl MonthSpill {
     /// A spill writing under `dir` (created).
-    pub fn new(def: &'static TableDef, dir: PathBuf) -> Result<MonthSpill, String> {
-        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn new(def: &'static TableDef, dir: PathBuf) -> Result<MonthSpill, TableError> {
+        fs::create_dir_all(&dir).map_err(|e| read_error(&dir, e))?;
         Ok(MonthSpill { def, dir, months: BTreeMap::new() })
     }
 
     /// Appends rows of `month` (a batch with the table's schema).
-    pub fn write(&mut self, month: i32, rows: &RecordBatch) -> Result<(), String> {
+    pub fn write(&mut self, month: i32, rows: &RecordBatch) -> Result<(), TableError> {
         let writer = match self.months.entry(month) {
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
             std::collections::btree_map::Entry::Vacant(slot) => {
                 let path = self.dir.join(format!("{}.arrows", partition_name(month)));
-                let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let file = File::create(&path).map_err(|e| read_error(&path, e))?;
                 // LZ4 halves the bytes spilled for little CPU: at 10M calls the spill is gigabytes,
                 // and writing it uncompressed runs into the kernel's dirty-page limits.
                 let options = IpcWriteOptions::default()
                     .try_with_compression(Some(CompressionType::LZ4_FRAME))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(TableError::from)?;
                 let writer = StreamWriter::try_new_with_options(
                     BufWriter::with_capacity(1 << 20, file),
                     &schema(self.def.columns),
                     options,
                 )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| read_error(&path, e))?;
                 slot.insert(writer)
             }
         };
-        writer.write(rows).map_err(|e| e.to_string())
+        writer.write(rows).map_err(TableError::from)
     }
 
     /// Closes the files; returns each month's spill file.
-    pub fn finish(self) -> Result<BTreeMap<i32, PathBuf>, String> {
+    pub fn finish(self) -> Result<BTreeMap<i32, PathBuf>, TableError> {
         let mut files = BTreeMap::new();
         for (month, mut writer) in self.months {
-            writer.finish().map_err(|e| e.to_string())?;
+            writer.finish().map_err(TableError::from)?;
             files.insert(month, self.dir.join(format!("{}.arrows", partition_name(month))));
         }
         Ok(files)
@@ -111,12 +111,16 @@ pub struct MergeOutcome {
     pub rewritten: BTreeSet<String>,
 }
 
-fn read_error(path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{}: {e}", path.display())
+fn foreign(path: &Path, reason: &str) -> TableError {
+    TableError::Foreign { path: path.to_owned(), reason: reason.to_owned() }
+}
+
+fn read_error(path: &Path, e: impl OnFile) -> TableError {
+    e.on(path)
 }
 
 /// The Parquet files of one partition folder.
-fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
         let path = entry.map_err(|e| read_error(dir, e))?.path();
@@ -129,7 +133,7 @@ fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// The month partitions of a table folder.
-fn partitions(table_dir: Option<&Path>) -> Result<BTreeMap<i32, PathBuf>, String> {
+fn partitions(table_dir: Option<&Path>) -> Result<BTreeMap<i32, PathBuf>, TableError> {
     let mut found = BTreeMap::new();
     let Some(table_dir) = table_dir else { return Ok(found) };
     for entry in fs::read_dir(table_dir).map_err(|e| read_error(table_dir, e))? {
@@ -149,7 +153,7 @@ fn read_parquet_batches(
     path: &Path,
     expected: &SchemaRef,
     mask_key_only: Option<usize>,
-) -> Result<Vec<RecordBatch>, String> {
+) -> Result<Vec<RecordBatch>, TableError> {
     let file = File::open(path).map_err(|e| read_error(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(path, e))?;
     let fields = builder.schema().fields().clone();
@@ -163,15 +167,15 @@ fn read_parquet_batches(
                 next = i + 1;
             }
             None => positions.push(None),
-            Some(_) => return Err(format!("{}: not a file of this table (its columns differ)", path.display())),
+            Some(_) => return Err(foreign(path, "its columns differ")),
         }
     }
     if positions.iter().flatten().count() != fields.len() {
-        return Err(format!("{}: not a file of this table (its columns differ)", path.display()));
+        return Err(foreign(path, "its columns differ"));
     }
     if let Some(column) = mask_key_only {
         let Some(Some(at)) = positions.get(column) else {
-            return Err(format!("{}: not a file of this table (no key column)", path.display()));
+            return Err(foreign(path, "no key column"));
         };
         let mask = ProjectionMask::roots(builder.parquet_schema(), [*at]);
         let reader =
@@ -205,7 +209,7 @@ pub fn moved_keys(
     def: &TableDef,
     base: Option<&Path>,
     batch_keys: &BatchKeys,
-) -> Result<(HashSet<u128>, BTreeSet<i32>), String> {
+) -> Result<(HashSet<u128>, BTreeSet<i32>), TableError> {
     let mut moved = HashSet::new();
     let mut from = BTreeSet::new();
     if batch_keys.is_empty() {
@@ -237,17 +241,17 @@ struct Contents {
 }
 
 impl Contents {
-    fn new(schema: &SchemaRef) -> Result<Contents, String> {
+    fn new(schema: &SchemaRef) -> Result<Contents, TableError> {
         let fields = schema.fields().iter().take(schema.fields().len() - 1);
         let converter = RowConverter::new(fields.map(|f| SortField::new(f.data_type().clone())).collect())
-            .map_err(|e| e.to_string())?;
+            .map_err(TableError::from)?;
         Ok(Contents { converter, rows: HashMap::new() })
     }
 
-    fn of(&mut self, index: usize, batch: &RecordBatch) -> Result<&Rows, String> {
+    fn of(&mut self, index: usize, batch: &RecordBatch) -> Result<&Rows, TableError> {
         if !self.rows.contains_key(&index) {
             let columns: Vec<ArrayRef> = batch.columns()[..batch.num_columns() - 1].to_vec();
-            let rows = self.converter.convert_columns(&columns).map_err(|e| e.to_string())?;
+            let rows = self.converter.convert_columns(&columns).map_err(TableError::from)?;
             self.rows.insert(index, rows);
         }
         Ok(&self.rows[&index])
@@ -259,7 +263,7 @@ impl Contents {
         a_batch: &RecordBatch,
         b: (usize, usize),
         b_batch: &RecordBatch,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, TableError> {
         let left = self.of(a.0, a_batch)?.row(a.1).owned();
         Ok(left.row() == self.of(b.0, b_batch)?.row(b.1))
     }
@@ -276,7 +280,7 @@ pub fn merge_table(
     moved_from: &BTreeSet<i32>,
     out: &Path,
     history: &mut HistoryWriter,
-) -> Result<MergeOutcome, String> {
+) -> Result<MergeOutcome, TableError> {
     let existing = partitions(base)?;
     let months: BTreeSet<i32> = spilled.keys().chain(moved_from.iter()).copied().collect();
     let mut outcome = MergeOutcome::default();
@@ -379,7 +383,7 @@ pub fn merge_table(
         let mut superseded: Vec<(usize, usize)> = superseded.into_iter().collect();
         superseded.sort_unstable();
         for chunk in superseded.chunks(BATCH_ROWS) {
-            history.write(&interleave_record_batch(&refs, chunk).map_err(|e| e.to_string())?)?;
+            history.write(&interleave_record_batch(&refs, chunk).map_err(TableError::from)?)?;
         }
         outcome.rewritten.insert(name);
     }
@@ -400,7 +404,7 @@ impl HistoryWriter {
         HistoryWriter { path, def, batch: batch.to_owned(), writer: None }
     }
 
-    fn write(&mut self, rows: &RecordBatch) -> Result<(), String> {
+    fn write(&mut self, rows: &RecordBatch) -> Result<(), TableError> {
         if rows.num_rows() == 0 {
             return Ok(());
         }
@@ -420,12 +424,12 @@ impl HistoryWriter {
         };
         let mut arrays = rows.columns().to_vec();
         arrays.push(Arc::new(StringArray::from(vec![Some(self.batch.as_str()); rows.num_rows()])));
-        let batch = RecordBatch::try_new(history_schema, arrays).map_err(|e| e.to_string())?;
+        let batch = RecordBatch::try_new(history_schema, arrays).map_err(TableError::from)?;
         writer.write(&batch).map_err(|e| read_error(&self.path, e))
     }
 
     /// Closes the file, if one was started.
-    pub fn finish(self) -> Result<(), String> {
+    pub fn finish(self) -> Result<(), TableError> {
         match self.writer {
             Some(writer) => writer.close().map(|_| ()).map_err(|e| read_error(&self.path, e)),
             None => Ok(()),

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{
     BatchBuilder, CALLS, CALLS_PII, Cell, INGEST_BATCHES, INGEST_FILES, ParquetAppender, QUARANTINE, QUARANTINE_PII,
-    TableDef, Value, WORK_ORDERS, read_parquet, read_text_column,
+    TableDef, TableError, Value, WORK_ORDERS, read_parquet, read_text_column,
 };
 use crate::city::{CityProfile, Inference};
 use crate::contract::{Call, Reason, Table, Violation, WorkOrder};
@@ -45,6 +45,14 @@ pub enum IngestError {
     /// An input file was refused whole.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// A warehouse table's rows could not be built, read or written.
+    #[error("table {table}: {source}")]
+    Table {
+        /// The table.
+        table: &'static str,
+        /// What went wrong.
+        source: TableError,
+    },
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     File {
@@ -202,7 +210,7 @@ impl CallOut {
     }
 
     /// Appends the analyst row and the restricted row.
-    fn push(&self, batch: &str, calls: &mut BatchBuilder, pii: &mut BatchBuilder) -> Result<(), String> {
+    fn push(&self, batch: &str, calls: &mut BatchBuilder, pii: &mut BatchBuilder) -> Result<(), TableError> {
         let call = &self.call;
         let (lon, lat) = call.lon_lat.map_or((None, None), |(lon, lat)| (Some(lon), Some(lat)));
         calls.push(&[
@@ -252,7 +260,7 @@ impl CallOut {
     }
 }
 
-fn push_order(order: &WorkOrder, batch: &str, orders: &mut BatchBuilder) -> Result<(), String> {
+fn push_order(order: &WorkOrder, batch: &str, orders: &mut BatchBuilder) -> Result<(), TableError> {
     orders.push(&[
         Cell::Text(Some(&order.order_id)),
         Cell::Text(Some(&order.call_id)),
@@ -349,7 +357,10 @@ fn appender(commit: &Commit<'_>, def: &'static TableDef, batch: &str) -> Result<
 }
 
 fn finish_appender(appender: ParquetAppender, def: &TableDef) -> Result<(), IngestError> {
-    appender.finish().map(|_| ()).map_err(|message| IngestError::File { path: PathBuf::from(def.name), message })
+    appender
+        .finish()
+        .map(|_| ())
+        .map_err(|e| IngestError::File { path: PathBuf::from(def.name), message: e.to_string() })
 }
 
 /// Records handed from the reading thread to the workers at a time.
@@ -411,7 +422,7 @@ impl BatchSink<'_> {
         file_name: &str,
         record: &SourceRecord,
         violation: &Violation,
-    ) -> Result<(), String> {
+    ) -> Result<(), TableError> {
         let (safe, raw) = quarantine_records(table, record.fields.as_deref().ok(), self.key, &self.norm);
         let line = Cell::Int(Some(record.line as i64));
         self.quarantine.push(&[
@@ -442,7 +453,7 @@ impl BatchSink<'_> {
         checked: Checked,
         summary: &mut IngestSummary,
         outcome: &mut FileOutcome,
-    ) -> Result<Option<(i32, CheckedRow)>, String> {
+    ) -> Result<Option<(i32, CheckedRow)>, TableError> {
         let violation = match checked.row {
             Ok(row) => {
                 let keys = match row {
@@ -467,7 +478,7 @@ impl BatchSink<'_> {
     }
 
     /// Writes rows built by [`build_batches`] to the spills.
-    fn spill(&mut self, built: Vec<(SpillTable, i32, RecordBatch)>) -> Result<(), String> {
+    fn spill(&mut self, built: Vec<(SpillTable, i32, RecordBatch)>) -> Result<(), TableError> {
         for (table, month, batch) in built {
             let spill = match table {
                 SpillTable::Calls => &mut self.calls,
@@ -489,7 +500,7 @@ enum SpillTable {
 }
 
 /// Builds Arrow batches, by table and month, of rows taken from one chunk.
-fn build_batches(rows: &[(i32, CheckedRow)], batch: &str) -> Result<Vec<(SpillTable, i32, RecordBatch)>, String> {
+fn build_batches(rows: &[(i32, CheckedRow)], batch: &str) -> Result<Vec<(SpillTable, i32, RecordBatch)>, TableError> {
     let mut calls: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
     let mut calls_pii: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
     let mut orders: BTreeMap<i32, BatchBuilder> = BTreeMap::new();
@@ -589,8 +600,8 @@ struct MergePlan {
     moved_from: std::collections::BTreeSet<i32>,
 }
 
-fn merge_error(def: &TableDef, message: String) -> IngestError {
-    IngestError::File { path: PathBuf::from(def.name), message }
+fn merge_error(def: &TableDef, source: TableError) -> IngestError {
+    IngestError::Table { table: def.name, source }
 }
 
 /// Finds the rows of a keyed table that move partition (reading only the warehouse's key column).

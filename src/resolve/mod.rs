@@ -34,7 +34,7 @@ use self::profile::Profiles;
 use self::records::Records;
 use crate::catalog::TextColumn;
 use crate::catalog::resolve::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
-use crate::catalog::{Cell, ParquetAppender, TableDef};
+use crate::catalog::{Cell, ParquetAppender, TableDef, TableError};
 use crate::sql::{Session, SqlError};
 use crate::warehouse::{Warehouse, WarehouseError};
 
@@ -261,7 +261,7 @@ fn write_error(path: &Path, message: impl std::fmt::Display) -> ResolveError {
     ResolveError::Write { path: path.to_owned(), message: message.to_string() }
 }
 
-fn push_error(dir: &Path) -> impl Fn(String) -> ResolveError + '_ {
+fn push_error(dir: &Path) -> impl Fn(TableError) -> ResolveError + '_ {
     move |e| write_error(dir, e)
 }
 

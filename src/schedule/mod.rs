@@ -375,8 +375,8 @@ pub fn record(warehouse: &Warehouse, run: &RunRecord) -> Result<(), ScheduleErro
         Cell::Text(run.error.as_deref()),
         Cell::Text(Some(&who)),
     ])
-    .map_err(ScheduleError::Write)?;
-    out.finish().map_err(ScheduleError::Write)?;
+    .map_err(|e| ScheduleError::Write(e.to_string()))?;
+    out.finish().map_err(|e| ScheduleError::Write(e.to_string()))?;
     commit.commit()?;
     Ok(())
 }
@@ -419,8 +419,11 @@ pub struct PassOutcome {
     pub locked: Vec<String>,
 }
 
+/// Why a run failed, as the runner tells it (recorded in `schedule_runs.error`).
+pub type RunFailure = Box<dyn std::error::Error + Send + Sync>;
+
 /// Makes a report: returns the folder written, or why it failed.
-pub type Runner<'a> = dyn FnMut(&Job, Period) -> Result<PathBuf, String> + 'a;
+pub type Runner<'a> = dyn FnMut(&Job, Period) -> Result<PathBuf, RunFailure> + 'a;
 
 /// Runs every due period of every job once, oldest first, retrying failures with backoff;
 /// `stop` is asked between runs and before each retry (SIGTERM: the run in hand finishes, nothing
@@ -471,7 +474,7 @@ pub fn run_due(
                     }
                     Err(why) => {
                         run.status = if attempt == attempts { "gave_up" } else { "failed" };
-                        run.error = Some(why);
+                        run.error = Some(why.to_string());
                     }
                 }
                 record(warehouse, &run)?;
@@ -495,10 +498,10 @@ pub fn next_instant(jobs: &[Job], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// The runner of real reports: gathers and writes a hotspot report for the period.
-pub fn report_runner(warehouse: &Path) -> impl FnMut(&Job, Period) -> Result<PathBuf, String> + '_ {
+pub fn report_runner(warehouse: &Path) -> impl FnMut(&Job, Period) -> Result<PathBuf, RunFailure> + '_ {
     move |job, period| {
-        let data = crate::report::gather(warehouse, period).map_err(|e| e.to_string())?;
-        crate::report::write_report(&data, &job.out).map_err(|e| e.to_string())
+        let data = crate::report::gather(warehouse, period)?;
+        Ok(crate::report::write_report(&data, &job.out)?)
     }
 }
 
