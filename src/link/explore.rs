@@ -110,7 +110,8 @@ pub fn read_leads(session: &Session, limit: Option<usize>) -> Result<Vec<LeadRec
     let (_, batches) = session.collect(&format!(
         "SELECT m.lead_id, m.member, m.call_id, m.entity_id, c.received_at FROM lead_members m \
          JOIN leads l ON l.lead_id = m.lead_id LEFT JOIN calls c ON c.call_id = m.call_id \
-         WHERE l.rank <= {last_rank} ORDER BY l.rank, m.member, c.received_at, m.call_id"
+         WHERE l.rank <= {last_rank} ORDER BY l.rank, m.member, c.received_at, m.call_id, \
+         m.role = 'key_member' DESC, m.degree DESC, m.betweenness DESC, m.entity_id"
     ))?;
     for batch in &batches {
         let (ids, members, calls, entities) = (texts(batch, 0)?, texts(batch, 1)?, texts(batch, 2)?, texts(batch, 3)?);

@@ -1313,41 +1313,103 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         return None;
     }
 
-    // Key members: degree and betweenness in the tie graph of the group.
-    let mut graph: UnGraph<u32, f64> = UnGraph::new_undirected();
-    let node_of: HashMap<u32, NodeIndex> = group.iter().map(|&c| (c, graph.add_node(c))).collect();
-    for t in &inner_sorted {
-        if graph.find_edge(node_of[&t.a], node_of[&t.b]).is_none() {
-            graph.add_edge(node_of[&t.a], node_of[&t.b], t.bits);
-        }
-    }
-    let between = betweenness(&graph);
-    let mut ranked: Vec<(u32, u32, f64, usize)> = group
-        .iter()
-        .map(|&c| {
-            let n = node_of[&c];
-            let named = reports.iter().filter(|(m, _, _)| *m == c).count();
-            (c, graph.neighbors(n).count() as u32, between[n.index()], named)
-        })
-        .collect();
-    ranked.sort_by(|x, y| {
-        (y.3 + y.1 as usize, y.2).partial_cmp(&(x.3 + x.1 as usize, x.2)).unwrap_or(std::cmp::Ordering::Equal)
-    });
-    let lead_callers: Vec<u32> = ranked.iter().map(|r| r.0).collect();
-    let centrality: Vec<(u32, f64)> = ranked.iter().map(|r| (r.1, r.2)).collect();
-    let mut entities: Vec<u32> = Vec::new();
-    for &c in &lead_callers {
-        let mut own: Vec<u32> = callers.list[c as usize].clone();
-        own.sort_by_key(|&e| {
-            std::cmp::Reverse(calls.iter().filter(|&&x| incidents.list[x as usize].entity == e).count())
-        });
-        for e in own {
-            if calls.iter().any(|&x| incidents.list[x as usize].entity == e) {
-                entities.push(e);
-            }
-        }
-    }
+    let KeyMembers { callers: lead_callers, centrality, entities, first: key_member } =
+        key_members(incidents, callers, group, &inner_sorted, &reports, &calls);
 
+    let description = describe(&Facts {
+        incidents,
+        callers,
+        taxonomy,
+        group,
+        calls: &calls,
+        report_calls: &report_calls,
+        member_calls,
+        entities: entities.len(),
+        top,
+        bits: &bits,
+        inner: &inner_sorted,
+        attached,
+        extra_users,
+        serial_members,
+        named_bits,
+        reports: &reports,
+        reporters: reporters.len(),
+        kinds,
+        key_member: lead_callers.first().copied().zip(key_member),
+    });
+    Some(Lead {
+        lead_id: String::new(),
+        score,
+        calls,
+        entities,
+        reports: report_calls,
+        centrality,
+        callers: lead_callers,
+        evidence: description.evidence,
+        bits,
+        category: description.category,
+        targets: description.targets,
+        districts: description.districts,
+        span: description.span,
+    })
+}
+
+/// What a group's lead says of itself, from which its sentences are written.
+struct Facts<'a> {
+    incidents: &'a Incidents,
+    callers: &'a Callers,
+    taxonomy: &'a Taxonomy,
+    group: &'a [u32],
+    calls: &'a [u32],
+    report_calls: &'a [u32],
+    member_calls: usize,
+    entities: usize,
+    top: Option<u32>,
+    bits: &'a BTreeMap<&'static str, f64>,
+    inner: &'a [&'a Tie],
+    attached: &'a [(u32, f64, String)],
+    extra_users: usize,
+    serial_members: usize,
+    named_bits: f64,
+    reports: &'a [(u32, u32, &'a str)],
+    reporters: usize,
+    kinds: usize,
+    key_member: Option<(u32, (u32, usize))>,
+}
+
+/// A lead's sentences, main category, targets, districts and span.
+struct Description {
+    evidence: Vec<String>,
+    category: String,
+    targets: usize,
+    districts: usize,
+    span: (i64, i64),
+}
+
+/// The lead's evidence in sentences, the summary first, each kind with its bits.
+fn describe(facts: &Facts<'_>) -> Description {
+    let &Facts {
+        incidents,
+        callers,
+        taxonomy,
+        group,
+        calls,
+        report_calls,
+        member_calls,
+        entities,
+        top,
+        bits,
+        inner,
+        attached,
+        extra_users,
+        serial_members,
+        named_bits,
+        reports,
+        reporters,
+        kinds,
+        key_member,
+    } = facts;
+    let inner_sorted = inner;
     let member_set: Vec<u32> = calls.iter().copied().filter(|c| !report_calls.contains(c)).collect();
     let mut targets: HashSet<Target> = HashSet::new();
     let mut organisations: HashSet<u32> = HashSet::new();
@@ -1387,7 +1449,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
     let mut evidence = vec![format!(
         "{} caller(s) ({} resolved entities) using {} phone(s) filed {} {} call(s) {} in {} district(s) between {} and {}",
         group.len(),
-        entities.len(),
+        entities,
         phones.len(),
         member_calls,
         category_name,
@@ -1465,7 +1527,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         evidence.push(format!(
             "{} report(s) by {} other caller(s) name a member ({} by full name, {} by surname; {})",
             report_calls.len(),
-            reporters.len(),
+            reporters,
             full,
             reports.len() - full,
             shown(named_bits)
@@ -1474,32 +1536,75 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
     if kinds < 2 {
         evidence.push("one kind of evidence only: the score counts it half".to_owned());
     }
-    if let Some(first) = lead_callers.first() {
+    if let Some((first, (degree, named))) = key_member {
         let names: Vec<&str> =
-            callers.list[*first as usize].iter().map(|&e| incidents.entities.value(e)).take(3).collect();
+            callers.list[first as usize].iter().map(|&e| incidents.entities.value(e)).take(3).collect();
         evidence.push(format!(
-            "key member {} (ties to {} of {} callers, named in {} report(s))",
+            "key member {} (ties to {degree} of {} callers, named in {named} report(s))",
             names.join("/"),
-            ranked[0].1,
             group.len().saturating_sub(1),
-            ranked[0].3
         ));
     }
-    Some(Lead {
-        lead_id: String::new(),
-        score,
-        calls,
-        entities,
-        reports: report_calls,
-        centrality,
-        callers: lead_callers,
-        evidence,
-        bits,
-        category: category_code,
-        targets: targets.len(),
-        districts: districts.len(),
-        span,
-    })
+    Description { evidence, category: category_code, targets: targets.len(), districts: districts.len(), span }
+}
+
+/// The key members of a group, best first: the most tied and most named callers (degree in the
+/// group's tie graph plus reports naming them, then betweenness), with their entities that hold
+/// any of the lead's calls.
+struct KeyMembers {
+    /// Member callers, key members first.
+    callers: Vec<u32>,
+    /// Degree and betweenness of each, same order.
+    centrality: Vec<(u32, f64)>,
+    /// Their entities, in the same order, each caller's busiest first.
+    entities: Vec<u32>,
+    /// The key member's ties and the reports naming them.
+    first: Option<(u32, usize)>,
+}
+
+fn key_members(
+    incidents: &Incidents,
+    callers: &Callers,
+    group: &[u32],
+    inner_sorted: &[&Tie],
+    reports: &[(u32, u32, &str)],
+    calls: &[u32],
+) -> KeyMembers {
+    let mut graph: UnGraph<u32, f64> = UnGraph::new_undirected();
+    let node_of: HashMap<u32, NodeIndex> = group.iter().map(|&c| (c, graph.add_node(c))).collect();
+    for t in inner_sorted {
+        if graph.find_edge(node_of[&t.a], node_of[&t.b]).is_none() {
+            graph.add_edge(node_of[&t.a], node_of[&t.b], t.bits);
+        }
+    }
+    let between = betweenness(&graph);
+    let mut ranked: Vec<(u32, u32, f64, usize)> = group
+        .iter()
+        .map(|&c| {
+            let n = node_of[&c];
+            let named = reports.iter().filter(|(m, _, _)| *m == c).count();
+            (c, graph.neighbors(n).count() as u32, between[n.index()], named)
+        })
+        .collect();
+    ranked.sort_by(|x, y| {
+        (y.3 + y.1 as usize, y.2).partial_cmp(&(x.3 + x.1 as usize, x.2)).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let lead_callers: Vec<u32> = ranked.iter().map(|r| r.0).collect();
+    let centrality: Vec<(u32, f64)> = ranked.iter().map(|r| (r.1, r.2)).collect();
+    let mut entities: Vec<u32> = Vec::new();
+    for &c in &lead_callers {
+        let mut own: Vec<u32> = callers.list[c as usize].clone();
+        own.sort_by_key(|&e| {
+            std::cmp::Reverse(calls.iter().filter(|&&x| incidents.list[x as usize].entity == e).count())
+        });
+        for e in own {
+            if calls.iter().any(|&x| incidents.list[x as usize].entity == e) {
+                entities.push(e);
+            }
+        }
+    }
+
+    KeyMembers { first: ranked.first().map(|r| (r.1, r.3)), callers: lead_callers, centrality, entities }
 }
 
 /// The callers each report's named person fits.
