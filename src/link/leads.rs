@@ -97,9 +97,6 @@ pub enum TieKind {
     NamesOther,
     /// Calls of both about the same kind of matter at the same place within three hours, on several days.
     SameHour,
-    /// Both give one rare full name in calls of one category: one person on several phones that
-    /// resolution kept apart. It joins their groups and adds no bits of acting together.
-    SameName,
 }
 
 impl TieKind {
@@ -113,7 +110,6 @@ impl TieKind {
             TieKind::SharedMention => "shared_mention",
             TieKind::NamesOther => "names_other",
             TieKind::SameHour => "same_hour",
-            TieKind::SameName => "same_name",
         }
     }
 }
@@ -135,7 +131,8 @@ pub struct Tie {
     pub detail: String,
 }
 
-/// Callers: resolved entities, joined when they share a phone under the same surname.
+/// Callers: resolved entities, joined when they share a phone under the same surname, or give one
+/// rare full name.
 #[derive(Debug, Default)]
 pub struct Callers {
     /// Caller of each entity.
@@ -302,6 +299,31 @@ impl Callers {
                         (Some(x), Some(y)) if x != y
                     );
                     if same_surname && !(other_names && other_sex) {
+                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                        if ra != rb {
+                            parent[ra.max(rb) as usize] = ra.min(rb);
+                        }
+                    }
+                }
+            }
+        }
+        // One full name that few resolved callers give, in calls of a category both make: one person
+        // on several phones that resolution kept apart (a new phone, a typo of the number).
+        let mut categories: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); n];
+        for x in &incidents.list {
+            categories[x.entity as usize].insert(x.category);
+        }
+        let mut entities_of_name: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for (&entity, names) in &incidents.full_names {
+            for &f in names {
+                entities_of_name.entry(f).or_default().push(entity);
+            }
+        }
+        for list in entities_of_name.values_mut().filter(|l| (2..=RARE_NAME_ENTITIES).contains(&l.len())) {
+            list.sort_unstable();
+            for (i, &a) in list.iter().enumerate() {
+                for &b in &list[i + 1..] {
+                    if !categories[a as usize].is_disjoint(&categories[b as usize]) {
                         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
                         if ra != rb {
                             parent[ra.max(rb) as usize] = ra.min(rb);
@@ -607,8 +629,6 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         mention_bits,
     };
 
-    out.extend(same_name_ties(incidents, callers, rates.full_name_bits));
-
     // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
     // in the category of the call that fits.
     let mut fitting: BTreeMap<u32, Vec<(u32, u32, bool)>> = BTreeMap::new();
@@ -673,47 +693,6 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
-}
-
-/// Ties of callers who give one full name that at most [`RARE_NAME_ENTITIES`] resolved callers
-/// give, each with two or more calls of one category: weighed like a report naming a caller by
-/// full name, less log₂ of how many give it.
-fn same_name_ties(incidents: &Incidents, callers: &Callers, full_name_bits: f64) -> Vec<Tie> {
-    let mut entities_of_name: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (&entity, names) in &incidents.full_names {
-        for &f in names {
-            entities_of_name.entry(f).or_default().push(entity);
-        }
-    }
-    let repeat_categories = |c: u32| -> BTreeSet<u32> {
-        let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
-        for &x in &callers.calls[c as usize] {
-            *counts.entry(incidents.list[x as usize].category).or_default() += 1;
-        }
-        counts.into_iter().filter(|(_, n)| *n >= 2).map(|(k, _)| k).collect()
-    };
-    let mut out = Vec::new();
-    for entities in entities_of_name.values().filter(|e| (2..=RARE_NAME_ENTITIES).contains(&e.len())) {
-        let mut list: Vec<u32> = entities.iter().map(|&e| callers.of_entity[e as usize]).collect();
-        list.sort_unstable();
-        list.dedup();
-        let bits = (full_name_bits - (entities.len() as f64).log2()).max(0.0);
-        for (i, &a) in list.iter().enumerate() {
-            for &b in &list[i + 1..] {
-                if bits >= MIN_TIE_BITS && !repeat_categories(a).is_disjoint(&repeat_categories(b)) {
-                    out.push(Tie {
-                        a,
-                        b,
-                        kind: TieKind::SameName,
-                        count: 1,
-                        bits,
-                        detail: "both give one rare full name in calls of one category".to_owned(),
-                    });
-                }
-            }
-        }
-    }
-    out
 }
 
 /// A full name the calls of more callers than this hold is a word or a public figure, not a
@@ -1218,7 +1197,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         return None;
     }
     let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for t in inner_sorted.iter().filter(|t| !matches!(t.kind, TieKind::SharedPhone | TieKind::SameName)) {
+    for t in inner_sorted.iter().filter(|t| t.kind != TieKind::SharedPhone) {
         *bits.entry(t.kind.name()).or_default() += t.bits;
     }
     // A phone counts once per caller beyond the first who used it.
@@ -1508,12 +1487,6 @@ fn describe(facts: &Facts<'_>) -> Description {
             "members fit the person named in the same report(s) ({} time(s); {})",
             count_of(TieKind::NamedTogether),
             shown(*b)
-        ));
-    }
-    let same_name = count_of(TieKind::SameName);
-    if same_name > 0 {
-        evidence.push(format!(
-            "{same_name} pair(s) of members give one rare full name, taken for one person on several phones (no bits)"
         ));
     }
     if let Some(b) = bits.get("serial_claims") {
@@ -2002,6 +1975,9 @@ mod tests {
             (5, 2, "wang", Some("wangjianguo"), Some(false)),
             // Another surname on that phone: somebody else.
             (6, 2, "chen", Some("chenchao"), Some(false)),
+            // 赵洁菲 on two phones: one person.
+            (7, 3, "zhao", Some("zhaojiefei"), Some(true)),
+            (8, 4, "zhao", Some("zhaojiefei"), Some(true)),
         ]);
         let callers = Callers::build(&x);
         let caller = |e: usize| callers.of_entity[e];
@@ -2009,6 +1985,7 @@ mod tests {
         assert_eq!(caller(2), caller(3));
         assert_eq!(caller(4), caller(5));
         assert_ne!(caller(5), caller(6));
+        assert_eq!(caller(7), caller(8));
     }
 
     #[test]
