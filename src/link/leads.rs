@@ -313,14 +313,8 @@ impl Callers {
         for x in &incidents.list {
             categories[x.entity as usize].insert(x.category);
         }
-        let mut entities_of_name: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-        for (&entity, names) in &incidents.full_names {
-            for &f in names {
-                entities_of_name.entry(f).or_default().push(entity);
-            }
-        }
-        for list in entities_of_name.values_mut().filter(|l| (2..=RARE_NAME_ENTITIES).contains(&l.len())) {
-            list.sort_unstable();
+        let entities_of_name = incidents.entities_by_full_name();
+        for list in entities_of_name.values().filter(|l| (2..=RARE_NAME_ENTITIES).contains(&l.len())) {
             for (i, &a) in list.iter().enumerate() {
                 for &b in &list[i + 1..] {
                     if !categories[a as usize].is_disjoint(&categories[b as usize]) {
@@ -708,12 +702,7 @@ fn full_name_mentions(incidents: &Incidents, callers: &Callers, links: &[CallLin
         .filter(|l| l.evidence == Evidence::NamedPerson && l.detail.contains("full name"))
         .map(|l| (l.b, callers.of_call(incidents, l.a)))
         .collect();
-    let mut entities_of_name: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (&entity, names) in &incidents.full_names {
-        for &f in names {
-            entities_of_name.entry(f).or_default().push(entity);
-        }
-    }
+    let entities_of_name = incidents.entities_by_full_name();
     let mut naming_callers: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
     for (&call, names) in &incidents.name_mentions {
         for &f in names {

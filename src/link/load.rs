@@ -448,6 +448,20 @@ impl Incidents {
         }
     }
 
+    /// The entities that gave each full name (pinyin), in order.
+    pub fn entities_by_full_name(&self) -> std::collections::BTreeMap<u32, Vec<u32>> {
+        let mut out: std::collections::BTreeMap<u32, Vec<u32>> = std::collections::BTreeMap::new();
+        for (&entity, names) in &self.full_names {
+            for &f in names {
+                out.entry(f).or_default().push(entity);
+            }
+        }
+        for list in out.values_mut() {
+            list.sort_unstable();
+        }
+        out
+    }
+
     /// The organisations a narrative mentions by any spelling seen in a counterparty field.
     pub fn organisations_mentioned(&self, narrative: &str) -> Vec<u32> {
         let spellings = &self.organisation_spellings;
