@@ -129,6 +129,9 @@ pub struct Tie {
     pub bits: f64,
     /// In words.
     pub detail: String,
+    /// The calls that show the tie, for kinds whose calls no link records (the naming calls, the
+    /// calls within hours of each other); empty for the others.
+    pub calls: Vec<u32>,
 }
 
 /// Callers: resolved entities, joined when they share a phone under the same surname, or give one
@@ -577,6 +580,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
                     "{k} targets in common where chance explains {lambda:.2}; both among the {} callers with {fewer} or more targets of the category",
                     serial.at_least(category, fewer)
                 ),
+                calls: Vec::new(),
             });
             continue;
         }
@@ -591,6 +595,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
                 count: k,
                 bits,
                 detail: format!("{k} targets in common where chance explains {lambda:.2}"),
+                calls: Vec::new(),
             });
         }
     }
@@ -649,7 +654,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         }
     }
     // A repeat caller who names another repeat caller of the same category by full name.
-    let mut names: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    let mut names: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
     for (call, named) in full_name_mentions(incidents, callers, links) {
         let by = callers.of_call(incidents, call);
         let category = incidents.list[call as usize].category;
@@ -657,10 +662,11 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].category == category).count() >= 2
         };
         if named != by && repeat(named) && repeat(by) {
-            *names.entry((named.min(by), named.max(by))).or_default() += 1;
+            names.entry((named.min(by), named.max(by))).or_default().push(call);
         }
     }
-    for ((a, b), n) in names {
+    for ((a, b), calls) in names {
+        let n = calls.len() as u32;
         out.push(Tie {
             a,
             b,
@@ -668,6 +674,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             count: n,
             bits: (f64::from(n) * rates.full_name_bits).min(MAX_TIE_BITS),
             detail: format!("one names the other by full name in {n} call(s)"),
+            calls,
         });
     }
     for ((a, b), (n, bits)) in together {
@@ -678,6 +685,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             count: n,
             bits: bits.min(MAX_TIE_BITS),
             detail: format!("both fit the person {n} report(s) name"),
+            calls: Vec::new(),
         });
     }
     // Keep the pairs whose evidence adds up.
@@ -754,32 +762,90 @@ fn shared_phone_ties(incidents: &Incidents, callers: &Callers, out: &mut Vec<Tie
     let mut phone_pairs: Vec<((u32, u32), (u32, f64))> = phone_pairs.into_iter().collect();
     phone_pairs.sort_unstable_by_key(|x| x.0);
     for ((a, b), (n, bits)) in phone_pairs {
-        out.push(Tie { a, b, kind: TieKind::SharedPhone, count: n, bits, detail: format!("{n} phone(s) in common") });
+        out.push(Tie {
+            a,
+            b,
+            kind: TieKind::SharedPhone,
+            count: n,
+            bits,
+            detail: format!("{n} phone(s) in common"),
+            calls: Vec::new(),
+        });
     }
     shared_phone_bits
 }
 
-/// Ties of callers whose narratives are near-identical about different targets far apart,
+/// Two callers, the lower index first.
+type CallerPair = (u32, u32);
+
+/// A clause on more calls than this is one caller's habit or the category's wording, too common
+/// to pair every two of its calls.
+const MAX_PHRASE_CALLS: usize = 200;
+
+/// Ties of callers whose narratives are near-identical (or repeat a rare clause word for word)
+/// about different targets far apart,
 /// weighed against how often the category's templates make strangers' narratives alike; returns
 /// the warehouse-wide rate of such pairs in bits.
 fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out: &mut Vec<Tie>) -> f64 {
     // Near-identical narratives about different targets far apart. Templates make strangers'
     // narratives alike too, so the overlap is weighed against the rate of such pairs in the
     // category: λ = Σ_c n_A(c) · n_B(c) · q(c), q(c) = such pairs / pairs of calls of c.
-    let mut script_pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    // Pairs of calls alike: near-identical narratives, or narratives that repeat a clause few
+    // callers use, word for word.
+    let mut alike: BTreeSet<(u32, u32)> = links
+        .iter()
+        .filter(|l| l.evidence == Evidence::SimilarNarrative)
+        .map(|l| (l.a.min(l.b), l.a.max(l.b)))
+        .collect();
+    let mut calls_of_phrase: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (&call, phrases) in &incidents.phrases {
+        for &h in phrases {
+            calls_of_phrase.entry(h).or_default().push(call);
+        }
+    }
+    // A script is the caller's way of putting things: only callers who use the clause on two calls
+    // or more, and on a third of their calls of the category at least, pair by it (a template's
+    // chance variant seldom falls twice to one caller, and a heavy caller's many calls are not a
+    // script for having two clauses alike).
+    let mut calls_in: HashMap<(u32, u32), usize> = HashMap::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &x in calls {
+            *calls_in.entry((c as u32, incidents.list[x as usize].category)).or_default() += 1;
+        }
+    }
+    for calls in calls_of_phrase.values().filter(|c| c.len() <= MAX_PHRASE_CALLS) {
+        let mut uses: HashMap<(u32, u32), usize> = HashMap::new();
+        let key = |x: u32| (callers.of_call(incidents, x), incidents.list[x as usize].category);
+        for &x in calls {
+            *uses.entry(key(x)).or_default() += 1;
+        }
+        let habit = |x: u32| {
+            let n = uses[&key(x)];
+            n >= 2 && 3 * n >= calls_in.get(&key(x)).copied().unwrap_or(0)
+        };
+        let repeated: Vec<u32> = calls.iter().copied().filter(|&x| habit(x)).collect();
+        for (i, &x) in repeated.iter().enumerate() {
+            for &y in &repeated[i + 1..] {
+                alike.insert((x.min(y), x.max(y)));
+            }
+        }
+    }
+    let mut script_pairs: HashMap<(u32, u32), (u32, BTreeSet<u32>)> = HashMap::new();
     let mut pairs_in: HashMap<u32, f64> = HashMap::new();
-    for link in links.iter().filter(|l| l.evidence == Evidence::SimilarNarrative) {
-        let (ca, cb) = (callers.of_call(incidents, link.a), callers.of_call(incidents, link.b));
-        let (x, y) = (&incidents.list[link.a as usize], &incidents.list[link.b as usize]);
+    for (a, b) in alike {
+        let (ca, cb) = (callers.of_call(incidents, a), callers.of_call(incidents, b));
+        let (x, y) = (&incidents.list[a as usize], &incidents.list[b as usize]);
         let far_apart = match (x.point, y.point) {
             (Some(p), Some(q)) => metres_between(p, q) > 1_000.0,
             _ => x.district.is_some() && y.district.is_some() && x.district != y.district,
         };
-        if ca == cb || target(incidents, link.a) == target(incidents, link.b) || !far_apart {
+        if ca == cb || x.category != y.category || target(incidents, a) == target(incidents, b) || !far_apart {
             continue;
         }
         *pairs_in.entry(x.category).or_default() += 1.0;
-        *script_pairs.entry((ca.min(cb), ca.max(cb))).or_default() += 1;
+        let slot = script_pairs.entry((ca.min(cb), ca.max(cb))).or_default();
+        slot.0 += 1;
+        slot.1.extend([a, b]);
     }
     let mut calls_of: HashMap<u32, f64> = HashMap::new();
     for calls in &callers.calls {
@@ -806,9 +872,10 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
     let total_pairs: f64 = pairs_in.values().sum();
     let all_pairs: f64 = calls_of.values().map(|n| n * (n - 1.0) / 2.0).sum::<f64>().max(1.0);
     let script_pair_bits = (-(total_pairs / all_pairs).max(1e-12).log2()).clamp(0.0, MAX_TIE_BITS);
-    let mut script_pairs: Vec<((u32, u32), u32)> = script_pairs.into_iter().filter(|(_, n)| *n >= 2).collect();
+    let mut script_pairs: Vec<(CallerPair, (u32, BTreeSet<u32>))> =
+        script_pairs.into_iter().filter(|(_, (n, _))| *n >= 2).collect();
     script_pairs.sort_unstable();
-    for ((a, b), n) in script_pairs {
+    for ((a, b), (n, calls)) in script_pairs {
         let (ma, mb) = (calls_by_category(a), calls_by_category(b));
         let lambda: f64 =
             ma.iter().map(|(c, na)| na * mb.get(c).copied().unwrap_or(0.0) * rate.get(c).copied().unwrap_or(0.0)).sum();
@@ -821,8 +888,9 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
                 count: n,
                 bits,
                 detail: format!(
-                    "{n} pairs of near-identical narratives about different targets where templates explain {lambda:.2}"
+                    "{n} pairs of near-identical narratives or copied clauses about different targets where templates explain {lambda:.2}"
                 ),
+                calls: calls.into_iter().collect(),
             });
         }
     }
@@ -906,6 +974,7 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
                 count: n,
                 bits: total.min(MAX_TIE_BITS),
                 detail: format!("{} named in calls of both", what.join(", ")),
+                calls: Vec::new(),
             }
         })
         .collect();
@@ -952,7 +1021,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
     };
     let mut district_rate: HashMap<Key, f64> = HashMap::new();
     let mut cell_coincidences: HashMap<(u32, (i32, i32)), f64> = HashMap::new();
-    let mut days: BTreeMap<(u32, u32), BTreeSet<i64>> = BTreeMap::new();
+    let mut days: BTreeMap<(u32, u32), (BTreeSet<i64>, BTreeSet<u32>)> = BTreeMap::new();
     let mut calls_of: HashMap<(u32, Key), Vec<u32>> = HashMap::new();
     for (key, list) in by_key.iter_mut() {
         list.sort_unstable();
@@ -981,7 +1050,9 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                 if let Some(cell) = busy_cell(key.0, x).filter(|c| busy_cell(key.0, y) == Some(*c)) {
                     *cell_coincidences.entry(cell).or_default() += 1.0;
                 }
-                days.entry((cx.min(cy), cx.max(cy))).or_default().insert(t.div_euclid(86_400_000_000));
+                let slot = days.entry((cx.min(cy), cx.max(cy))).or_default();
+                slot.0.insert(t.div_euclid(86_400_000_000));
+                slot.1.extend([x, y]);
             }
         }
         let pairs = pairs_of(&per_caller);
@@ -996,7 +1067,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
         keys_of.entry(*c).or_default().push(*key);
     }
     let mut out = Vec::new();
-    for ((a, b), on) in days {
+    for ((a, b), (on, together)) in days {
         let k = on.len() as u32;
         if k < 2 {
             continue;
@@ -1025,6 +1096,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                 detail: format!(
                     "within three hours of each other at one place on {k} days where chance explains {lambda:.3}"
                 ),
+                calls: together.into_iter().collect(),
             });
         }
     }
@@ -1878,7 +1950,7 @@ fn evidence_calls(
             .chain(own)
             .any(|v| mention_owners.get(v).is_some_and(|o| o.len() > 1))
     };
-    let mut out = Vec::new();
+    let mut out: Vec<u32> = ties.iter().flat_map(|t| t.calls.iter().copied()).collect();
     for &c in group {
         for &call in &callers.calls[c as usize] {
             let x = &incidents.list[call as usize];
@@ -1948,6 +2020,39 @@ mod tests {
             });
         }
         incidents
+    }
+
+    #[test]
+    fn callers_who_each_repeat_a_rare_clause_share_a_script_and_a_heavy_caller_does_not() {
+        // Entities 0 and 1 (two calls each) and 2 (nine calls) with their own phones and names;
+        // 3 and 4 are strangers who use the clause once each.
+        let mut calls: Vec<Call<'_>> = vec![(0, 0, "xiao", None, None), (0, 0, "xiao", None, None)];
+        calls.extend([(1, 1, "xiao", None, None), (1, 1, "xiao", None, None)]);
+        calls.extend((0..9).map(|_| (2, 2, "wang", None, None)));
+        calls.extend([(3, 3, "li", None, None), (4, 4, "zhao", None, None)]);
+        let mut incidents = incidents(&calls);
+        let script = "其称已多次协商无果，要求依法处理并书面答复。";
+        let mut narratives = Vec::new();
+        for (i, x) in incidents.list.iter_mut().enumerate() {
+            // Every call about its own organisation, in districts that alternate.
+            x.organisation = Some(i as u32);
+            x.district = Some(i as u32 % 2);
+            let own = format!("来电人称第{i}家物业停其家水电");
+            let heavy_without = x.entity == 2 && i % 5 != 0;
+            narratives.push(if heavy_without { format!("{own}。") } else { format!("{own}，{script}") });
+        }
+        incidents.phrases = crate::link::load::shared_phrases(&incidents.list, &narratives);
+        let callers = Callers::build(&incidents);
+        let mut out = Vec::new();
+        script_ties(&incidents, &callers, &[], &mut out);
+        let pairs: Vec<(u32, u32)> = out
+            .iter()
+            .filter(|t| t.kind == TieKind::Script)
+            .map(|t| (callers.list[t.a as usize][0], callers.list[t.b as usize][0]))
+            .collect();
+        assert_eq!(pairs, [(0, 1)], "{out:?}");
+        let tie = out.iter().find(|t| t.kind == TieKind::Script).expect("a script tie");
+        assert_eq!(tie.calls, [0, 1, 2, 3], "the calls that show it");
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub struct Incidents {
     pub shingles: Vec<Vec<u32>>,
     /// Every shingle of the narratives that have rare ones (empty otherwise), to verify candidates.
     pub full_shingles: Vec<Vec<u32>>,
+    /// The clauses of each original call's narrative that other entities' calls repeat word for
+    /// word (at least 2 and at most [`MAX_PHRASE_ENTITIES`] entities use each), by call.
+    pub phrases: HashMap<u32, Vec<u64>>,
     /// Plates, phones and ID numbers named in calls' words (`plate:鄂E12345`; never written out).
     pub mention_values: Interner,
     /// The identifiers each original call names, by call.
@@ -267,6 +270,7 @@ impl Incidents {
         let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
         incidents.read_mentions(&raw_counterparty, &narratives, &own_identifiers, &area_code);
         (incidents.shingles, incidents.full_shingles) = rare_shingles(&narratives);
+        incidents.phrases = shared_phrases(&incidents.list, &narratives);
         Ok(incidents)
     }
 
@@ -488,6 +492,35 @@ impl Incidents {
 fn has_rows(session: &Session, table: &str) -> Result<bool, LinkError> {
     let (_, batches) = session.collect(&format!("SELECT 1 FROM {table} LIMIT 1"))?;
     Ok(batches.iter().any(|b| b.num_rows() > 0))
+}
+
+/// A clause more entities than this use is the category's stock wording, not one group's script.
+pub const MAX_PHRASE_ENTITIES: usize = 40;
+
+/// The clauses of each original call that between 2 and [`MAX_PHRASE_ENTITIES`] entities use.
+pub(crate) fn shared_phrases(list: &[Incident], narratives: &[String]) -> HashMap<u32, Vec<u64>> {
+    let per_call: Vec<Vec<u64>> = narratives
+        .par_iter()
+        .enumerate()
+        .map(|(i, n)| if list[i].source.is_some() { Vec::new() } else { super::text::clauses(n) })
+        .collect();
+    let mut users: Vec<(u64, u32)> =
+        per_call.iter().enumerate().flat_map(|(i, hashes)| hashes.iter().map(move |&h| (h, list[i].entity))).collect();
+    users.par_sort_unstable();
+    users.dedup();
+    let mut entities: HashMap<u64, usize> = HashMap::new();
+    for (h, _) in &users {
+        *entities.entry(*h).or_default() += 1;
+    }
+    per_call
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, hashes)| {
+            let kept: Vec<u64> =
+                hashes.into_iter().filter(|h| (2..=MAX_PHRASE_ENTITIES).contains(&entities[h])).collect();
+            (!kept.is_empty()).then_some((i as u32, kept))
+        })
+        .collect()
 }
 
 /// The shingles of each narrative that are rare in the whole collection: template wording that

@@ -1,4 +1,5 @@
-//! The rare character shingles of a narrative that near-duplicate detection (MinHash/LSH) compares.
+//! The rare character shingles of a narrative that near-duplicate detection (MinHash/LSH) compares,
+//! and the clauses a copied script repeats word for word.
 
 /// Hashes of a narrative's character trigrams, digits folded to one symbol (so amounts and
 /// house numbers do not make two copies of one story differ), sorted and without repeats.
@@ -59,6 +60,35 @@ pub fn band_keys(set: &[u32]) -> [u64; MINHASH_BANDS] {
     keys
 }
 
+/// Punctuation that ends a clause.
+const CLAUSE_ENDS: [char; 12] = ['。', '，', '；', '！', '？', ',', ';', '!', '?', '\n', '：', ':'];
+
+/// A clause shorter than this (letters and digits) is stock wording (`请求处理`), not a script.
+pub const MIN_CLAUSE_CHARS: usize = 8;
+
+/// Hashes of a narrative's clauses (split at sentence and clause punctuation), each of its letters
+/// and digits only and at least [`MIN_CLAUSE_CHARS`] long; sorted and without repeats. A script's
+/// sentence copied onto calls about different targets gives one hash on each, however the rest of
+/// the story differs.
+pub fn clauses(narrative: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = narrative
+        .split(CLAUSE_ENDS)
+        .filter_map(|clause| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut n = 0usize;
+            for c in clause.chars().filter(|c| c.is_alphanumeric()) {
+                h ^= u64::from(u32::from(c));
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+                n += 1;
+            }
+            (n >= MIN_CLAUSE_CHARS).then(|| mix(h))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Jaccard similarity of two sorted sets.
 pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
     let (mut i, mut j, mut both) = (0, 0, 0usize);
@@ -97,5 +127,16 @@ mod tests {
         assert!(!ka.iter().zip(&kc).any(|(x, y)| x == y));
         // Amounts do not matter.
         assert_eq!(shingles("索要赔偿5000元"), shingles("索要赔偿80000元"));
+    }
+
+    #[test]
+    fn a_copied_clause_hashes_alike_in_different_stories() {
+        let a = clauses("来电人称万科物业停其家水电，请求处理。其称已多次协商无果，要求依法处理并书面答复。");
+        let b = clauses("来电人称龙湖物业以未交物业费为由停水，要求处理。其称已多次协商无果，要求依法处理并书面答复");
+        let shared: Vec<&u64> = a.iter().filter(|h| b.contains(h)).collect();
+        // 其称已多次协商无果 and 要求依法处理并书面答复; 请求处理 and 要求处理 are too short to count.
+        assert_eq!(shared.len(), 2, "{a:?} {b:?}");
+        assert_eq!(a.len(), 3);
+        assert!(clauses("请求处理。要求出警。").is_empty());
     }
 }
