@@ -813,9 +813,9 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
             *calls_in.entry((c as u32, incidents.list[x as usize].category)).or_default() += 1;
         }
     }
+    let key = |x: u32| (callers.of_call(incidents, x), incidents.list[x as usize].category);
     for calls in calls_of_phrase.values().filter(|c| c.len() <= MAX_PHRASE_CALLS) {
         let mut uses: HashMap<(u32, u32), usize> = HashMap::new();
-        let key = |x: u32| (callers.of_call(incidents, x), incidents.list[x as usize].category);
         for &x in calls {
             *uses.entry(key(x)).or_default() += 1;
         }
@@ -830,7 +830,7 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
             }
         }
     }
-    let mut script_pairs: HashMap<(u32, u32), (u32, BTreeSet<u32>)> = HashMap::new();
+    let mut script_pairs: HashMap<CallerPair, (u32, BTreeSet<u32>)> = HashMap::new();
     let mut pairs_in: HashMap<u32, f64> = HashMap::new();
     for (a, b) in alike {
         let (ca, cb) = (callers.of_call(incidents, a), callers.of_call(incidents, b));

@@ -10,17 +10,18 @@ pub fn shingles(narrative: &str) -> Vec<u32> {
         .windows(3)
         .filter(|w| !(w[0] == '#' && w[1] == '#' && w[2] == '#'))
         .map(|w| {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            for c in w {
-                h ^= u64::from(u32::from(*c));
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
+            let h = fnv1a(w.iter().copied());
             (h ^ (h >> 32)) as u32
         })
         .collect();
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// FNV-1a over characters.
+fn fnv1a(chars: impl Iterator<Item = char>) -> u64 {
+    chars.fold(0xcbf2_9ce4_8422_2325, |h, c| (h ^ u64::from(u32::from(c))).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Number of MinHash values per narrative: bands × rows.
@@ -74,14 +75,8 @@ pub fn clauses(narrative: &str) -> Vec<u64> {
     let mut out: Vec<u64> = narrative
         .split(CLAUSE_ENDS)
         .filter_map(|clause| {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            let mut n = 0usize;
-            for c in clause.chars().filter(|c| c.is_alphanumeric()) {
-                h ^= u64::from(u32::from(c));
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-                n += 1;
-            }
-            (n >= MIN_CLAUSE_CHARS).then(|| mix(h))
+            let letters = || clause.chars().filter(|c| c.is_alphanumeric());
+            (letters().count() >= MIN_CLAUSE_CHARS).then(|| mix(fnv1a(letters())))
         })
         .collect();
     out.sort_unstable();
