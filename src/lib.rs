@@ -20,6 +20,7 @@ pub mod pseudonym;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
+pub mod serve;
 pub mod source;
 pub mod sql;
 pub mod text;

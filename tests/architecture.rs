@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("figures", 10),
     ("schedule", 10),
     ("demo", 11),
+    ("serve", 11),
     ("cli", 12),
 ];
 

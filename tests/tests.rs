@@ -12,6 +12,7 @@ mod privacy;
 mod report;
 mod resolve;
 mod schedule;
+mod serve;
 mod source;
 mod sql;
 mod warehouse;

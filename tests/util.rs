@@ -138,9 +138,17 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// Every row of a query, each column as text (NULL as `∅`), in the query's order.
 pub fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    rows_as(dir, hotline::sql::Role::Analyst, sql)
+        .into_iter()
+        .map(|row| row.into_iter().map(|v| v.unwrap_or_else(|| "∅".to_owned())).collect())
+        .collect()
+}
+
+/// Rows of a query as a role sees them, as text (`None` for null).
+pub fn rows_as(dir: &Path, role: hotline::sql::Role, sql: &str) -> Vec<Vec<Option<String>>> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::DataType;
-    let options = hotline::sql::SessionOptions { audit: false, ..hotline::sql::SessionOptions::default() };
+    let options = hotline::sql::SessionOptions { role, audit: false, ..hotline::sql::SessionOptions::default() };
     let session = hotline::sql::open_session(dir, options).unwrap();
     let (_, batches) = session.collect(sql).unwrap();
     let mut out = Vec::new();
@@ -150,10 +158,7 @@ pub fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
             .collect();
         for row in 0..batch.num_rows() {
             out.push(
-                columns
-                    .iter()
-                    .map(|c| if c.is_null(row) { "∅".to_owned() } else { c.as_string::<i32>().value(row).to_owned() })
-                    .collect(),
+                columns.iter().map(|c| (!c.is_null(row)).then(|| c.as_string::<i32>().value(row).to_owned())).collect(),
             );
         }
     }

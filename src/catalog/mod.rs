@@ -6,6 +6,7 @@ pub mod hotspot;
 pub mod ingest;
 pub mod link;
 pub mod resolve;
+pub mod review;
 pub mod schedule;
 
 pub use ingest::{CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, QUARANTINE, QUARANTINE_PII, WORK_ORDERS};
@@ -241,7 +242,7 @@ pub fn tables() -> Vec<&'static TableDef> {
         vec![&CALLS, &CALLS_PII, &WORK_ORDERS, &QUARANTINE, &QUARANTINE_PII, &INGEST_BATCHES, &INGEST_FILES];
     all.extend(resolve::RESOLVE_TABLES);
     all.extend(link::LINK_TABLES);
-    all.extend([&hotspot::HOTSPOT_CELLS, &hotspot::ENTITY_HOTSPOTS, &schedule::REPORT_RUNS]);
+    all.extend([&hotspot::HOTSPOT_CELLS, &hotspot::ENTITY_HOTSPOTS, &schedule::REPORT_RUNS, &review::LEAD_REVIEWS]);
     all
 }
 
@@ -256,7 +257,8 @@ pub fn about(name: &str) -> &'static str {
         .or_else(|| resolve::about(name))
         .or_else(|| link::about(name))
         .or_else(|| hotspot::about(name))
-        .or_else(|| schedule::about(name));
+        .or_else(|| schedule::about(name))
+        .or_else(|| review::about(name));
     stage.unwrap_or_default()
 }
 

@@ -5,6 +5,7 @@ pub mod link;
 pub mod report;
 pub mod resolve;
 pub mod schedule;
+pub mod serve;
 pub mod sql;
 pub mod table;
 
@@ -68,6 +69,10 @@ enum Command {
     Report(report::ReportArgs),
     /// Run scheduled reports (cron expressions, time zone, catch-up, retries, one runner per job).
     Schedule(schedule::ScheduleArgs),
+    /// The investigators' explorer: a web application over the warehouse (leads, graph, cards, reviews).
+    Serve(serve::ServeArgs),
+    /// Users of the explorer: `users add NAME --role investigator`, `users list`, `users remove NAME`.
+    Users(serve::UsersArgs),
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
@@ -262,6 +267,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Schedule(args) => schedule::run_schedule(args),
         Command::Leads(args) => link::run_leads(args),
         Command::Graph(args) => link::run_graph(args),
+        Command::Serve(args) => serve::run_serve(args),
+        Command::Users(args) => serve::run_users(args),
     }
 }
 

@@ -39,6 +39,15 @@ pub struct AuditRecord {
     pub error: Option<String>,
 }
 
+/// Who a record is for: an account and the role it ran as.
+#[derive(Debug, Clone, Copy)]
+pub struct Who<'a> {
+    /// The account (`$USER`, or `web:NAME` for a signed-in user of the explorer).
+    pub user: &'a str,
+    /// The role.
+    pub role: Role,
+}
+
 /// An open audit log; a session that cannot write it runs no query.
 #[derive(Debug)]
 pub struct AuditLog {
@@ -121,19 +130,38 @@ impl AuditLog {
     ) -> Result<(), SqlError> {
         let (outcome, error) = match outcome {
             Ok(()) => ("ok", None),
-            Err(SqlError::Refused(message)) => ("refused", Some(redact_numbers(message))),
-            Err(error) => ("error", Some(redact_numbers(&error.to_string()))),
+            Err(SqlError::Refused(message)) => ("refused", Some(message.clone())),
+            Err(error) => ("error", Some(error.to_string())),
         };
+        let who = Who { user: &self.os_user, role: self.role };
+        self.append(who, snapshot, started, sql, rows, duration, outcome, error.as_deref())
+    }
+
+    /// Appends one record of a request made for someone other than this process's account (a
+    /// user signed in to `hotline serve`, as `web:NAME`); `what` is the request (method, path and
+    /// query), with numbers redacted like SQL.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append(
+        &self,
+        who: Who<'_>,
+        snapshot: i64,
+        started: chrono::DateTime<chrono::Utc>,
+        what: &str,
+        rows: u64,
+        duration: std::time::Duration,
+        outcome: &str,
+        error: Option<&str>,
+    ) -> Result<(), SqlError> {
         let record = AuditRecord {
             at: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            os_user: self.os_user.clone(),
-            role: self.role.name().to_owned(),
+            os_user: who.user.to_owned(),
+            role: who.role.name().to_owned(),
             snapshot,
-            sql: redact_numbers(sql),
+            sql: redact_numbers(what),
             rows: rows as i64,
             duration_ms: duration.as_secs_f64() * 1000.0,
             outcome: outcome.to_owned(),
-            error,
+            error: error.map(redact_numbers),
         };
         let mut line = serde_json::to_string(&record).map_err(|e| SqlError::Audit(e.to_string()))?;
         line.push('\n');

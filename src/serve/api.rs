@@ -1,0 +1,588 @@
+//! The explorer's routes: the embedded page, sign-in, and the JSON API under `/api`. Every data
+//! request runs on a blocking thread against the signed-in role's session and is appended to the
+//! audit log with the user; bad ids and parameters get 400 with a reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use petgraph::graph::NodeIndex;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{self, SignIn};
+use super::{App, Loaded, ServeError, reviews, rows};
+use crate::link::LinkError;
+use crate::link::explore::{LeadRecord, LinkGraph};
+use crate::sql::Role;
+use crate::sql::audit::Who;
+
+/// What the page may load: its own scripts and styles only, no inline script, no other origin.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                       connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const INDEX_HTML: &str = include_str!("page/index.html");
+const APP_JS: &str = include_str!("page/app.js");
+const GRAPH_JS: &str = include_str!("page/graph.js");
+const STYLE_CSS: &str = include_str!("page/style.css");
+
+/// Most nodes a neighbourhood request returns.
+const MAX_NODES: usize = 400;
+
+/// An error answer: a status and a reason, as `{"error": …}`.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl ApiError {
+    fn bad(reason: impl Into<String>) -> ApiError {
+        ApiError(StatusCode::BAD_REQUEST, reason.into())
+    }
+    fn not_found(reason: impl Into<String>) -> ApiError {
+        ApiError(StatusCode::NOT_FOUND, reason.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
+        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl From<ServeError> for ApiError {
+    fn from(e: ServeError) -> ApiError {
+        match e {
+            ServeError::Link(LinkError::NotLinked) => {
+                ApiError(StatusCode::CONFLICT, "the warehouse is not linked yet: run `hotline link`".into())
+            }
+            ServeError::Link(LinkError::Unknown { kind, id }) => ApiError::not_found(format!("no {kind} {id:?}")),
+            ServeError::Sql(crate::sql::SqlError::Timeout(_)) => {
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, "the query ran past the server's time limit".into())
+            }
+            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The routes of a server.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
+        .route("/graph.js", get(|| async { page(GRAPH_JS, "text/javascript; charset=utf-8") }))
+        .route("/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
+        .route("/api/health", get(health))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/leads", get(leads))
+        .route("/api/leads/{id}", get(lead))
+        .route("/api/leads/{id}/review", post(review))
+        .route("/api/graph", get(graph))
+        .route("/api/path", get(path))
+        .route("/api/calls/{id}", get(call))
+        .route("/api/entities/{id}", get(entity))
+        .route("/api/explain", get(explain))
+        .fallback(|| async { ApiError::not_found("no such page") })
+        .layer(axum::middleware::map_response(secure_headers))
+        .with_state(app)
+}
+
+async fn secure_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    response
+}
+
+fn page(body: &'static str, kind: &'static str) -> Response {
+    ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+fn ok(value: Value) -> Response {
+    let mut response = axum::Json(value).into_response();
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An id as the tables write them (call, entity and lead ids): 1–64 ASCII letters, digits, `-`, `_`.
+fn table_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
+    let ok =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(id) } else { Err(ApiError::bad(format!("bad {what} id: 1-64 letters, digits, - or _"))) }
+}
+
+/// A graph node id (`call id`, `entity id`, `phone:…`, `org:…`, `cell:…`): at most 200 characters,
+/// no control characters.
+fn node_id<'a>(what: &str, id: &'a str) -> Result<&'a str, ApiError> {
+    if id.is_empty() || id.chars().count() > 200 || id.chars().any(char::is_control) {
+        return Err(ApiError::bad(format!("bad {what}: a node id of 1-200 characters")));
+    }
+    Ok(id)
+}
+
+fn number(q: &HashMap<String, String>, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad(format!("{name} must be a whole number from 1 to {max}"))),
+        },
+    }
+}
+
+fn only(q: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::bad(format!("unknown parameter {k:?}; this endpoint takes {}", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+/// The live sign-in of a request, else 401.
+fn signed_in(app: &App, headers: &HeaderMap) -> Result<SignIn, ApiError> {
+    let unauthorised = || ApiError(StatusCode::UNAUTHORIZED, "sign in first".into());
+    let token = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(auth::cookie_token)
+        .ok_or_else(unauthorised)?;
+    let mut sessions = app.sign_ins.lock().map_err(|_| ApiError::from(super::poisoned()))?;
+    auth::look_up(&mut sessions, token).ok_or_else(unauthorised)
+}
+
+/// A state-changing request's sign-in: it must carry the sign-in's CSRF token.
+fn signed_in_changing(app: &App, headers: &HeaderMap) -> Result<SignIn, ApiError> {
+    let who = signed_in(app, headers)?;
+    let sent = headers.get(auth::CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !auth::same_token(sent, &who.csrf) {
+        return Err(ApiError(StatusCode::FORBIDDEN, format!("missing or wrong {} header", auth::CSRF_HEADER)));
+    }
+    Ok(who)
+}
+
+fn audit(
+    app: &App,
+    who: &SignIn,
+    snapshot: u64,
+    request: &str,
+    started: (chrono::DateTime<chrono::Utc>, Instant),
+    rows: u64,
+    error: Option<&ApiError>,
+) {
+    let user = format!("web:{}", who.user);
+    let (outcome, reason) = match error {
+        None => ("ok", None),
+        Some(e) if e.0.is_client_error() => ("refused", Some(e.1.as_str())),
+        Some(e) => ("error", Some(e.1.as_str())),
+    };
+    let record = app.audit.append(
+        Who { user: &user, role: who.role },
+        snapshot as i64,
+        started.0,
+        request,
+        rows,
+        started.1.elapsed(),
+        outcome,
+        reason,
+    );
+    if let Err(e) = record {
+        eprintln!("hotline serve: cannot write the audit log: {e}");
+    }
+}
+
+/// A signed-in data request: the app, who asks (with the CSRF token checked when it changes
+/// anything), and its request line for the audit log.
+pub struct Asked {
+    app: Arc<App>,
+    who: SignIn,
+    line: String,
+}
+
+impl FromRequestParts<Arc<App>> for Asked {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Asked, ApiError> {
+        let who = if parts.method == Method::GET {
+            signed_in(app, &parts.headers)?
+        } else {
+            signed_in_changing(app, &parts.headers)?
+        };
+        let line = format!("{} {}", parts.method, parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()));
+        Ok(Asked { app: app.clone(), who, line })
+    }
+}
+
+impl Asked {
+    /// Runs the request on a blocking thread and audits it; `work` returns the answer and the
+    /// number of rows it holds.
+    async fn answer<F>(self, work: F) -> ApiResult
+    where
+        F: FnOnce(&App, &Loaded, &SignIn) -> Result<(Value, u64), ApiError> + Send + 'static,
+    {
+        let Asked { app, who, line: request } = self;
+        let started = (chrono::Utc::now(), Instant::now());
+        let outcome = tokio::task::spawn_blocking(move || {
+            let loaded = app.current().map_err(ApiError::from);
+            let snapshot = loaded.as_ref().map_or(0, |l| l.snapshot);
+            let result = loaded.and_then(|loaded| work(&app, &loaded, &who));
+            let (rows, error) = match &result {
+                Ok((_, rows)) => (*rows, None),
+                Err(e) => (0, Some(e)),
+            };
+            audit(&app, &who, snapshot, &request, started, rows, error);
+            result
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the request failed: {e}")))?;
+        outcome.map(|(value, _)| ok(value))
+    }
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let snapshot = app.warehouse.current().ok().flatten().unwrap_or(0);
+    ok(json!({ "status": "ok", "snapshot": snapshot }))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    body: Result<axum::Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let axum::Json(login) =
+        body.map_err(|e| ApiError::bad(format!("send JSON {{\"user\": …, \"password\": …}}: {}", e.body_text())))?;
+    if login.user.len() > 64 || login.password.len() > 1024 {
+        return Err(ApiError::bad("user name or password too long"));
+    }
+    let started = (chrono::Utc::now(), Instant::now());
+    let checker = app.clone();
+    let (name, password) = (login.user.clone(), login.password);
+    let user = tokio::task::spawn_blocking(move || checker.users.verify(&name, &password).cloned())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let Some(user) = user else {
+        let who = SignIn { user: login.user, role: Role::Analyst, csrf: String::new(), expires: Instant::now() };
+        let error = ApiError(StatusCode::UNAUTHORIZED, "wrong user name or password".into());
+        audit(&app, &who, 0, "POST /api/login", started, 0, Some(&error));
+        return Err(error);
+    };
+    let (id, sign_in) = {
+        let mut sessions = app.sign_ins.lock().map_err(|_| ApiError::from(super::poisoned()))?;
+        auth::sign_in(&mut sessions, &user.name, user.role(), app.config.session_ttl)
+    };
+    audit(&app, &sign_in, 0, "POST /api/login", started, 0, None);
+    let mut response = ok(json!({ "user": sign_in.user, "role": sign_in.role.name(), "csrf": sign_in.csrf }));
+    let cookie = auth::set_cookie(&id, app.config.session_ttl, false);
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::bad(e.to_string()))?);
+    Ok(response)
+}
+
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    signed_in_changing(&app, &headers)?;
+    if let Some(token) = headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(auth::cookie_token) {
+        app.sign_ins.lock().map_err(|_| ApiError::from(super::poisoned()))?.remove(token);
+    }
+    let mut response = ok(json!({ "signed_out": true }));
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, HeaderValue::from_str(&auth::clear_cookie()).map_err(|e| ApiError::bad(e.to_string()))?);
+    Ok(response)
+}
+
+async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
+    let who = signed_in(&app, &headers)?;
+    Ok(ok(json!({ "user": who.user, "role": who.role.name(), "csrf": who.csrf })))
+}
+
+/// The leads with their review state, cached per snapshot.
+fn leads_of(loaded: &Loaded) -> Result<&Vec<LeadRecord>, ApiError> {
+    if let Some(leads) = loaded.leads.get() {
+        return Ok(leads);
+    }
+    let leads = crate::link::explore::read_leads(&loaded.analyst, None).map_err(ServeError::from)?;
+    Ok(loaded.leads.get_or_init(|| leads))
+}
+
+fn lead_json(lead: &LeadRecord, history: Option<&Vec<reviews::Review>>, full: bool) -> Value {
+    let last = history.and_then(|h| h.last());
+    let mut v = json!({
+        "lead_id": lead.lead_id,
+        "rank": lead.rank,
+        "score": (lead.score * 10.0).round() / 10.0,
+        "worth_a_look": lead.worth_a_look,
+        "kind": lead.kind,
+        "category": lead.category,
+        "callers": lead.callers,
+        "calls": lead.call_ids.len(),
+        "entities": lead.entity_ids.len(),
+        "summary": lead.evidence.first().cloned().unwrap_or_default(),
+        "status": last.map_or("new", |r| r.status.as_str()),
+        "owner": last.map_or("", |r| r.owner.as_str()),
+    });
+    if full {
+        v["evidence"] = json!(lead.evidence);
+        v["call_ids"] = json!(lead.call_ids);
+        v["entity_ids"] = json!(lead.entity_ids);
+        v["reviews"] = json!(history.cloned().unwrap_or_default());
+    }
+    v
+}
+
+async fn leads(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["top", "kind", "category", "status"])?;
+    let top = number(&q, "top", 50, 10_000)?;
+    let (kind, category, status) = (q.get("kind").cloned(), q.get("category").cloned(), q.get("status").cloned());
+    if let Some(s) = &status
+        && !reviews::STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::bad(format!("status must be one of {}", reviews::STATUSES.join(", "))));
+    }
+    asked
+        .answer(move |_, loaded, _| {
+            let leads = leads_of(loaded)?;
+            let all = reviews::read_all(&loaded.analyst)?;
+            let history = reviews::by_lead(&all, leads);
+            let list: Vec<Value> = leads
+                .iter()
+                .filter(|l| kind.as_ref().is_none_or(|k| &l.kind == k))
+                .filter(|l| category.as_ref().is_none_or(|c| l.category.starts_with(c.as_str())))
+                .map(|l| lead_json(l, history.get(&l.lead_id), false))
+                .filter(|v| status.as_ref().is_none_or(|s| v["status"] == s.as_str()))
+                .take(top)
+                .collect();
+            let n = list.len() as u64;
+            Ok((json!({ "leads": list }), n))
+        })
+        .await
+}
+
+fn find_lead<'a>(leads: &'a [LeadRecord], id: &str) -> Result<&'a LeadRecord, ApiError> {
+    leads.iter().find(|l| l.lead_id == id).ok_or_else(|| ApiError::not_found(format!("no lead {id:?}")))
+}
+
+async fn lead(asked: Asked, Path(id): Path<String>) -> ApiResult {
+    let id = table_id("lead", &id)?.to_owned();
+    asked
+        .answer(move |_, loaded, _| {
+            let leads = leads_of(loaded)?;
+            let lead = find_lead(leads, &id)?;
+            let all = reviews::read_all(&loaded.analyst)?;
+            let history = reviews::by_lead(&all, leads);
+            Ok((lead_json(lead, history.get(&lead.lead_id), true), lead.call_ids.len() as u64))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+struct ReviewBody {
+    status: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn review(
+    asked: Asked,
+    Path(id): Path<String>,
+    body: Result<axum::Json<ReviewBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let id = table_id("lead", &id)?.to_owned();
+    let axum::Json(body) =
+        body.map_err(|e| ApiError::bad(format!("send JSON {{\"status\", \"owner\", \"note\"}}: {}", e.body_text())))?;
+    if !reviews::STATUSES.contains(&body.status.as_str()) {
+        return Err(ApiError::bad(format!("status must be one of {}", reviews::STATUSES.join(", "))));
+    }
+    if body.owner.chars().count() > 64 || body.note.chars().count() > reviews::MAX_NOTE_CHARS {
+        return Err(ApiError::bad(format!("owner at most 64 characters, note at most {}", reviews::MAX_NOTE_CHARS)));
+    }
+    asked
+        .answer(move |app, loaded, who| {
+            let leads = leads_of(loaded)?;
+            let lead = find_lead(leads, &id)?;
+            reviews::record(&app.warehouse, lead, &body.status, &body.owner, &body.note, &who.user)?;
+            Ok((json!({ "lead_id": id, "status": body.status, "owner": body.owner }), 1))
+        })
+        .await
+}
+
+fn graph_of(loaded: &Loaded) -> Result<&LinkGraph, ApiError> {
+    loaded.graph.as_deref().ok_or_else(|| ServeError::Link(LinkError::NotLinked).into())
+}
+
+fn node_json(g: &LinkGraph, n: NodeIndex) -> Value {
+    let node = &g.graph[n];
+    json!({ "id": node.id, "kind": node.kind.name(), "label": node.label, "degree": g.graph.neighbors(n).count() })
+}
+
+fn edge_json(g: &LinkGraph, a: NodeIndex, b: NodeIndex, e: &crate::link::explore::GraphEdge) -> Value {
+    json!({ "source": g.graph[a].id, "target": g.graph[b].id, "evidence": e.evidence, "weight": e.weight, "detail": e.detail })
+}
+
+async fn graph(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["lead", "node", "depth"])?;
+    let depth = number(&q, "depth", 1, 3)?;
+    let lead = q.get("lead").map(|l| table_id("lead", l).map(str::to_owned)).transpose()?;
+    let node = q.get("node").map(|n| node_id("node", n).map(str::to_owned)).transpose()?;
+    if lead.is_some() == node.is_some() {
+        return Err(ApiError::bad("give lead=ID or node=ID (with depth=1..3)"));
+    }
+    asked
+        .answer(move |_, loaded, _| {
+            let g = graph_of(loaded)?;
+            let (nodes, edges): (Vec<NodeIndex>, Vec<Value>) = if let Some(lead) = lead {
+                let l = find_lead(leads_of(loaded)?, &lead)?;
+                let (nodes, edges) = g.subgraph(&l.call_ids).map_err(ServeError::from)?;
+                let edges = edges.iter().map(|(a, b, e)| edge_json(g, *a, *b, e)).collect();
+                (nodes, edges)
+            } else {
+                let from = g.find(node.as_deref().unwrap_or_default()).map_err(ServeError::from)?;
+                let mut nodes = vec![from];
+                let mut edges = Vec::new();
+                for (_, parent, child, edge) in g.neighbours(from, depth, 40).into_iter().take(MAX_NODES) {
+                    nodes.push(child);
+                    if let Some(e) = g.graph.edge_weight(petgraph::graph::EdgeIndex::new(edge)) {
+                        edges.push(edge_json(g, parent, child, e));
+                    }
+                }
+                (nodes, edges)
+            };
+            let n = nodes.len() as u64;
+            let nodes: Vec<Value> = nodes.iter().map(|&x| node_json(g, x)).collect();
+            Ok((json!({ "nodes": nodes, "edges": edges }), n))
+        })
+        .await
+}
+
+async fn path(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["from", "to"])?;
+    let from = node_id("from", q.get("from").map_or("", String::as_str))?.to_owned();
+    let to = node_id("to", q.get("to").map_or("", String::as_str))?.to_owned();
+    asked
+        .answer(move |_, loaded, _| {
+            let g = graph_of(loaded)?;
+            let (a, b) = (g.find(&from).map_err(ServeError::from)?, g.find(&to).map_err(ServeError::from)?);
+            let Some(nodes) = g.path(a, b) else {
+                return Ok((json!({ "nodes": [], "hops": [], "found": false }), 0));
+            };
+            let hops: Vec<Value> = nodes
+                .windows(2)
+                .filter_map(|w| g.edge_between(w[0], w[1]).map(|e| edge_json(g, w[0], w[1], e)))
+                .collect();
+            let n = nodes.len() as u64;
+            let nodes: Vec<Value> = nodes.iter().map(|&x| node_json(g, x)).collect();
+            Ok((json!({ "nodes": nodes, "hops": hops, "found": true }), n))
+        })
+        .await
+}
+
+async fn call(asked: Asked, Path(id): Path<String>) -> ApiResult {
+    let id = table_id("call", &id)?.to_owned();
+    asked.answer(move |_, loaded, who| {
+        let session = loaded.session(who.role);
+        let (_, batches) = session
+            .collect(&format!(
+                "SELECT c.call_id, c.platform, c.received_at, c.category, k.name_zh AS category_name, c.district, c.address, \
+                 c.lon, c.lat, c.counterparty, c.narrative, c.disposition, c.source_call_id, c.name_masked, c.phone_key, \
+                 e.entity_id FROM calls c LEFT JOIN categories k ON k.code = c.category \
+                 LEFT JOIN caller_entities e ON e.call_id = c.call_id WHERE c.call_id = '{id}'"
+            ))
+            .map_err(ServeError::from)?;
+        let mut card = rows::to_json(&batches)?.into_iter().next().ok_or_else(|| ApiError::not_found(format!("no call {id:?}")))?;
+        let (_, orders) = session
+            .collect(&format!(
+                "SELECT order_id, created_at, from_platform, to_platform, department, status, closed_at, satisfaction \
+                 FROM work_orders WHERE call_id = '{id}' ORDER BY created_at, order_id"
+            ))
+            .map_err(ServeError::from)?;
+        card.insert("work_orders".into(), Value::Array(rows::to_json(&orders)?.into_iter().map(Value::Object).collect()));
+        if who.role == Role::Investigator {
+            let (_, pii) = session
+                .collect(&format!(
+                    "SELECT caller_phone, caller_name, caller_id_number FROM calls_pii WHERE call_id = '{id}'"
+                ))
+                .map_err(ServeError::from)?;
+            if let Some(row) = rows::to_json(&pii)?.into_iter().next() {
+                card.insert("restricted".into(), Value::Object(row));
+            }
+        }
+        Ok((Value::Object(card), 1))
+    })
+    .await
+}
+
+async fn entity(asked: Asked, Path(id): Path<String>) -> ApiResult {
+    let id = table_id("entity", &id)?.to_owned();
+    asked.answer(move |_, loaded, who| {
+        let session = loaded.session(who.role);
+        let (_, batches) = session
+            .collect(&format!(
+                "SELECT entity_id, calls, original_calls, phones, phone_keys, names_masked, platforms, categories, districts, \
+                 first_seen, last_seen, min_confidence FROM entities WHERE entity_id = '{id}'"
+            ))
+            .map_err(ServeError::from)?;
+        let mut card = rows::to_json(&batches)?.into_iter().next().ok_or_else(|| ApiError::not_found(format!("no entity {id:?}")))?;
+        let (_, calls) = session
+            .collect(&format!(
+                "SELECT c.call_id, c.received_at, c.platform, c.category, c.district, c.counterparty FROM caller_entities e \
+                 JOIN calls c ON c.call_id = e.call_id WHERE e.entity_id = '{id}' ORDER BY c.received_at, c.call_id LIMIT 500"
+            ))
+            .map_err(ServeError::from)?;
+        let calls = rows::to_json(&calls)?;
+        let n = calls.len() as u64;
+        card.insert("call_list".into(), Value::Array(calls.into_iter().map(Value::Object).collect()));
+        Ok((Value::Object(card), n))
+    })
+    .await
+}
+
+async fn explain(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["a", "b"])?;
+    let a = table_id("call", q.get("a").map_or("", String::as_str))?.to_owned();
+    let b = table_id("call", q.get("b").map_or("", String::as_str))?.to_owned();
+    asked.answer(move |app, _, _| {
+        let e = crate::resolve::explain(&app.config.warehouse, &a, &b).map_err(|e| match e {
+            crate::resolve::ResolveError::UnknownCall(id) => ApiError::not_found(format!("no call {id:?}")),
+            other => ApiError(StatusCode::CONFLICT, other.to_string()),
+        })?;
+        let defs = crate::resolve::compare::DEFS;
+        let mut running = e.prior_bits;
+        let mut steps = vec![json!({ "comparison": "prior", "level": "two profiles drawn at random", "bits": e.prior_bits, "total": running })];
+        for t in &e.terms {
+            running += t.bits;
+            steps.push(json!({
+                "comparison": defs[t.comparison].name,
+                "level": defs[t.comparison].levels[usize::from(t.level)],
+                "m": t.m, "u": t.u, "bits": t.bits, "total": running,
+            }));
+        }
+        let calls: Vec<Value> = e
+            .calls
+            .iter()
+            .map(|c| json!({ "call_id": c.call_id, "platform": c.platform, "received_at": rows::local_time(c.received_at),
+                             "phone_key": c.phone_key, "name_masked": c.name_masked, "entity_id": c.entity_id }))
+            .collect();
+        let n = steps.len() as u64;
+        Ok((json!({ "calls": calls, "same_profile": e.same_profile, "steps": steps, "total_bits": e.total_bits, "probability": e.probability }), n))
+    })
+    .await
+}
