@@ -3,7 +3,8 @@
 # fonts-noto-cjk, for the report's headless-browser test and the notebooks' charts), runs the
 # Rust test suite, then builds a warehouse from the committed sample and executes every notebook
 # headless in a virtual environment with notebooks/requirements.txt (made once, re-made when the
-# requirements change). The README's test command; .ci/run runs it.
+# requirements change), and drives the explorer (`hotline serve`) in headless Chromium. The
+# README's test command; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,3 +59,17 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2> /dev/null)" != "$wanted" 
 fi
 HOTLINE_WAREHOUSE="$wh" HOTLINE_BIN="$bin" HOTLINE_NOTEBOOK_DATA="$work/data" \
     "$venv/bin/python" scripts/run_notebooks.py "$work/executed"
+
+# The explorer in headless Chromium: Debian's chromium (installed above) driven by Playwright from
+# a virtual environment of tests/browser/requirements.txt; screenshots land in the target folder.
+browser_venv="$target_dir/browser-venv"
+browser_stamp="$browser_venv/requirements.sha256"
+browser_wanted="$(sha256sum tests/browser/requirements.txt | cut -d' ' -f1)"
+if [ ! -x "$browser_venv/bin/python" ] || [ "$(cat "$browser_stamp" 2> /dev/null)" != "$browser_wanted" ]; then
+    echo "browser: installing tests/browser/requirements.txt into $browser_venv" >&2
+    rm -rf "$browser_venv"
+    python3 -m venv "$browser_venv"
+    "$browser_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
+    echo "$browser_wanted" > "$browser_stamp"
+fi
+"$browser_venv/bin/python" tests/browser/explorer.py "$bin" "$target_dir/browser"

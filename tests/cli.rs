@@ -21,6 +21,11 @@ fn demo_generates_validates_and_prints_the_headline_figures() {
     }
     assert!(dir.join("batch/calls.csv").exists());
     assert!(dir.join("warehouse/calls").exists());
+    // It ends with the command that serves its warehouse and a demo user whose password works.
+    assert!(stdout.contains(&format!("hotline serve --warehouse {}", dir.join("warehouse").display())), "{stdout}");
+    let password = stdout.split("with the password ").nth(1).and_then(|r| r.split(';').next()).unwrap();
+    let users = hotline::serve::users::Users::load(&dir.join("warehouse/users.toml")).unwrap();
+    assert_eq!(users.verify("demo", password).map(|u| u.role.as_str()), Some("investigator"));
     // Run again in the same folder: a fresh warehouse, the same key.
     let key = std::fs::read_to_string(dir.join("warehouse.key")).unwrap();
     let again = hotline().args(["demo", "--calls", "20000", "--dir"]).arg(&dir).output().unwrap();

@@ -75,6 +75,17 @@ fn read_password() -> Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// Adds the user `demo` (investigator) with a new random password to a demo warehouse's users
+/// file; returns the name and password to print.
+pub fn add_demo_user(warehouse: &std::path::Path) -> Result<(String, String)> {
+    let path = default_users_file(warehouse);
+    let mut users = Users::load(&path)?;
+    let password = crate::serve::auth::token()[..16].to_owned();
+    users.add("demo", crate::sql::Role::Investigator, &password)?;
+    users.save(&path)?;
+    Ok(("demo".to_owned(), password))
+}
+
 /// Runs `hotline users …`.
 pub fn run_users(args: UsersArgs) -> Result<ExitCode> {
     let path = args.users.unwrap_or_else(|| default_users_file(&args.warehouse));

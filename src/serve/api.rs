@@ -81,6 +81,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/graph.js", get(|| async { page(GRAPH_JS, "text/javascript; charset=utf-8") }))
         .route("/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/api/health", get(health))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))

@@ -28,6 +28,16 @@ function showSignedIn(me) {
   $("whoami").textContent = `${me.user} (${me.role})`;
   $("signin").hidden = true; $("app").hidden = false; $("logout").hidden = false;
   loadLeads();
+  followHash();
+}
+
+// Deep links: #lead=L0003 opens a lead, #call=ID or #entity=ID a card.
+function followHash() {
+  const m = /^#(lead|call|entity)=([^&]+)$/.exec(location.hash);
+  if (!m) return;
+  const id = decodeURIComponent(m[2]);
+  if (m[1] === "lead") openLead(id, null);
+  else showNodeCard({ kind: m[1], id, label: "", degree: 0 });
 }
 
 async function start() {
@@ -52,6 +62,7 @@ async function start() {
   $("explain").addEventListener("click", explain);
   for (const id of ["time-from", "time-to"]) $(id).addEventListener("input", moveTimeline);
   $("review-form").addEventListener("submit", saveReview);
+  window.addEventListener("hashchange", () => { if (state.csrf) followHash(); });
 }
 
 async function loadLeads() {
