@@ -318,6 +318,41 @@ fn a_review_needs_the_csrf_token_shows_in_sql_and_follows_its_lead_to_a_new_link
 }
 
 #[test]
+fn the_hotspot_map_is_geojson_cells_with_their_category_and_a_cell_lists_its_calls() {
+    let client = sign_in(server(), "li", "analyst password");
+    let (status, map) = client.get("/api/hotspots?category=DISPUTE.*&from=2023-01-01&to=2023-12-31");
+    assert_eq!(status, 200, "{map}");
+    assert_eq!(map["type"], "FeatureCollection");
+    let features = map["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    for f in features {
+        let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+        assert!(ring.len() >= 4 && ring.first() == ring.last(), "a closed polygon: {f}");
+        assert!(
+            f["properties"]["category"].as_str().unwrap().ends_with("Spot")
+                || f["properties"]["category"] == "No Pattern Detected"
+        );
+    }
+    assert!(map["districts"].as_array().unwrap().len() >= 2);
+    let busiest = features.iter().max_by_key(|f| f["properties"]["calls"].as_f64().unwrap() as i64).unwrap();
+    let cell = busiest["properties"]["cell"].as_str().unwrap();
+    let (status, calls) =
+        client.get(&format!("/api/hotspots/calls?category=DISPUTE.*&from=2023-01-01&to=2023-12-31&cell={cell}"));
+    assert_eq!(status, 200, "{calls}");
+    let listed = calls["calls"].as_array().unwrap();
+    assert!(!listed.is_empty());
+    assert!(listed.iter().all(|c| c["category"].as_str().unwrap().starts_with("DISPUTE.")));
+    for bad in [
+        "/api/hotspots?from=2023-13-01",
+        "/api/hotspots?from=2023-06-01&to=2023-01-01",
+        "/api/hotspots?category=x';--",
+        "/api/hotspots/calls?cell=250m:1:x",
+    ] {
+        assert_eq!(client.get(bad).0, 400, "{bad}");
+    }
+}
+
+#[test]
 fn every_data_request_is_audited_with_its_user_and_no_number() {
     let client = sign_in(server(), "li", "analyst password");
     let (_, list) = client.get("/api/leads?top=2");
@@ -347,7 +382,7 @@ fn the_page_is_served_with_a_strict_policy_and_sets_text_never_markup() {
     let html = agent().get(format!("{base}/")).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(html.contains("type=\"module\"") && !html.contains("http://") && !html.contains("https://"));
     assert!(!html.contains("<script>"), "no inline script");
-    for asset in ["/app.js", "/graph.js"] {
+    for asset in ["/app.js", "/graph.js", "/map.js"] {
         let js = agent().get(format!("{base}{asset}")).call().unwrap().body_mut().read_to_string().unwrap();
         // The SVG namespace is a name, not an address anything is loaded from.
         let js = js.replace("\"http://www.w3.org/2000/svg\"", "SVG_NAMESPACE");

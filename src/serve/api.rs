@@ -31,6 +31,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
 const GRAPH_JS: &str = include_str!("page/graph.js");
+const MAP_JS: &str = include_str!("page/map.js");
 const STYLE_CSS: &str = include_str!("page/style.css");
 
 /// Most nodes a neighbourhood request returns.
@@ -80,6 +81,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
         .route("/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/graph.js", get(|| async { page(GRAPH_JS, "text/javascript; charset=utf-8") }))
+        .route("/map.js", get(|| async { page(MAP_JS, "text/javascript; charset=utf-8") }))
         .route("/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/api/health", get(health))
@@ -94,6 +96,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/calls/{id}", get(call))
         .route("/api/entities/{id}", get(entity))
         .route("/api/explain", get(explain))
+        .route("/api/hotspots", get(hotspots))
+        .route("/api/hotspots/calls", get(cell_calls))
         .fallback(|| async { ApiError::not_found("no such page") })
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(app)
@@ -586,4 +590,127 @@ async fn explain(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiR
         Ok((json!({ "calls": calls, "same_profile": e.same_profile, "steps": steps, "total_bits": e.total_bits, "probability": e.probability }), n))
     })
     .await
+}
+
+/// Category and period of a hotspot request: `category` a code or prefix (`DISPUTE.*`), `from`
+/// and `to` days (YYYY-MM-DD).
+fn hotspot_settings(q: &HashMap<String, String>) -> Result<crate::hotspot::HotspotSettings, ApiError> {
+    let mut settings = crate::hotspot::HotspotSettings::default();
+    if let Some(c) = q.get("category").filter(|c| !c.is_empty()) {
+        let ok =
+            c.len() <= 64 && c.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"._*".contains(&b));
+        if !ok {
+            return Err(ApiError::bad("category: a code or prefix such as DISPUTE.* (capitals, digits, . _ *)"));
+        }
+        settings.categories = vec![c.clone()];
+    }
+    let day = |name: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
+        q.get(name)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| ApiError::bad(format!("{name} must be a day, YYYY-MM-DD")))
+            })
+            .transpose()
+    };
+    (settings.from, settings.to) = (day("from")?, day("to")?);
+    if let (Some(a), Some(b)) = (settings.from, settings.to)
+        && a > b
+    {
+        return Err(ApiError::bad("from is after to"));
+    }
+    Ok(settings)
+}
+
+fn hotspot_error(e: crate::hotspot::HotspotError) -> ApiError {
+    match e {
+        crate::hotspot::HotspotError::Empty => ApiError::not_found("no located calls of that category in that period"),
+        other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+/// The hotspot cells of a category and period as GeoJSON polygons with their emerging hot spot
+/// category, and a label point per district (the centre of its calls' cells).
+async fn hotspots(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["category", "from", "to"])?;
+    let settings = hotspot_settings(&q)?;
+    asked
+        .answer(move |_, loaded, who| {
+            let report = crate::hotspot::find_hotspots(&loaded.session(who.role), &settings).map_err(hotspot_error)?;
+            let mut districts: HashMap<&str, (f64, f64, f64)> = HashMap::new();
+            let features: Vec<Value> = report
+                .cells
+                .iter()
+                .map(|h| {
+                    let d = districts.entry(h.district.as_str()).or_default();
+                    (d.0, d.1, d.2) = (d.0 + h.centre.0, d.1 + h.centre.1, d.2 + 1.0);
+                    let ring: Vec<[f64; 2]> = h.outline.iter().map(|&(x, y)| [x, y]).collect();
+                    json!({
+                        "type": "Feature",
+                        "geometry": { "type": "Polygon", "coordinates": [ring] },
+                        "properties": {
+                            "cell": h.id, "category": h.result.category.name(), "hot": h.result.category.is_hot(),
+                            "calls": h.result.calls, "district": h.district, "top_address": h.top_address,
+                            "top_counterparty": h.top_counterparty, "last_z": h.result.z.last(),
+                            "trend_tau": h.result.trend.tau, "trend_p": h.result.trend.p,
+                        }
+                    })
+                })
+                .collect();
+            let mut labels: Vec<Value> = districts
+                .iter()
+                .filter(|(name, _)| !name.is_empty())
+                .map(|(name, (x, y, n))| json!({ "district": name, "lon": x / n, "lat": y / n }))
+                .collect();
+            labels.sort_by(|a, b| a["district"].as_str().cmp(&b["district"].as_str()));
+            let n = features.len() as u64;
+            Ok((json!({ "type": "FeatureCollection", "features": features, "districts": labels }), n))
+        })
+        .await
+}
+
+/// The calls of one 250 m hotspot cell in a category and period.
+async fn cell_calls(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["cell", "category", "from", "to"])?;
+    let settings = hotspot_settings(&q)?;
+    let cell = q.get("cell").map_or("", String::as_str);
+    let parts: Vec<&str> = cell.split(':').collect();
+    let ok = parts.len() == 3
+        && parts[0].strip_suffix('m').is_some_and(|m| m.parse::<u32>().is_ok_and(|m| (1..=100_000).contains(&m)))
+        && parts[1..].iter().all(|p| p.parse::<i64>().is_ok());
+    if !ok {
+        return Err(ApiError::bad("cell: a square cell id such as 250m:ROW:COLUMN"));
+    }
+    let metres = parts[0].trim_end_matches('m').to_owned();
+    let cell = cell.to_owned();
+    asked
+        .answer(move |_, loaded, who| {
+            let mut filter = String::new();
+            if let Some(c) = settings.categories.first() {
+                let prefix = c.trim_end_matches('*');
+                filter += &if c.ends_with('*') {
+                    format!(" AND starts_with(category, '{prefix}')")
+                } else {
+                    format!(" AND category = '{c}'")
+                };
+            }
+            if let Some(d) = settings.from {
+                filter += &format!(" AND local_date(received_at) >= DATE '{d}'");
+            }
+            if let Some(d) = settings.to {
+                filter += &format!(" AND local_date(received_at) <= DATE '{d}'");
+            }
+            let (_, batches) = loaded
+                .session(who.role)
+                .collect(&format!(
+                    "SELECT call_id, received_at, platform, category, district, counterparty FROM calls \
+                     WHERE source_call_id IS NULL AND grid_cell(lon, lat, {metres}) = '{cell}'{filter} \
+                     ORDER BY received_at, call_id LIMIT 500"
+                ))
+                .map_err(ServeError::from)?;
+            let calls = rows::to_json(&batches)?;
+            let n = calls.len() as u64;
+            Ok((json!({ "cell": cell, "calls": calls }), n))
+        })
+        .await
 }

@@ -179,11 +179,24 @@ def drive(base, shots, bin_, wh):
         sql = run(bin_, "sql", "--warehouse", str(wh), "SELECT lead_id, status, owner, reviewed_by FROM lead_reviews")
         assert lead_id in sql.stdout and "confirmed" in sql.stdout and "wang" in sql.stdout, sql.stdout
 
+        # The hotspot map: cells as polygons by emerging category, district labels, a cell's calls.
+        page.fill("#map-category", "DISPUTE.*")
+        page.click("#map-form button")
+        expect(page.locator("#map path.cell").first).to_be_attached(timeout=60000)
+        assert page.locator("#map text.district").count() >= 2
+        hot = page.locator('#map path.cell[data-hot="true"]')
+        cell = hot.first if hot.count() else page.locator("#map path.cell").first
+        cell.dispatch_event("click")
+        expect(page.locator("#cell-calls li").first).to_be_visible()
+        page.locator("#map-panel").screenshot(path=shots / "9-map.png")
+        page.locator("#cell-calls li").first.click()
+        expect(page.locator("#card dl").first).to_be_visible()
+
         # Markup in a narrative is text: no dialog, no element made from it.
         page.goto(f"{base}/#call={XSS_CALL}")
         expect(page.locator("#card .narrative")).to_contain_text(MARKUP)
         assert page.locator("#card script, #card img").count() == 0
-        page.screenshot(path=shots / "9-markup-as-text.png")
+        page.screenshot(path=shots / "10-markup-as-text.png")
         assert not dialogs, dialogs
         assert not errors, errors
         browser.close()

@@ -3,6 +3,7 @@
 // textContent, so a narrative holding markup shows as text.
 
 import { COLOURS, layout, draw } from "/graph.js";
+import { CATEGORY_COLOURS, drawMap } from "/map.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { csrf: "", role: "", nodes: new Map(), edges: [], pos: new Map(), selected: [], hops: [], added: new Map(), lead: null, range: [0, 1000] };
@@ -62,6 +63,11 @@ async function start() {
   $("explain").addEventListener("click", explain);
   for (const id of ["time-from", "time-to"]) $(id).addEventListener("input", moveTimeline);
   $("review-form").addEventListener("submit", saveReview);
+  $("map-form").addEventListener("submit", (event) => { event.preventDefault(); loadMap(); });
+  const mapLegend = $("map-legend");
+  for (const [name, colour] of Object.entries(CATEGORY_COLOURS)) {
+    if (name.includes("Hot") || name.startsWith("No")) { const s = el("span", name); s.style.setProperty("--c", colour); mapLegend.appendChild(s); }
+  }
   window.addEventListener("hashchange", () => { if (state.csrf) followHash(); });
 }
 
@@ -275,6 +281,42 @@ async function saveReview(event) {
     state.lead = lead; showReview(lead); $("review-saved").textContent = "Saved.";
     loadLeads();
   } catch (e) { $("review-saved").textContent = e.message; }
+}
+
+function mapQuery() {
+  const q = new URLSearchParams();
+  if ($("map-category").value.trim()) q.set("category", $("map-category").value.trim());
+  if ($("map-from").value) q.set("from", $("map-from").value);
+  if ($("map-to").value) q.set("to", $("map-to").value);
+  return q;
+}
+
+async function loadMap() {
+  $("map-status").textContent = "drawing …";
+  try {
+    const collection = await api("/api/hotspots?" + mapQuery());
+    const hot = collection.features.filter((f) => f.properties.hot).length;
+    $("map-status").textContent = `${collection.features.length} cells, ${hot} hot`;
+    drawMap($("map"), collection, showCell);
+  } catch (e) { $("map-status").textContent = e.message; }
+}
+
+async function showCell(feature, element) {
+  for (const c of document.querySelectorAll("#map .cell.selected")) c.classList.remove("selected");
+  element.classList.add("selected");
+  const p = feature.properties;
+  const card = $("cell-card");
+  card.replaceChildren(el("h2", `${p.category} ${p.cell}`));
+  dl(card, [["district", p.district], ["calls", p.calls], ["last Gi* z", p.last_z === null ? "" : p.last_z.toFixed(2)], ["trend τ", p.trend_tau.toFixed(2)], ["top address", p.top_address], ["top counterparty", p.top_counterparty]]);
+  const q = mapQuery(); q.set("cell", p.cell);
+  try {
+    const body = await api("/api/hotspots/calls?" + q);
+    const ol = card.appendChild(el("ol", undefined, { id: "cell-calls" }));
+    for (const c of body.calls) {
+      const li = ol.appendChild(el("li", `${c.received_at} ${c.category} ${c.counterparty || ""}`, { "data-call": c.call_id }));
+      li.addEventListener("click", () => showNodeCard({ kind: "call", id: c.call_id, label: "", degree: 0 }));
+    }
+  } catch (e) { card.appendChild(el("p", e.message, { class: "error" })); }
 }
 
 start();
