@@ -33,7 +33,9 @@ fn warehouse() -> PathBuf {
         let dir = scratch("serve-sample").join("wh");
         init(&dir).unwrap();
         let warehouse = Warehouse::open(&dir).unwrap();
-        let key = PseudonymKey::from_hex(&"5a".repeat(32), "test").unwrap();
+        // The key the server will find (HOTLINE_KEY or the key file init made), so that it can
+        // turn a searched phone into the key ingest stored.
+        let key = PseudonymKey::resolve(&hotline::warehouse::key_file_for(&dir)).unwrap();
         ingest(&warehouse, &[sample().join("calls.csv"), sample().join("work_orders.csv")], None, &key, &mut |_| {})
             .unwrap();
         hotline::resolve::resolve(&warehouse, &Default::default(), &mut |_| {}).unwrap();
@@ -350,6 +352,35 @@ fn the_hotspot_map_is_geojson_cells_with_their_category_and_a_cell_lists_its_cal
     ] {
         assert_eq!(client.get(bad).0, 400, "{bad}");
     }
+}
+
+#[test]
+fn investigators_find_calls_by_phone_analysts_may_not_and_the_number_is_never_logged() {
+    let base = server();
+    let (analyst, investigator) =
+        (sign_in(base, "li", "analyst password"), sign_in(base, "wang", "investigator password"));
+    let raw = texts(
+        Role::Investigator,
+        "SELECT call_id, caller_phone FROM calls_pii WHERE caller_phone LIKE '1%' AND length(caller_phone) = 11 ORDER BY call_id LIMIT 1",
+    );
+    let (call, phone) = (raw[0][0].clone().unwrap(), raw[0][1].clone().unwrap());
+    // Written as people write it: with spaces and the country code.
+    let written = format!("+86 {} {} {}", &phone[..3], &phone[3..7], &phone[7..]);
+    let (status, body) = analyst.get(&format!("/api/search?q={}", written.replace('+', "%2B").replace(' ', "%20")));
+    assert_eq!(status, 403, "{body}");
+    let (status, body) =
+        investigator.get(&format!("/api/search?q={}", written.replace('+', "%2B").replace(' ', "%20")));
+    assert_eq!(status, 200, "{body}");
+    let mut seen = HashSet::new();
+    strings(&body, &mut seen);
+    assert!(seen.contains(&call), "{body}");
+    assert!(!seen.iter().any(|s| s.contains(&phone)), "the answer does not repeat the number");
+    let (_, by_id) = analyst.get(&format!("/api/search?q={call}"));
+    assert_eq!(by_id["results"][0]["id"], call.as_str());
+    let log = std::fs::read_to_string(warehouse().join("audit/queries.jsonl")).unwrap();
+    assert!(!log.contains(&phone) && !log.contains(&written), "the number reached the audit log");
+    assert!(log.contains("GET /api/search (query withheld)"));
+    assert_eq!(analyst.get("/api/search?q=").0, 400);
 }
 
 #[test]

@@ -96,6 +96,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/calls/{id}", get(call))
         .route("/api/entities/{id}", get(entity))
         .route("/api/explain", get(explain))
+        .route("/api/search", get(search))
         .route("/api/hotspots", get(hotspots))
         .route("/api/hotspots/calls", get(cell_calls))
         .fallback(|| async { ApiError::not_found("no such page") })
@@ -225,7 +226,12 @@ impl FromRequestParts<Arc<App>> for Asked {
         } else {
             signed_in_changing(app, &parts.headers)?
         };
-        let line = format!("{} {}", parts.method, parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()));
+        // What an investigator searches for may be a phone or ID number: it never reaches the log.
+        let line = if parts.uri.path() == "/api/search" {
+            format!("{} /api/search (query withheld)", parts.method)
+        } else {
+            format!("{} {}", parts.method, parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()))
+        };
         Ok(Asked { app: app.clone(), who, line })
     }
 }
@@ -711,6 +717,75 @@ async fn cell_calls(asked: Asked, Query(q): Query<HashMap<String, String>>) -> A
             let calls = rows::to_json(&batches)?;
             let n = calls.len() as u64;
             Ok((json!({ "cell": cell, "calls": calls }), n))
+        })
+        .await
+}
+
+/// Search by call id, entity id or counterparty name; investigators also by phone or ID number,
+/// which the server turns into its key (the number itself is neither logged nor sent back).
+async fn search(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    only(&q, &["q"])?;
+    let text = q.get("q").map_or("", |t| t.trim()).to_owned();
+    if text.is_empty() || text.chars().count() > 100 || text.chars().any(char::is_control) {
+        return Err(ApiError::bad("q: 1-100 characters"));
+    }
+    asked
+        .answer(move |app, loaded, who| {
+            let mut hits: Vec<Value> = Vec::new();
+            let session = loaded.session(who.role);
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
+            let phone = (digits.len() >= 7).then(|| crate::pii::normalize_phone_in(&text, &area_code)).flatten();
+            let id_number = crate::pii::parse_resident_id(&text);
+            if phone.is_some() || id_number.is_some() {
+                if who.role != Role::Investigator {
+                    return Err(ApiError(StatusCode::FORBIDDEN, "searching by phone or ID number needs the investigator role".into()));
+                }
+                let key = app.key.as_ref().ok_or_else(|| {
+                    ApiError(StatusCode::CONFLICT, "the server has no pseudonymisation key (HOTLINE_KEY or the key file)".into())
+                })?;
+                let (column, value) = match (&id_number, &phone) {
+                    (Some(id), _) => ("id_key", key.id_key(&id.canonical)),
+                    (None, Some(p)) => ("phone_key", key.phone_key(p)),
+                    (None, None) => return Err(ApiError::bad("q: neither a phone nor an ID number")),
+                };
+                let (_, batches) = session
+                    .collect(&format!(
+                        "SELECT c.call_id, c.received_at, c.category, e.entity_id FROM calls c \
+                         LEFT JOIN caller_entities e ON e.call_id = c.call_id WHERE c.{column} = '{value}' \
+                         ORDER BY c.received_at, c.call_id LIMIT 200"
+                    ))
+                    .map_err(ServeError::from)?;
+                let mut entities = std::collections::BTreeSet::new();
+                for row in rows::to_json(&batches)? {
+                    if let Some(e) = row.get("entity_id").and_then(Value::as_str) {
+                        entities.insert(e.to_owned());
+                    }
+                    hits.push(json!({ "kind": "call", "id": row["call_id"], "label": format!("{} {}", row["received_at"].as_str().unwrap_or(""), row["category"].as_str().unwrap_or("")) }));
+                }
+                let mut found: Vec<Value> = entities.into_iter().map(|e| json!({ "kind": "entity", "id": e, "label": "" })).collect();
+                found.extend(hits);
+                let n = found.len() as u64;
+                return Ok((json!({ "results": found, "by": column }), n));
+            }
+            if let Some(g) = loaded.graph.as_deref() {
+                if let Some(&n) = g.index.get(text.as_str()) {
+                    let node = &g.graph[n];
+                    hits.push(json!({ "kind": node.kind.name(), "id": node.id, "label": node.label }));
+                }
+                let needle = text.to_lowercase();
+                let mut counterparties: Vec<Value> = g
+                    .graph
+                    .node_weights()
+                    .filter(|n| n.kind == crate::link::explore::NodeKind::Counterparty && n.label.to_lowercase().contains(&needle))
+                    .take(20)
+                    .map(|n| json!({ "kind": "counterparty", "id": n.id, "label": n.label }))
+                    .collect();
+                counterparties.sort_by(|a, b| a["label"].as_str().cmp(&b["label"].as_str()));
+                hits.extend(counterparties);
+            }
+            let n = hits.len() as u64;
+            Ok((json!({ "results": hits, "by": "id_or_name" }), n))
         })
         .await
 }

@@ -125,6 +125,9 @@ pub struct App {
     pub sign_ins: Mutex<HashMap<String, auth::SignIn>>,
     /// The audit log (one line per data request, with the user).
     pub audit: AuditLog,
+    /// The pseudonymisation key, to turn a phone or ID number an investigator searches for into
+    /// its key (`None` when neither HOTLINE_KEY nor the key file is there).
+    pub key: Option<crate::pseudonym::PseudonymKey>,
     /// What the current snapshot gives (reloaded when a new snapshot is committed).
     loaded: Mutex<Option<Arc<Loaded>>>,
     /// Held while a snapshot is being loaded, so two requests do not load it twice.
@@ -137,12 +140,14 @@ impl App {
         let warehouse = Warehouse::open(&config.warehouse)?;
         let users = users::Users::load(&config.users)?;
         let audit = AuditLog::open(&config.warehouse, Role::Investigator)?;
+        let key = crate::pseudonym::PseudonymKey::resolve(&crate::warehouse::key_file_for(&config.warehouse)).ok();
         let app = App {
             config,
             warehouse,
             users,
             sign_ins: Mutex::new(HashMap::new()),
             audit,
+            key,
             loaded: Mutex::new(None),
             loading: Mutex::new(()),
         };

@@ -179,6 +179,13 @@ def drive(base, shots, bin_, wh):
         sql = run(bin_, "sql", "--warehouse", str(wh), "SELECT lead_id, status, owner, reviewed_by FROM lead_reviews")
         assert lead_id in sql.stdout and "confirmed" in sql.stdout and "wang" in sql.stdout, sql.stdout
 
+        # Search by call id: the result opens the call's neighbourhood.
+        page.fill("#search", first_call)
+        page.click("#search-form button")
+        page.locator("#search-results li").first.click()
+        expect(page.locator("#graph-title")).to_contain_text("neighbours")
+        expect(page.locator(f'#graph g.node[data-id="{first_call}"]')).to_be_attached()
+
         # The hotspot map: cells as polygons by emerging category, district labels, a cell's calls.
         page.fill("#map-category", "DISPUTE.*")
         page.click("#map-form button")

@@ -27,7 +27,7 @@ function el(tag, text, attrs = {}) {
 function showSignedIn(me) {
   state.csrf = me.csrf; state.role = me.role;
   $("whoami").textContent = `${me.user} (${me.role})`;
-  $("signin").hidden = true; $("app").hidden = false; $("logout").hidden = false;
+  $("signin").hidden = true; $("app").hidden = false; $("logout").hidden = false; $("search-form").hidden = false;
   loadLeads();
   followHash();
 }
@@ -63,6 +63,7 @@ async function start() {
   $("explain").addEventListener("click", explain);
   for (const id of ["time-from", "time-to"]) $(id).addEventListener("input", moveTimeline);
   $("review-form").addEventListener("submit", saveReview);
+  $("search-form").addEventListener("submit", (event) => { event.preventDefault(); search(); });
   $("map-form").addEventListener("submit", (event) => { event.preventDefault(); loadMap(); });
   const mapLegend = $("map-legend");
   for (const [name, colour] of Object.entries(CATEGORY_COLOURS)) {
@@ -281,6 +282,27 @@ async function saveReview(event) {
     state.lead = lead; showReview(lead); $("review-saved").textContent = "Saved.";
     loadLeads();
   } catch (e) { $("review-saved").textContent = e.message; }
+}
+
+async function search() {
+  const box = $("search-results");
+  box.replaceChildren(el("h2", "Search"));
+  try {
+    const body = await api("/api/search?" + new URLSearchParams({ q: $("search").value }));
+    if (!body.results.length) box.appendChild(el("p", "Nothing found."));
+    const ol = box.appendChild(el("ol"));
+    for (const r of body.results) {
+      const li = ol.appendChild(el("li", `${r.kind} ${r.id} ${r.label || ""}`, { "data-id": r.id }));
+      li.addEventListener("click", async () => {
+        const g = await api(`/api/graph?node=${encodeURIComponent(r.id)}&depth=1`);
+        state.nodes = new Map(g.nodes.map((n) => [n.id, n]));
+        state.edges = g.edges; state.pos = new Map(); state.selected = [r.id]; state.hops = []; state.added = new Map();
+        $("graph-title").textContent = `${r.kind} ${r.id} and its neighbours`;
+        relayout();
+        showNodeCard(g.nodes[0]);
+      });
+    }
+  } catch (e) { box.appendChild(el("p", e.message, { class: "error" })); }
 }
 
 function mapQuery() {
