@@ -184,15 +184,20 @@ impl App {
         let graph_files = self.graph_files(snapshot);
         let previous = self.loaded.lock().map_err(|_| poisoned())?.clone();
         // A review commits a snapshot too: the graph's tables are then the same files, hard-linked.
+        let leads = std::sync::OnceLock::new();
         let graph = match previous {
-            Some(p) if !graph_files.is_empty() && p.graph_files == graph_files => p.graph.clone(),
+            Some(p) if !graph_files.is_empty() && p.graph_files == graph_files => {
+                if let Some(known) = p.leads.get() {
+                    let _ = leads.set(known.clone());
+                }
+                p.graph.clone()
+            }
             _ => match LinkGraph::load(&analyst) {
                 Ok(graph) => Some(Arc::new(graph)),
                 Err(LinkError::NotLinked) => None,
                 Err(e) => return Err(e.into()),
             },
         };
-        let leads = std::sync::OnceLock::new();
         let loaded = Arc::new(Loaded { snapshot, analyst, investigator, graph, graph_files, leads });
         *self.loaded.lock().map_err(|_| poisoned())? = Some(loaded.clone());
         Ok(loaded)
