@@ -47,29 +47,27 @@ echo "notebooks: building a warehouse from data/sample" >&2
 # The notebooks read analyst tables only: the pseudonymisation key goes away before they run.
 mv "$wh.key" "$work/key.hidden"
 
+# A virtual environment of a requirements file under the target folder, made once and made
+# again when the file changes.
+venv_for() {
+    local requirements=$1 venv=$2 wanted
+    wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/requirements.sha256" 2> /dev/null)" != "$wanted" ]; then
+        echo "installing $requirements into $venv" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+        echo "$wanted" > "$venv/requirements.sha256"
+    fi
+}
+
 venv="$target_dir/notebook-venv"
-stamp="$venv/requirements.sha256"
-wanted="$(sha256sum notebooks/requirements.txt | cut -d' ' -f1)"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2> /dev/null)" != "$wanted" ]; then
-    echo "notebooks: installing notebooks/requirements.txt into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r notebooks/requirements.txt
-    echo "$wanted" > "$stamp"
-fi
+venv_for notebooks/requirements.txt "$venv"
 HOTLINE_WAREHOUSE="$wh" HOTLINE_BIN="$bin" HOTLINE_NOTEBOOK_DATA="$work/data" \
     "$venv/bin/python" scripts/run_notebooks.py "$work/executed"
 
 # The explorer in headless Chromium: Debian's chromium (installed above) driven by Playwright from
 # a virtual environment of tests/browser/requirements.txt; screenshots land in the target folder.
 browser_venv="$target_dir/browser-venv"
-browser_stamp="$browser_venv/requirements.sha256"
-browser_wanted="$(sha256sum tests/browser/requirements.txt | cut -d' ' -f1)"
-if [ ! -x "$browser_venv/bin/python" ] || [ "$(cat "$browser_stamp" 2> /dev/null)" != "$browser_wanted" ]; then
-    echo "browser: installing tests/browser/requirements.txt into $browser_venv" >&2
-    rm -rf "$browser_venv"
-    python3 -m venv "$browser_venv"
-    "$browser_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
-    echo "$browser_wanted" > "$browser_stamp"
-fi
+venv_for tests/browser/requirements.txt "$browser_venv"
 "$browser_venv/bin/python" tests/browser/explorer.py "$bin" "$target_dir/browser"

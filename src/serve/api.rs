@@ -333,6 +333,15 @@ fn leads_of(loaded: &Loaded) -> Result<&Vec<LeadRecord>, ApiError> {
     Ok(loaded.leads.get_or_init(|| leads))
 }
 
+/// Every review of the snapshot, cached with it.
+fn reviews_of(loaded: &Loaded) -> Result<&Vec<reviews::Review>, ApiError> {
+    if let Some(all) = loaded.reviews.get() {
+        return Ok(all);
+    }
+    let all = reviews::read_all(&loaded.analyst)?;
+    Ok(loaded.reviews.get_or_init(|| all))
+}
+
 fn lead_json(lead: &LeadRecord, history: Option<&Vec<reviews::Review>>, full: bool) -> Value {
     let last = history.and_then(|h| h.last());
     let mut v = json!({
@@ -370,8 +379,8 @@ async fn leads(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiRes
     asked
         .answer(move |_, loaded, _| {
             let leads = leads_of(loaded)?;
-            let all = reviews::read_all(&loaded.analyst)?;
-            let history = reviews::by_lead(&all, leads);
+            let all = reviews_of(loaded)?;
+            let history = reviews::by_lead(all, leads);
             let list: Vec<Value> = leads
                 .iter()
                 .filter(|l| kind.as_ref().is_none_or(|k| &l.kind == k))
@@ -396,8 +405,8 @@ async fn lead(asked: Asked, Path(id): Path<String>) -> ApiResult {
         .answer(move |_, loaded, _| {
             let leads = leads_of(loaded)?;
             let lead = find_lead(leads, &id)?;
-            let all = reviews::read_all(&loaded.analyst)?;
-            let history = reviews::by_lead(&all, leads);
+            let all = reviews_of(loaded)?;
+            let history = reviews::by_lead(all, leads);
             Ok((lead_json(lead, history.get(&lead.lead_id), true), lead.call_ids.len() as u64))
         })
         .await

@@ -101,6 +101,8 @@ pub struct Loaded {
     graph_files: Vec<(String, u64)>,
     /// The leads, read on first use.
     pub leads: std::sync::OnceLock<Vec<crate::link::explore::LeadRecord>>,
+    /// Every review, read on first use (a review is a commit, so a snapshot's reviews never change).
+    pub reviews: std::sync::OnceLock<Vec<reviews::Review>>,
 }
 
 impl Loaded {
@@ -198,7 +200,8 @@ impl App {
                 Err(e) => return Err(e.into()),
             },
         };
-        let loaded = Arc::new(Loaded { snapshot, analyst, investigator, graph, graph_files, leads });
+        let reviews = std::sync::OnceLock::new();
+        let loaded = Arc::new(Loaded { snapshot, analyst, investigator, graph, graph_files, leads, reviews });
         *self.loaded.lock().map_err(|_| poisoned())? = Some(loaded.clone());
         Ok(loaded)
     }
