@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Every test: installs what the tests need from the Debian archive if missing (chromium and
-# fonts-noto-cjk, for the report's headless-browser test and the notebooks' charts), runs the
+# fonts-noto-cjk, for the report's headless-browser test and the notebooks' charts;
+# postgresql-client and openssl, for the PostgreSQL endpoint's tests), runs the
 # Rust test suite, then builds a warehouse from the committed sample and executes every notebook
 # headless in a virtual environment with notebooks/requirements.txt (made once, re-made when the
-# requirements change), and drives the explorer (`hotline serve`) in headless Chromium. The
+# requirements change), runs the PostgreSQL endpoint's client test (psycopg, SQLAlchemy, pandas),
+# and drives the explorer (`hotline serve`) in headless Chromium. The
 # README's test command; .ci/run runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium > /dev/null 2>&1 || missing+=(chromium)
+command -v psql > /dev/null 2>&1 || missing+=(postgresql-client)
+command -v openssl > /dev/null 2>&1 || missing+=(openssl)
 cjk_fonts="$( (fc-list :lang=zh family 2> /dev/null || true) | grep -c "Noto Sans CJK" || true)"
 [ "${cjk_fonts:-0}" -gt 0 ] || missing+=(fonts-noto-cjk fontconfig)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -65,6 +69,11 @@ venv="$target_dir/notebook-venv"
 venv_for notebooks/requirements.txt "$venv"
 HOTLINE_WAREHOUSE="$wh" HOTLINE_BIN="$bin" HOTLINE_NOTEBOOK_DATA="$work/data" \
     "$venv/bin/python" scripts/run_notebooks.py "$work/executed"
+
+# The PostgreSQL endpoint with psycopg 3, SQLAlchemy and pandas (the Rust suite drives it with psql).
+pg_venv="$target_dir/pg-venv"
+venv_for tests/pg/requirements.txt "$pg_venv"
+"$pg_venv/bin/python" tests/pg/clients.py "$bin" "$wh"
 
 # The explorer in headless Chromium: Debian's chromium (installed above) driven by Playwright from
 # a virtual environment of tests/browser/requirements.txt; screenshots land in the target folder.

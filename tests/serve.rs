@@ -51,9 +51,15 @@ fn warehouse() -> PathBuf {
 
 /// Starts a server on 127.0.0.1:0 in a thread of its own; returns its base URL.
 fn start(ttl: Duration) -> String {
+    start_with(ttl, None).unwrap()
+}
+
+/// A server with a sign-in lifetime and TLS files, or why it did not start.
+fn start_with(ttl: Duration, tls: Option<(PathBuf, PathBuf)>) -> Result<String, String> {
     let mut config = ServeConfig::new(&warehouse());
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.session_ttl = ttl;
+    config.tls = tls;
     let app = Arc::new(App::open(config).unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
@@ -61,14 +67,17 @@ fn start(ttl: Duration) -> String {
         .spawn(move || {
             let rt = runtime().unwrap();
             rt.block_on(async move {
-                let bound = bind(app).await.unwrap();
-                tx.send(bound.address).unwrap();
-                bound.serve(std::future::pending()).await.unwrap();
+                match bind(app).await {
+                    Ok(bound) => {
+                        tx.send(Ok(format!("{}://{}", bound.scheme, bound.address))).unwrap();
+                        bound.serve(std::future::pending()).await.unwrap();
+                    }
+                    Err(e) => tx.send(Err(e.to_string())).unwrap(),
+                }
             });
         })
         .unwrap();
-    let address = rx.recv_timeout(Duration::from_secs(60)).expect("the server starts");
-    format!("http://{address}")
+    rx.recv_timeout(Duration::from_secs(60)).expect("the server starts or says why not")
 }
 
 fn server() -> &'static str {
@@ -161,6 +170,73 @@ fn sign_in_is_needed_and_wrong_passwords_are_refused() {
     assert_eq!(client.post("/api/logout", json!({}), false).0, 403, "sign-out needs the CSRF token");
     assert_eq!(client.post("/api/logout", json!({}), true).0, 200);
     assert_eq!(client.get("/api/me").0, 401);
+}
+
+#[test]
+fn a_user_name_is_locked_after_five_wrong_passwords_even_for_the_right_one() {
+    // A server of its own, so the lock does not reach the other tests' sign-ins.
+    let base = start(Duration::from_secs(3600));
+    let login = |password: &str| {
+        agent().post(format!("{base}/api/login")).send_json(json!({ "user": "li", "password": password })).unwrap()
+    };
+    for _ in 0..4 {
+        assert_eq!(login("guess").status(), 401);
+    }
+    let mut fifth = login("guess");
+    assert_eq!(fifth.status(), 429);
+    let wait: u64 = fifth.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert!(fifth.body_mut().read_json::<Value>().unwrap()["error"].as_str().unwrap().contains("try again"));
+    assert_eq!(login("analyst password").status(), 429, "the right password waits for the lock too");
+    // Another user name is not locked.
+    sign_in(&base, "wang", "investigator password");
+}
+
+#[test]
+fn with_a_certificate_the_explorer_speaks_https_only_and_files_it_cannot_load_stop_it() {
+    let dir = scratch("serve-tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    let base = start_with(Duration::from_secs(3600), Some((cert.clone(), key.clone()))).unwrap();
+    assert!(base.starts_with("https://127.0.0.1:"), "{base}");
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "60", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .expect("curl runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, health) = curl(&[&format!("{base}/api/health")]);
+    assert!(ok && health.starts_with("HTTP/1.1 200") && health.contains("\"ok\""), "{health}");
+    let (ok, login) = curl(&[
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"user": "li", "password": "analyst password"}"#,
+        &format!("{base}/api/login"),
+    ]);
+    let cookie = login.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap_or_default();
+    assert!(ok && cookie.contains("Secure") && cookie.contains("HttpOnly"), "{login}");
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = agent().get(base.replace("https://", "http://") + "/api/health").call();
+    assert!(plain.is_err(), "{plain:?}");
+    // A key that is not there, or a certificate that is not one: the server does not start.
+    let missing = start_with(Duration::from_secs(60), Some((cert.clone(), dir.join("nokey.pem")))).unwrap_err();
+    assert!(missing.contains("nokey.pem"), "{missing}");
+    std::fs::write(dir.join("junk.pem"), "junk\n").unwrap();
+    let junk = start_with(Duration::from_secs(60), Some((dir.join("junk.pem"), key))).unwrap_err();
+    assert!(junk.contains("junk.pem") && junk.contains("certificate"), "{junk}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod generate;
 mod hotspot;
 mod ingest;
 mod link;
+mod pg;
 mod privacy;
 mod report;
 mod resolve;

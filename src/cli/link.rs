@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::table::{Align, write_table};
 use crate::eval::leads::{LeadsEvaluation, evaluate_leads};
 use crate::link::expand::{Expansion, expand};
-use crate::link::explore::{LeadRecord, LinkGraph, read_leads};
+use crate::link::explore::{LeadRecord, LinkGraph, PathFound, read_leads};
 use crate::link::export::{GraphFormat, write_graph};
 use crate::link::leads::WORTH_A_LOOK;
 use crate::link::{LinkSummary, Stage, link, session};
@@ -277,9 +277,20 @@ pub fn run_graph(args: GraphArgs) -> Result<ExitCode> {
         GraphCommand::Path { a, b } => {
             let graph = load()?;
             let (from, to) = (graph.find(&a)?, graph.find(&b)?);
-            let Some(path) = graph.path(from, to) else {
-                writeln!(out, "no chain of evidence links {a} and {b}")?;
-                return Ok(ExitCode::from(1));
+            let path = match graph.path(from, to) {
+                PathFound::Path(path) => path,
+                PathFound::None => {
+                    writeln!(out, "no chain of evidence links {a} and {b}")?;
+                    return Ok(ExitCode::from(1));
+                }
+                PathFound::GaveUp { examined } => {
+                    writeln!(
+                        out,
+                        "no chain of evidence found between {a} and {b} within {examined} links examined \
+                         (they are far apart or joined only through large hubs)"
+                    )?;
+                    return Ok(ExitCode::from(1));
+                }
             };
             writeln!(out, "{} hop(s) from {a} to {b}:", path.len() - 1)?;
             for pair in path.windows(2) {

@@ -426,12 +426,17 @@ fn run_demo_command(settings: DemoSettings) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     print_demo(&mut out, &report, started.elapsed().as_secs_f64())?;
     let (user, password) = serve::add_demo_user(&report.warehouse)?;
-    writeln!(out, "\n== explore it: the investigators' explorer ==")?;
-    writeln!(out, "hotline serve --warehouse {}", report.warehouse.display())?;
+    writeln!(out, "\n== explore it: the investigators' explorer, and SQL from your own tools ==")?;
+    writeln!(
+        out,
+        "hotline serve --warehouse {} --listen 127.0.0.1:8080 --pg 127.0.0.1:5433",
+        report.warehouse.display()
+    )?;
     writeln!(
         out,
         "then open http://127.0.0.1:8080/ and sign in as {user} (investigator) with the password {password}; \
-         it was made for this demo warehouse only"
+         psql, DBeaver or Superset connect to postgresql://{user}@127.0.0.1:5433/hotline with the same password; \
+         the user was made for this demo warehouse only"
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
+use crate::serve::pg::{PgConfig, PgServer, bind_pg};
 use crate::serve::users::{Users, default_users_file, parse_role};
 use crate::serve::{App, ServeConfig, bind, runtime};
 
@@ -18,15 +19,36 @@ pub struct ServeArgs {
     /// Warehouse folder.
     #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
     warehouse: PathBuf,
-    /// Address to listen on (loopback by default; port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// Address of the web explorer (loopback by default; port 0 picks a free port). Without it the
+    /// explorer listens on 127.0.0.1:8080, unless --pg is given, which then serves alone.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Also (or only) serve SQL over the PostgreSQL wire protocol on this address, e.g.
+    /// 127.0.0.1:5433, for psql, DBeaver, Superset, Metabase or pandas.
+    #[arg(long)]
+    pg: Option<SocketAddr>,
+    /// PostgreSQL endpoint: refuse connections that do not negotiate TLS (needs --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    require_tls: bool,
+    /// PostgreSQL endpoint: connections served at once (more are refused with SQLSTATE 53300).
+    #[arg(long, default_value_t = crate::serve::pg::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// PostgreSQL endpoint: longest a statement may run, in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
     /// Users file (default: users.toml in the warehouse folder).
     #[arg(long)]
     users: Option<PathBuf>,
     /// Minutes a sign-in lasts.
     #[arg(long, default_value_t = 480)]
     session_minutes: u64,
+    /// PEM certificate chain: the explorer serves HTTPS only, the PostgreSQL endpoint offers TLS
+    /// (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// `hotline users …`.
@@ -115,29 +137,78 @@ pub fn run_users(args: UsersArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `hotline serve` until Ctrl-C.
+/// Runs `hotline serve` until Ctrl-C: the explorer, the PostgreSQL endpoint, or both in one process.
 pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
-    let mut config = ServeConfig::new(&args.warehouse);
-    config.listen = args.listen;
-    if let Some(users) = args.users {
-        config.users = users;
-    }
-    config.session_ttl = std::time::Duration::from_secs(args.session_minutes.max(1) * 60);
+    let users_file = args.users.clone().unwrap_or_else(|| default_users_file(&args.warehouse));
+    let listen = match (args.listen, args.pg) {
+        (Some(listen), _) => Some(listen),
+        (None, Some(_)) => None,
+        (None, None) => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+    };
+    let tls = args.tls_cert.clone().zip(args.tls_key.clone());
     eprintln!("loading {} …", args.warehouse.display());
-    let app = App::open(config).with_context(|| format!("cannot serve {}", args.warehouse.display()))?;
-    if app.users.users.is_empty() {
+    let app = match listen {
+        Some(listen) => {
+            let mut config = ServeConfig::new(&args.warehouse);
+            config.listen = listen;
+            config.users = users_file.clone();
+            config.session_ttl = std::time::Duration::from_secs(args.session_minutes.max(1) * 60);
+            config.tls = tls.clone();
+            let app = App::open(config).with_context(|| format!("cannot serve {}", args.warehouse.display()))?;
+            Some(Arc::new(app))
+        }
+        None => None,
+    };
+    let pg = match args.pg {
+        Some(address) => {
+            let mut config = PgConfig::new(&args.warehouse);
+            config.listen = address;
+            config.tls = tls;
+            config.require_tls = args.require_tls;
+            config.max_connections = args.max_connections;
+            config.query_timeout = std::time::Duration::from_secs(args.timeout.max(1));
+            let users = Users::load(&users_file)?;
+            if users.users.iter().any(|u| u.pg_scram.is_none()) {
+                eprintln!(
+                    "note: users added before the PostgreSQL endpoint existed sign in there only after their password \
+                     is set again (`hotline users add NAME --role ROLE`)"
+                );
+            }
+            let server = PgServer::open(config, users)
+                .with_context(|| format!("cannot serve {} over PostgreSQL", args.warehouse.display()))?;
+            Some(Arc::new(server))
+        }
+        None => None,
+    };
+    let no_users = Users::load(&users_file)?.users.is_empty();
+    if no_users {
         eprintln!(
             "warning: {} has no users; add one with `hotline users add NAME --role investigator --warehouse {}`",
-            app.config.users.display(),
+            users_file.display(),
             args.warehouse.display()
         );
     }
-    let app = Arc::new(app);
     let rt = runtime().context("cannot start the server's runtime")?;
     rt.block_on(async move {
-        let bound = bind(app).await?;
-        println!("hotline explorer on http://{}/ (Ctrl-C stops it)", bound.address);
-        bound.serve(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(app) = app {
+            let bound = bind(app).await?;
+            println!("hotline explorer on {}://{}/ (Ctrl-C stops it)", bound.scheme, bound.address);
+            tasks.spawn(async move { bound.serve(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await });
+        }
+        if let Some(server) = pg {
+            let bound = bind_pg(server).await?;
+            println!(
+                "hotline SQL over PostgreSQL on {} (psql \"host={} port={} user=NAME dbname=hotline\"; Ctrl-C stops it)",
+                bound.address,
+                bound.address.ip(),
+                bound.address.port()
+            );
+            tasks.spawn(async move { bound.serve(async { tokio::signal::ctrl_c().await.unwrap_or(()) }).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.context("a server task failed")??;
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::auth::{self, SignIn};
 use super::{App, Loaded, ServeError, reviews, rows};
 use crate::link::LinkError;
-use crate::link::explore::{LeadRecord, LinkGraph};
+use crate::link::explore::{LeadRecord, LinkGraph, PathFound};
 use crate::sql::Role;
 use crate::sql::audit::Who;
 
@@ -195,7 +195,7 @@ fn audit(
         Some(e) => ("error", Some(e.1.as_str())),
     };
     let record = app.audit.append(
-        Who { user: &user, role: who.role },
+        Who { user: &user, role: who.role, client: None },
         snapshot as i64,
         started.0,
         request,
@@ -283,28 +283,58 @@ async fn login(
         return Err(ApiError::bad("user name or password too long"));
     }
     let started = (chrono::Utc::now(), Instant::now());
+    let refused = |app: &App, user: String, error: ApiError| {
+        let who = SignIn { user, role: Role::Analyst, csrf: String::new(), expires: Instant::now() };
+        audit(app, &who, 0, "POST /api/login", started, 0, Some(&error));
+        error
+    };
+    let locked =
+        app.throttle.lock().map_err(|_| ApiError::from(super::poisoned()))?.locked(&login.user, Instant::now());
+    if let Some(wait) = locked {
+        return Ok(retry_after(refused(&app, login.user, locked_out(wait)), wait));
+    }
     let checker = app.clone();
     let (name, password) = (login.user.clone(), login.password);
     let user = tokio::task::spawn_blocking(move || checker.users.verify(&name, &password).cloned())
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let Some(user) = user else {
-        let who = SignIn { user: login.user, role: Role::Analyst, csrf: String::new(), expires: Instant::now() };
-        let error = ApiError(StatusCode::UNAUTHORIZED, "wrong user name or password".into());
-        audit(&app, &who, 0, "POST /api/login", started, 0, Some(&error));
-        return Err(error);
+        let lock =
+            app.throttle.lock().map_err(|_| ApiError::from(super::poisoned()))?.failed(&login.user, Instant::now());
+        return match lock {
+            Some(wait) => Ok(retry_after(refused(&app, login.user, locked_out(wait)), wait)),
+            None => {
+                Err(refused(&app, login.user, ApiError(StatusCode::UNAUTHORIZED, "wrong user name or password".into())))
+            }
+        };
     };
+    app.throttle.lock().map_err(|_| ApiError::from(super::poisoned()))?.succeeded(&user.name);
     let (id, sign_in) = {
         let mut sessions = app.sign_ins.lock().map_err(|_| ApiError::from(super::poisoned()))?;
         auth::sign_in(&mut sessions, &user.name, user.role(), app.config.session_ttl)
     };
     audit(&app, &sign_in, 0, "POST /api/login", started, 0, None);
     let mut response = ok(json!({ "user": sign_in.user, "role": sign_in.role.name(), "csrf": sign_in.csrf }));
-    let cookie = auth::set_cookie(&id, app.config.session_ttl, false);
+    let cookie = auth::set_cookie(&id, app.config.session_ttl, app.config.tls.is_some());
     response
         .headers_mut()
         .insert(SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::bad(e.to_string()))?);
     Ok(response)
+}
+
+/// The refusal of a locked user name.
+fn locked_out(wait: Duration) -> ApiError {
+    ApiError(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many wrong passwords for this user name: try again in {} s", wait.as_secs().max(1)),
+    )
+}
+
+/// An error response telling the client, in `Retry-After`, when to try again.
+fn retry_after(error: ApiError, wait: Duration) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+    response
 }
 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult {
@@ -497,12 +527,24 @@ async fn path(asked: Asked, Query(q): Query<HashMap<String, String>>) -> ApiResu
     only(&q, &["from", "to"])?;
     let from = node_id("from", q.get("from").map_or("", String::as_str))?.to_owned();
     let to = node_id("to", q.get("to").map_or("", String::as_str))?.to_owned();
+    // One path search at a time: each may examine millions of links, and run side by side they
+    // would hold both cores while the lead list and graphs, a few milliseconds each, wait.
+    let searches = asked.app.path_searches.clone();
+    let _turn = searches.acquire_owned().await.map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     asked
         .answer(move |_, loaded, _| {
             let g = graph_of(loaded)?;
             let (a, b) = (g.find(&from).map_err(ServeError::from)?, g.find(&to).map_err(ServeError::from)?);
-            let Some(nodes) = g.path(a, b) else {
-                return Ok((json!({ "nodes": [], "hops": [], "found": false }), 0));
+            let nodes = match g.path(a, b) {
+                PathFound::Path(nodes) => nodes,
+                PathFound::None => return Ok((json!({ "nodes": [], "hops": [], "found": false }), 0)),
+                PathFound::GaveUp { examined } => {
+                    let why = format!(
+                        "no chain found within {examined} links examined: the two are far apart or joined only \
+                         through large hubs; try nodes nearer each other"
+                    );
+                    return Ok((json!({ "nodes": [], "hops": [], "found": false, "gave_up": true, "why": why }), 0));
+                }
             };
             let hops: Vec<Value> = nodes
                 .windows(2)

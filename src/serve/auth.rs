@@ -57,6 +57,67 @@ pub fn look_up(sessions: &mut HashMap<String, SignIn>, id: &str) -> Option<SignI
     }
 }
 
+/// Failed sign-ins in a row a user name is allowed before it is locked.
+pub const FREE_FAILURES: u32 = 5;
+
+/// The first lock; each further failure doubles it, up to [`LONGEST_LOCK`].
+pub const FIRST_LOCK: Duration = Duration::from_secs(30);
+
+/// The longest lock.
+pub const LONGEST_LOCK: Duration = Duration::from_secs(15 * 60);
+
+/// User names with failures the throttle remembers at most (names tried by a hostile client
+/// cannot grow it without bound: past this, the longest-settled entries are forgotten).
+const REMEMBERED: usize = 10_000;
+
+/// Failed sign-ins by user name: after [`FREE_FAILURES`] in a row the name is refused, even with
+/// the right password, until its lock ends, which stops a password being guessed online. A
+/// successful sign-in clears the count.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    /// Failures in a row and the end of the lock (the last failure's time while not locked).
+    failures: HashMap<String, (u32, Instant)>,
+}
+
+impl Throttle {
+    /// How long the name is still locked, if it is.
+    pub fn locked(&self, user: &str, now: Instant) -> Option<Duration> {
+        match self.failures.get(user) {
+            Some(&(n, until)) if n >= FREE_FAILURES && until > now => Some(until - now),
+            _ => None,
+        }
+    }
+
+    /// Records a failure; returns the lock it starts, if any.
+    pub fn failed(&mut self, user: &str, now: Instant) -> Option<Duration> {
+        if self.failures.len() >= REMEMBERED && !self.failures.contains_key(user) {
+            // Forget names whose lock (or last failure) is longest past; keep the locked ones.
+            self.failures.retain(|_, &mut (_, until)| until + LONGEST_LOCK > now);
+            if self.failures.len() >= REMEMBERED {
+                let mut ends: Vec<Instant> = self.failures.values().map(|&(_, until)| until).collect();
+                ends.sort();
+                let cut = ends[ends.len() / 2];
+                self.failures.retain(|_, &mut (_, until)| until > cut);
+            }
+        }
+        let entry = self.failures.entry(user.to_owned()).or_insert((0, now));
+        entry.0 = entry.0.saturating_add(1);
+        if entry.0 < FREE_FAILURES {
+            entry.1 = now;
+            return None;
+        }
+        let doublings = (entry.0 - FREE_FAILURES).min(16);
+        let lock = FIRST_LOCK.saturating_mul(1 << doublings).min(LONGEST_LOCK);
+        entry.1 = now + lock;
+        Some(lock)
+    }
+
+    /// Clears the count after a successful sign-in.
+    pub fn succeeded(&mut self, user: &str) {
+        self.failures.remove(user);
+    }
+}
+
 /// The session token of a `Cookie` header.
 pub fn cookie_token(cookie_header: &str) -> Option<&str> {
     cookie_header
@@ -85,6 +146,43 @@ pub fn same_token(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_locked_after_five_failures_for_doubling_times_and_a_success_clears_it() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        for _ in 0..FREE_FAILURES - 1 {
+            assert_eq!(t.failed("wang", now), None);
+        }
+        assert_eq!(t.locked("wang", now), None);
+        assert_eq!(t.failed("wang", now), Some(FIRST_LOCK));
+        assert_eq!(t.locked("wang", now + Duration::from_secs(10)), Some(FIRST_LOCK - Duration::from_secs(10)));
+        assert_eq!(t.locked("li", now), None, "another name is not locked");
+        let later = now + FIRST_LOCK;
+        assert_eq!(t.locked("wang", later), None, "the lock ends");
+        assert_eq!(t.failed("wang", later), Some(FIRST_LOCK * 2), "the next failure locks twice as long");
+        for _ in 0..20 {
+            t.failed("wang", later);
+        }
+        assert_eq!(t.locked("wang", later), Some(LONGEST_LOCK));
+        t.succeeded("wang");
+        assert_eq!(t.locked("wang", later), None);
+        assert_eq!(t.failed("wang", later), None, "the count starts again");
+    }
+
+    #[test]
+    fn names_tried_by_a_hostile_client_do_not_grow_the_throttle_without_bound() {
+        let mut t = Throttle::default();
+        let now = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            t.failed("wang", now);
+        }
+        for i in 0..3 * REMEMBERED {
+            t.failed(&format!("guess{i}"), now + Duration::from_millis(i as u64));
+        }
+        assert!(t.failures.len() <= REMEMBERED, "{}", t.failures.len());
+        assert!(t.locked("wang", now).is_some(), "a locked name is not forgotten for new ones");
+    }
 
     #[test]
     fn a_sign_in_lives_until_its_expiry_and_the_cookie_is_strict_and_http_only() {

@@ -4,8 +4,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod pg;
 pub mod reviews;
 pub mod rows;
+pub mod tls;
 pub mod users;
 
 use std::collections::HashMap;
@@ -51,6 +53,9 @@ pub enum ServeError {
     /// Reading the link graph failed.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// TLS could not be set up (the server does not start).
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// Writing a review failed.
     #[error("writing lead_reviews: {0}")]
     Write(String),
@@ -71,6 +76,8 @@ pub struct ServeConfig {
     pub query_timeout: Duration,
     /// Memory the queries of one session may hold.
     pub memory_limit: Option<usize>,
+    /// PEM certificate chain and private key: served over HTTPS only, cookies marked Secure.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServeConfig {
@@ -83,6 +90,7 @@ impl ServeConfig {
             session_ttl: Duration::from_secs(8 * 3600),
             query_timeout: Duration::from_secs(30),
             memory_limit: None,
+            tls: None,
         }
     }
 }
@@ -125,6 +133,10 @@ pub struct App {
     pub users: users::Users,
     /// Signed-in sessions by token.
     pub sign_ins: Mutex<HashMap<String, auth::SignIn>>,
+    /// Failed sign-ins by user name.
+    pub throttle: Mutex<auth::Throttle>,
+    /// Path searches run one at a time.
+    pub path_searches: Arc<tokio::sync::Semaphore>,
     /// The audit log (one line per data request, with the user).
     pub audit: AuditLog,
     /// The pseudonymisation key, to turn a phone or ID number an investigator searches for into
@@ -148,6 +160,8 @@ impl App {
             warehouse,
             users,
             sign_ins: Mutex::new(HashMap::new()),
+            throttle: Mutex::new(auth::Throttle::default()),
+            path_searches: Arc::new(tokio::sync::Semaphore::new(1)),
             audit,
             key,
             loaded: Mutex::new(None),
@@ -244,17 +258,39 @@ pub(crate) fn poisoned() -> ServeError {
 pub struct Bound {
     /// The address it listens on.
     pub address: SocketAddr,
-    listener: tokio::net::TcpListener,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    listener: Listening,
     app: Arc<App>,
 }
 
-/// Binds the address (call inside a tokio runtime).
+enum Listening {
+    Plain(tokio::net::TcpListener),
+    Tls(tls::TlsListener),
+}
+
+/// Binds the address, with TLS when the configuration names a certificate and key (call inside a
+/// tokio runtime). Files that cannot be loaded are an error: the server never falls back to plain
+/// text.
 pub async fn bind(app: Arc<App>) -> Result<Bound, ServeError> {
     let address = app.config.listen;
+    let config = match &app.config.tls {
+        Some((cert, key)) => Some(tls::server_config(cert, key, &[b"http/1.1"])?),
+        None => None,
+    };
     let listener =
         tokio::net::TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })?;
     let address = listener.local_addr().map_err(|source| ServeError::Bind { address, source })?;
-    Ok(Bound { address, listener, app })
+    let (listener, scheme) = match config {
+        Some(config) => (
+            Listening::Tls(
+                tls::TlsListener::new(listener, config).map_err(|source| ServeError::Bind { address, source })?,
+            ),
+            "https",
+        ),
+        None => (Listening::Plain(listener), "http"),
+    };
+    Ok(Bound { address, scheme, listener, app })
 }
 
 impl Bound {
@@ -264,10 +300,12 @@ impl Bound {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let address = self.address;
-        axum::serve(self.listener, api::router(self.app))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| ServeError::Bind { address, source })
+        let router = api::router(self.app);
+        match self.listener {
+            Listening::Plain(l) => axum::serve(l, router).with_graceful_shutdown(shutdown).await,
+            Listening::Tls(l) => axum::serve(l, router).with_graceful_shutdown(shutdown).await,
+        }
+        .map_err(|source| ServeError::Bind { address, source })
     }
 }
 

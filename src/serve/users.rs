@@ -1,5 +1,6 @@
-//! The users file of `hotline serve`: each user's name, role and argon2id password hash (PHC
-//! string), kept as TOML readable by its owner only.
+//! The users file of `hotline serve`: each user's name, role, argon2id password hash (PHC
+//! string) and SCRAM-SHA-256 verifier for the PostgreSQL endpoint, kept as TOML readable by its
+//! owner only.
 
 use std::fs;
 use std::io::Write;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use datafusion_postgres::pgwire::api::auth::sasl::scram::gen_salted_password;
 use serde::{Deserialize, Serialize};
 
 use super::ServeError;
@@ -30,6 +32,10 @@ pub struct User {
     pub role: String,
     /// Argon2id hash of the password (PHC string).
     pub password: String,
+    /// SCRAM-SHA-256 verifier for the PostgreSQL endpoint (salt and salted password); users
+    /// added before the endpoint existed have none until their password is set again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_scram: Option<String>,
 }
 
 impl User {
@@ -111,7 +117,8 @@ impl Users {
             .hash_password(password.as_bytes())
             .map_err(|e| ServeError::Users(format!("cannot hash the password: {e}")))?
             .to_string();
-        let user = User { name: name.to_owned(), role: role.name().to_owned(), password: hash };
+        let pg_scram = Some(scram_verifier(password));
+        let user = User { name: name.to_owned(), role: role.name().to_owned(), password: hash, pg_scram };
         match self.users.iter_mut().find(|u| u.name == name) {
             Some(slot) => *slot = user,
             None => self.users.push(user),
@@ -135,6 +142,28 @@ impl Users {
         let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         if ok { user } else { None }
     }
+}
+
+/// SCRAM iterations of the verifiers `hotline users add` stores (PostgreSQL's default).
+pub const SCRAM_ITERATIONS: usize = 4096;
+
+/// The SCRAM-SHA-256 verifier of a password as the users file keeps it:
+/// `SCRAM-SHA-256$ITERATIONS:SALT$SALTED_PASSWORD` (hex).
+pub fn scram_verifier(password: &str) -> String {
+    let salt: [u8; 16] = rand::random();
+    let salted = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
+    format!("SCRAM-SHA-256${SCRAM_ITERATIONS}:{}${}", hex::encode(salt), hex::encode(salted))
+}
+
+/// The salt and salted password of a verifier written by [`scram_verifier`].
+pub fn parse_verifier(text: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let rest = text.strip_prefix("SCRAM-SHA-256$")?;
+    let (iterations, rest) = rest.split_once(':')?;
+    let (salt, salted) = rest.split_once('$')?;
+    if iterations.parse::<usize>().ok()? != SCRAM_ITERATIONS {
+        return None;
+    }
+    Some((hex::decode(salt).ok()?, hex::decode(salted).ok()?))
 }
 
 /// A hash of no one's password, verified against when the name is unknown.

@@ -25,6 +25,8 @@ pub struct AuditRecord {
     pub os_user: String,
     /// The role it ran as.
     pub role: String,
+    /// The client's address, for a request that came over the network.
+    pub client: Option<String>,
     /// The warehouse snapshot it read.
     pub snapshot: i64,
     /// The SQL text, with runs of seven or more digits (phone and ID numbers) redacted.
@@ -46,6 +48,8 @@ pub struct Who<'a> {
     pub user: &'a str,
     /// The role.
     pub role: Role,
+    /// The client's address (a PostgreSQL or HTTP client), if the request came over the network.
+    pub client: Option<&'a str>,
 }
 
 /// An open audit log; a session that cannot write it runs no query.
@@ -133,7 +137,7 @@ impl AuditLog {
             Err(SqlError::Refused(message)) => ("refused", Some(message.clone())),
             Err(error) => ("error", Some(error.to_string())),
         };
-        let who = Who { user: &self.os_user, role: self.role };
+        let who = Who { user: &self.os_user, role: self.role, client: None };
         self.append(who, snapshot, started, sql, rows, duration, outcome, error.as_deref())
     }
 
@@ -156,6 +160,7 @@ impl AuditLog {
             at: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             os_user: who.user.to_owned(),
             role: who.role.name().to_owned(),
+            client: who.client.map(str::to_owned),
             snapshot,
             sql: redact_numbers(what),
             rows: rows as i64,

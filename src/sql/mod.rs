@@ -8,6 +8,7 @@ pub mod audit;
 pub mod export;
 pub mod functions;
 pub mod guard;
+pub mod named;
 pub mod normalised;
 pub mod queries;
 
@@ -167,7 +168,8 @@ pub enum Flow {
 /// An open warehouse as a SQL session over one committed snapshot.
 pub struct Session {
     ctx: SessionContext,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until the session is dropped (see its `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
     options: SessionOptions,
     snapshot: i64,
     tables: Vec<TableInfo>,
@@ -261,6 +263,7 @@ fn audit_schema() -> SchemaRef {
         Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
         Field::new("os_user", DataType::Utf8, true),
         Field::new("role", DataType::Utf8, true),
+        Field::new("client", DataType::Utf8, true),
         Field::new("snapshot", DataType::Int64, true),
         Field::new("sql", DataType::Utf8, true),
         Field::new("rows", DataType::Int64, true),
@@ -286,6 +289,7 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         datafusion::config::ConfigNonZeroUsize::try_new(options.limits.max_depth.max(1)).map_err(engine)?;
     let ctx = SessionContext::new_with_config_rt(config, runtime_env);
     functions::register(&ctx).map_err(engine)?;
+    named::register(&ctx)?;
 
     let mut tables = Vec::new();
     let investigator = options.role == Role::Investigator;
@@ -325,10 +329,34 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         .enable_all()
         .build()
         .map_err(SqlError::Io)?;
-    Ok(Session { ctx, runtime, options, snapshot: snapshot.map_or(0, |s| s as i64), tables, audit, city })
+    Ok(Session {
+        ctx,
+        runtime: Some(runtime),
+        options,
+        snapshot: snapshot.map_or(0, |s| s as i64),
+        tables,
+        audit,
+        city,
+    })
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A session may be dropped on a thread of another runtime (a server's), where waiting for
+        // this one's threads to stop is forbidden: they are told to stop and left to do so.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Session {
+    /// The session's own runtime (planning and execution run on it).
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        // Only `drop` takes it, and nothing runs after that.
+        self.runtime.as_ref().expect("a session's runtime lives as long as the session")
+    }
+
     /// The warehouse's city profile (district keys, area code, place names).
     pub fn city(&self) -> &crate::city::CityProfile {
         &self.city
@@ -359,7 +387,7 @@ impl Session {
         if !self.tables.iter().any(|t| t.name == name) {
             return None;
         }
-        let provider = self.runtime.block_on(self.ctx.table_provider(name)).ok()?;
+        let provider = self.runtime().block_on(self.ctx.table_provider(name)).ok()?;
         Some(provider.schema())
     }
 
@@ -471,12 +499,12 @@ impl Session {
     ) -> Result<(), SqlError> {
         let limit = self.options.timeout;
         let deadline = {
-            let _entered = self.runtime.enter();
+            let _entered = self.runtime().enter();
             tokio::time::Instant::now() + limit
         };
         let timed_out = || SqlError::Timeout(limit);
         // Planning runs here, on the caller's large stack.
-        let planned = self.runtime.block_on(async {
+        let planned = self.runtime().block_on(async {
             tokio::time::timeout_at(deadline, async {
                 let state = self.ctx.state();
                 let plan = state.statement_to_plan(statement).await?;
@@ -498,7 +526,7 @@ impl Session {
         }
         // Execution runs as a task of its own, so the deadline holds even while an operator is busy.
         let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
-        let task = self.runtime.spawn(async move {
+        let task = self.runtime().spawn(async move {
             while let Some(batch) = stream.next().await {
                 if sender.send(batch).await.is_err() {
                     break;
@@ -506,7 +534,7 @@ impl Session {
             }
         });
         let result = loop {
-            match self.runtime.block_on(async { tokio::time::timeout_at(deadline, receiver.recv()).await }) {
+            match self.runtime().block_on(async { tokio::time::timeout_at(deadline, receiver.recv()).await }) {
                 Err(_) => break Err(timed_out()),
                 Ok(None) => break Ok(()),
                 Ok(Some(batch)) => {

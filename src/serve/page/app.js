@@ -190,7 +190,7 @@ async function findPath() {
   const box = $("path-result");
   box.replaceChildren(el("h2", "Path"));
   const p = await api(`/api/path?from=${encodeURIComponent(a)}&to=${encodeURIComponent(b)}`);
-  if (!p.found) { box.appendChild(el("p", "No path between them.")); return; }
+  if (!p.found) { box.appendChild(el("p", p.gave_up ? p.why : "No chain of evidence joins them.")); return; }
   for (const n of p.nodes) if (!state.nodes.has(n.id)) state.nodes.set(n.id, n);
   for (const h of p.hops) state.edges.push(h);
   state.hops = p.hops;

@@ -1,0 +1,1053 @@
+//! `hotline serve --pg`: the warehouse over the PostgreSQL wire protocol (pgwire, through
+//! datafusion-postgres), so psql, DBeaver, Superset, Metabase and pandas reach the same sessions
+//! as `hotline sql`: SCRAM-SHA-256 sign-in against the explorer's users file, the user's role
+//! deciding which tables exist, read-only statements only, a time limit per statement, a limit
+//! on connections and statement size, optional or required TLS, and an audit record per statement.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SQLOptions, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Set, Statement};
+use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::pgwire;
+use datafusion_postgres::{DfSessionService, QueryHook};
+use futures::{Sink, Stream};
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::ScramAuth;
+use pgwire::api::auth::{AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, ErrorHandler, METADATA_USER, PgWireServerHandlers, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::types::format::FormatOptions;
+use tokio::net::TcpListener;
+
+use super::ServeError;
+use super::auth::Throttle;
+use super::users::{SCRAM_ITERATIONS, Users, parse_verifier};
+use crate::sql::audit::{AuditLog, Who};
+use crate::sql::guard::{self, Limits};
+use crate::sql::{Role, SessionOptions, SqlError, open_session};
+use crate::warehouse::Warehouse;
+
+/// Connections served at once unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+
+/// The catalogue (database) name clients see.
+const DATABASE: &str = "datafusion";
+
+/// Settings of the PostgreSQL endpoint.
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    /// The warehouse folder.
+    pub warehouse: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain and key: TLS is offered.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Refuse connections that did not negotiate TLS.
+    pub require_tls: bool,
+    /// Connections served at once; more are refused with SQLSTATE 53300.
+    pub max_connections: usize,
+    /// Longest a statement may run.
+    pub query_timeout: Duration,
+    /// Memory the queries of one role may hold.
+    pub memory_limit: Option<usize>,
+    /// Limits on statement size.
+    pub limits: Limits,
+}
+
+impl PgConfig {
+    /// Defaults for a warehouse: loopback port 5433, no TLS, 64 connections, 5 minutes a statement.
+    pub fn new(warehouse: &std::path::Path) -> PgConfig {
+        PgConfig {
+            warehouse: warehouse.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 5433)),
+            tls: None,
+            require_tls: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            query_timeout: Duration::from_secs(300),
+            memory_limit: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A PostgreSQL error with its SQLSTATE.
+fn pg_error(severity: &str, code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(severity.to_owned(), code.to_owned(), message.into())))
+}
+
+/// SQLSTATE of a refused statement (read_only_sql_transaction).
+const REFUSED: &str = "25006";
+/// SQLSTATE of a statement over the size limits (program_limit_exceeded).
+const TOO_BIG: &str = "54000";
+/// SQLSTATE of a statement stopped by its time limit (query_canceled).
+const CANCELLED: &str = "57014";
+
+fn sql_error(error: &SqlError) -> PgWireError {
+    match error {
+        SqlError::Refused(m) => pg_error("ERROR", TOO_BIG, format!("refused: {m}")),
+        SqlError::Parse(m) => pg_error("ERROR", "42601", m.clone()),
+        other => pg_error("ERROR", "XX000", other.to_string()),
+    }
+}
+
+/// The server's version as PostgreSQL words it: clients (SQLAlchemy, and so Superset) read the
+/// major and minor version from `SELECT version()` and give up on any other form.
+pub const VERSION: &str = "PostgreSQL 16.6 (hotline, Apache DataFusion 55) on x86_64-pc-linux-gnu";
+
+/// `version()` answering [`VERSION`].
+fn version_function() -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|_| Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::Utf8(Some(VERSION.to_owned()))))),
+    )
+}
+
+/// Built-in type names and their oids, for `to_regtype`.
+const TYPE_OIDS: &[(&str, i32)] = &[
+    ("bool", 16),
+    ("boolean", 16),
+    ("bytea", 17),
+    ("int8", 20),
+    ("bigint", 20),
+    ("int2", 21),
+    ("smallint", 21),
+    ("int4", 23),
+    ("integer", 23),
+    ("text", 25),
+    ("oid", 26),
+    ("json", 114),
+    ("float4", 700),
+    ("real", 700),
+    ("float8", 701),
+    ("double precision", 701),
+    ("varchar", 1043),
+    ("character varying", 1043),
+    ("date", 1082),
+    ("time", 1083),
+    ("timestamp", 1114),
+    ("timestamptz", 1184),
+    ("interval", 1186),
+    ("numeric", 1700),
+    ("uuid", 2950),
+    ("jsonb", 3802),
+];
+
+/// `to_regtype(name)`: the oid of a built-in type, NULL for any other (psycopg, and so
+/// SQLAlchemy, asks it on connect for types such as hstore that this server does not have).
+fn to_regtype_function() -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::array::{Array, AsArray, Int32Array};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    let oid = |name: Option<&str>| {
+        let name = name?.trim().trim_start_matches("pg_catalog.").to_ascii_lowercase();
+        TYPE_OIDS.iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid)
+    };
+    create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Immutable,
+        Arc::new(move |args| {
+            let array = args[0].to_array(1)?;
+            let text = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            let out: Int32Array =
+                (0..text.len()).map(|i| if text.is_null(i) { None } else { oid(Some(text.value(i))) }).collect();
+            Ok(match &args[0] {
+                ColumnarValue::Scalar(_) => {
+                    ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?)
+                }
+                ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
+            })
+        }),
+    )
+}
+
+/// Catalogue functions that tools call while introspecting, with the one answer they have here:
+/// no table has a serial or identity column, a view definition or an index, and every type and
+/// collation is visible.
+fn catalogue_constants() -> Vec<(&'static str, datafusion::common::ScalarValue)> {
+    use datafusion::common::ScalarValue;
+    vec![
+        // Asked only of identity columns and collations, which no table here has.
+        ("json_build_object", ScalarValue::Utf8(None)),
+        ("pg_get_serial_sequence", ScalarValue::Utf8(None)),
+        ("pg_get_viewdef", ScalarValue::Utf8(None)),
+        ("pg_get_indexdef", ScalarValue::Utf8(None)),
+        ("pg_type_is_visible", ScalarValue::Boolean(Some(true))),
+        ("pg_collation_is_visible", ScalarValue::Boolean(Some(true))),
+    ]
+}
+
+/// A function of any arguments that always answers one value.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Constant {
+    name: &'static str,
+    value: datafusion::common::ScalarValue,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl Constant {
+    fn new(name: &'static str, value: datafusion::common::ScalarValue) -> Constant {
+        let signature =
+            datafusion::logical_expr::Signature::variadic_any(datafusion::logical_expr::Volatility::Immutable);
+        Constant { name, value, signature }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for Constant {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _: &[datafusion::arrow::datatypes::DataType],
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::DataType> {
+        Ok(self.value.data_type())
+    }
+
+    fn invoke_with_args(
+        &self,
+        _: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<datafusion::logical_expr::ColumnarValue> {
+        Ok(datafusion::logical_expr::ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+/// The sessions of one snapshot: a DataFusion context per role, each with the pg_catalog schema
+/// and the functions clients ask for on connect.
+struct Services {
+    snapshot: i64,
+    analyst: Arc<DfSessionService>,
+    investigator: Arc<DfSessionService>,
+}
+
+impl Services {
+    fn of(&self, role: Role) -> &Arc<DfSessionService> {
+        match role {
+            Role::Analyst => &self.analyst,
+            Role::Investigator => &self.investigator,
+        }
+    }
+}
+
+/// The endpoint's state, shared by every connection.
+pub struct PgServer {
+    config: PgConfig,
+    warehouse: Warehouse,
+    users: Users,
+    audit: AuditLog,
+    throttle: Mutex<Throttle>,
+    services: Mutex<Option<Arc<Services>>>,
+    loading: tokio::sync::Mutex<()>,
+    connections: Arc<tokio::sync::Semaphore>,
+}
+
+impl PgServer {
+    /// Opens the warehouse and its audit log and checks that the sessions can be built.
+    pub fn open(config: PgConfig, users: Users) -> Result<PgServer, ServeError> {
+        let warehouse = Warehouse::open(&config.warehouse)?;
+        let audit = AuditLog::open(&config.warehouse, Role::Analyst)?;
+        let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+        let server = PgServer {
+            config,
+            warehouse,
+            users,
+            audit,
+            throttle: Mutex::new(Throttle::default()),
+            services: Mutex::new(None),
+            loading: tokio::sync::Mutex::new(()),
+            connections,
+        };
+        let first = server.build()?;
+        *server.services.lock().map_err(|_| super::poisoned())? = Some(Arc::new(first));
+        Ok(server)
+    }
+
+    /// The sessions of the committed snapshot (blocking: opens the warehouse's tables).
+    fn build(&self) -> Result<Services, ServeError> {
+        let open = |role: Role| -> Result<Arc<DfSessionService>, ServeError> {
+            let options = SessionOptions {
+                role,
+                audit: false,
+                timeout: self.config.query_timeout,
+                memory_limit: self.config.memory_limit,
+                limits: self.config.limits,
+            };
+            let session = open_session(&self.config.warehouse, options)?;
+            let ctx: SessionContext = session.context().clone();
+            setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
+                .map_err(|e| ServeError::Sql(SqlError::Engine(format!("pg_catalog: {e}"))))?;
+            ctx.register_udf(version_function());
+            ctx.register_udf(to_regtype_function());
+            for (name, value) in catalogue_constants() {
+                ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(Constant::new(name, value)));
+            }
+            let hooks: Vec<Arc<dyn QueryHook>> = vec![
+                Arc::new(ReadOnly),
+                Arc::new(CursorStatementHook),
+                Arc::new(SetShowHook),
+                Arc::new(TransactionStatementHook),
+            ];
+            Ok(Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)))
+        };
+        let snapshot = self.warehouse.current()?.map_or(0, |s| s as i64);
+        Ok(Services { snapshot, analyst: open(Role::Analyst)?, investigator: open(Role::Investigator)? })
+    }
+
+    /// The sessions of the newest committed snapshot, built anew when it changed.
+    async fn services(self: &Arc<Self>) -> PgWireResult<Arc<Services>> {
+        let internal = |e: String| pg_error("ERROR", "XX000", e);
+        let snapshot = self.warehouse.current().map_err(|e| internal(e.to_string()))?.map_or(0, |s| s as i64);
+        let cached = || -> PgWireResult<Option<Arc<Services>>> {
+            let guard = self.services.lock().map_err(|_| internal("a lock is poisoned".into()))?;
+            Ok(guard.as_ref().filter(|s| s.snapshot == snapshot).cloned())
+        };
+        if let Some(services) = cached()? {
+            return Ok(services);
+        }
+        let _loading = self.loading.lock().await;
+        if let Some(services) = cached()? {
+            return Ok(services);
+        }
+        let server = self.clone();
+        // Opening a session starts (and drops) a runtime of its own: not on this runtime's threads.
+        let built = tokio::task::spawn_blocking(move || server.build())
+            .await
+            .map_err(|e| internal(e.to_string()))?
+            .map_err(|e| internal(e.to_string()))?;
+        let built = Arc::new(built);
+        *self.services.lock().map_err(|_| internal("a lock is poisoned".into()))? = Some(built.clone());
+        Ok(built)
+    }
+
+    /// Who a signed-in connection is: user, role, client address.
+    fn who<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Asker> {
+        let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+        let role = self
+            .users
+            .users
+            .iter()
+            .find(|u| u.name == user)
+            .map(|u| u.role())
+            .ok_or_else(|| pg_error("FATAL", "28000", format!("no user {user:?}")))?;
+        Ok(Asker { user, role, client: client.socket_addr().to_string() })
+    }
+
+    /// Appends one audit record (off the runtime's threads: the log is synced to disk).
+    fn audit(
+        self: &Arc<Self>,
+        who: &Asker,
+        snapshot: i64,
+        started: (chrono::DateTime<chrono::Utc>, Instant),
+        sql: &str,
+        rows: u64,
+        error: Option<&PgWireError>,
+    ) {
+        let (started, took) = (started.0, started.1.elapsed());
+        let (outcome, message) = match error {
+            None => ("ok", None),
+            Some(e) => (if refused(e) { "refused" } else { "error" }, Some(error_text(e))),
+        };
+        let server = self.clone();
+        let (who, sql) = (who.clone(), sql.to_owned());
+        let write = move || {
+            let user = format!("pg:{}", who.user);
+            let record = server.audit.append(
+                Who { user: &user, role: who.role, client: Some(&who.client) },
+                snapshot,
+                started,
+                &sql,
+                rows,
+                took,
+                outcome,
+                message.as_deref(),
+            );
+            if let Err(e) = record {
+                eprintln!("hotline serve --pg: cannot write the audit log: {e}");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(write)),
+            Err(_) => write(),
+        }
+    }
+}
+
+/// Who asked: the signed-in user, the role and the client's address.
+#[derive(Debug, Clone)]
+struct Asker {
+    user: String,
+    role: Role,
+    client: String,
+}
+
+/// Whether an error is a refusal by the guard (outcome `refused` in the audit log).
+fn refused(error: &PgWireError) -> bool {
+    matches!(error, PgWireError::UserError(info) if info.code == REFUSED || info.code == TOO_BIG)
+}
+
+/// The message of an error, as the client sees it.
+fn error_text(error: &PgWireError) -> String {
+    match error {
+        PgWireError::UserError(info) => info.message.clone(),
+        PgWireError::ApiError(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The read-only guard, first of the hooks: queries (and EXPLAIN of them) are planned here and
+/// refused unless the plan reads only (no DDL, DML, COPY or `SELECT … INTO`); client settings,
+/// SHOW, transactions and cursors over a query go on to datafusion-postgres's hooks; any other
+/// statement is refused, and so is `SET datafusion.…`, which would change every connection's
+/// shared settings (the memory limit among them).
+#[derive(Debug)]
+struct ReadOnly;
+
+enum Verdict {
+    /// Plan and run it here.
+    Plan,
+    /// Answer with this command tag and do nothing: savepoints and the session clean-ups pools
+    /// send, which a read-only session has nothing to do for.
+    Nothing(&'static str),
+    /// Let the later hooks answer.
+    Pass,
+    /// Refused, with the reason.
+    Refuse(String),
+}
+
+fn verdict(statement: &Statement) -> Verdict {
+    match statement {
+        Statement::Query(_) => Verdict::Plan,
+        Statement::Explain { statement, .. } if matches!(statement.as_ref(), Statement::Query(_)) => Verdict::Plan,
+        Statement::Set(set) => {
+            let names: Vec<String> = match set {
+                Set::SingleAssignment { variable, .. } => vec![variable.to_string()],
+                Set::ParenthesizedAssignments { variables, .. } => variables.iter().map(|v| v.to_string()).collect(),
+                Set::MultipleAssignments { assignments } => assignments.iter().map(|a| a.name.to_string()).collect(),
+                Set::SetTimeZone { .. } | Set::SetNames { .. } | Set::SetNamesDefault { .. } => vec![],
+                Set::SetTransaction { .. } => vec![],
+                _ => return Verdict::Refuse("this SET is refused here".into()),
+            };
+            match names.iter().find(|n| n.to_ascii_lowercase().starts_with("datafusion")) {
+                Some(name) => Verdict::Refuse(format!(
+                    "SET {name} is refused: engine settings are the server's and shared by every connection"
+                )),
+                None => Verdict::Pass,
+            }
+        }
+        Statement::ShowVariable { .. }
+        | Statement::ShowVariables { .. }
+        | Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ShowCatalogs { .. }
+        | Statement::ShowSchemas { .. }
+        | Statement::ShowDatabases { .. }
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Fetch { .. }
+        | Statement::Close { .. } => Verdict::Pass,
+        Statement::Savepoint { .. } => Verdict::Nothing("SAVEPOINT"),
+        Statement::ReleaseSavepoint { .. } => Verdict::Nothing("RELEASE"),
+        Statement::Discard { .. } => Verdict::Nothing("DISCARD ALL"),
+        Statement::Deallocate { .. } => Verdict::Nothing("DEALLOCATE"),
+        Statement::Declare { stmts } => {
+            // A cursor over a query runs that query: it must read only, like any other.
+            if stmts.iter().all(|d| d.for_query.is_some()) {
+                Verdict::Pass
+            } else {
+                Verdict::Refuse(read_only(statement))
+            }
+        }
+        other => Verdict::Refuse(read_only(other)),
+    }
+}
+
+fn read_only(statement: &Statement) -> String {
+    let text = statement.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(2).collect();
+    format!(
+        "{} statements are refused: the warehouse is read-only here; only queries (SELECT, WITH, VALUES), \
+         EXPLAIN, SHOW and the session settings clients send on connect run",
+        words.join(" ").to_uppercase()
+    )
+}
+
+/// Plans a statement and refuses any plan that would change something.
+async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
+    let state = ctx.state();
+    let plan = state
+        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&plan)
+        .map_err(|e| pg_error("ERROR", REFUSED, format!("refused: the warehouse is read-only here ({e})")))?;
+    Ok(plan)
+}
+
+/// Checks a cursor's query the same way.
+async fn check_cursor(statement: &Statement, ctx: &SessionContext) -> PgWireResult<()> {
+    if let Statement::Declare { stmts } = statement {
+        for declare in stmts {
+            if let Some(query) = &declare.for_query {
+                read_only_plan(&Statement::Query(query.clone()), ctx).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl QueryHook for ReadOnly {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match verdict(statement) {
+            Verdict::Refuse(why) => Some(Err(pg_error("ERROR", REFUSED, format!("refused: {why}")))),
+            Verdict::Nothing(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
+            Verdict::Pass => check_cursor(statement, ctx).await.err().map(Err),
+            Verdict::Plan => {
+                let answer = async {
+                    let plan = read_only_plan(statement, ctx).await?;
+                    let frame = ctx.execute_logical_plan(plan).await.map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+                    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+                    Ok(Response::Query(encode_dataframe(frame, &Format::UnifiedText, Some(options)).await?))
+                };
+                Some(answer.await)
+            }
+        }
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        match verdict(statement) {
+            Verdict::Refuse(why) => Some(Err(pg_error("ERROR", REFUSED, format!("refused: {why}")))),
+            Verdict::Nothing(_) => Some(Ok(LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(datafusion::common::DFSchema::empty()),
+            }))),
+            Verdict::Pass => check_cursor(statement, ctx).await.err().map(Err),
+            Verdict::Plan => Some(read_only_plan(statement, ctx).await),
+        }
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        // Plans were checked when parsed; what needs no plan is answered here.
+        match verdict(statement) {
+            Verdict::Nothing(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
+            _ => None,
+        }
+    }
+}
+
+/// What a statement's audit record is waiting for: the rows its answer streams out. The record
+/// is written when the last of its answers is dropped (sent, failed or abandoned).
+struct Ticket {
+    server: Arc<PgServer>,
+    who: Asker,
+    snapshot: i64,
+    sql: String,
+    started: (chrono::DateTime<chrono::Utc>, Instant),
+    rows: AtomicU64,
+    error: Mutex<Option<PgWireError>>,
+}
+
+impl Ticket {
+    fn fail(&self, error: PgWireError) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let error = self.error.lock().ok().and_then(|mut e| e.take());
+        let rows = self.rows.load(Ordering::Relaxed);
+        self.server.audit(&self.who, self.snapshot, self.started, &self.sql, rows, error.as_ref());
+    }
+}
+
+/// A result's rows, counted for the audit and cut off at the statement's deadline.
+struct Watched {
+    rows: pgwire::api::results::SendableRowStream,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    ticket: Arc<Ticket>,
+    done: bool,
+}
+
+impl Stream for Watched {
+    type Item = PgWireResult<pgwire::messages::data::DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            let error = timed_out(self.ticket.server.config.query_timeout);
+            self.ticket.fail(timed_out(self.ticket.server.config.query_timeout));
+            return Poll::Ready(Some(Err(error)));
+        }
+        match self.rows.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(row))) => {
+                self.ticket.rows.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Some(Ok(row)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                self.ticket.fail(pg_error("ERROR", "XX000", error_text(&e)));
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn timed_out(limit: Duration) -> PgWireError {
+    pg_error("ERROR", CANCELLED, format!("canceling statement: it ran longer than {} s", limit.as_secs()))
+}
+
+/// The query handlers of every connection: each statement goes to the session of the signed-in
+/// user's role, under the size limits and the time limit, and is audited.
+pub struct Queries {
+    server: Arc<PgServer>,
+}
+
+impl Queries {
+    /// Wraps the answers' rows so the audit counts them and the deadline cuts them off.
+    fn watch(&self, responses: Vec<Response>, ticket: &Arc<Ticket>, deadline: tokio::time::Instant) -> Vec<Response> {
+        responses
+            .into_iter()
+            .map(|response| match response {
+                Response::Query(mut query) => {
+                    let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
+                    query.data_rows = Box::pin(Watched {
+                        rows,
+                        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                        ticket: ticket.clone(),
+                        done: false,
+                    });
+                    Response::Query(query)
+                }
+                other => other,
+            })
+            .collect()
+    }
+
+    /// Runs a statement's planning under its deadline; a failure is the ticket's outcome.
+    async fn within<T>(
+        &self,
+        ticket: &Arc<Ticket>,
+        deadline: tokio::time::Instant,
+        answer: impl std::future::Future<Output = PgWireResult<T>>,
+    ) -> PgWireResult<T> {
+        match tokio::time::timeout_at(deadline, answer).await {
+            Err(_) => {
+                let limit = self.server.config.query_timeout;
+                ticket.fail(timed_out(limit));
+                Err(timed_out(limit))
+            }
+            Ok(Err(e)) => {
+                ticket.fail(pg_error("ERROR", error_code(&e), error_text(&e)));
+                Err(e)
+            }
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    fn ticket(
+        &self,
+        who: Asker,
+        snapshot: i64,
+        sql: &str,
+        started: (chrono::DateTime<chrono::Utc>, Instant),
+    ) -> Arc<Ticket> {
+        Arc::new(Ticket {
+            server: self.server.clone(),
+            who,
+            snapshot,
+            sql: sql.to_owned(),
+            started,
+            rows: AtomicU64::new(0),
+            error: Mutex::new(None),
+        })
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Queries {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let started = (chrono::Utc::now(), Instant::now());
+        let who = self.server.who(client)?;
+        if let Err(e) = guard::check_size(query, &self.server.config.limits) {
+            let error = sql_error(&e);
+            let shown: String = query.chars().take(2_000).collect();
+            self.server.audit(&who, 0, started, &shown, 0, Some(&error));
+            return Err(error);
+        }
+        let services = self.server.services().await?;
+        let ticket = self.ticket(who.clone(), services.snapshot, query, started);
+        let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
+        let service = services.of(who.role).clone();
+        let answer = SimpleQueryHandler::do_query(service.as_ref(), client, query);
+        let responses = self.within(&ticket, deadline, answer).await?;
+        Ok(self.watch(responses, &ticket, deadline))
+    }
+}
+
+fn error_code(error: &PgWireError) -> &str {
+    match error {
+        PgWireError::UserError(info) => info.code.as_str(),
+        _ => "XX000",
+    }
+}
+
+/// The statement kept between Parse and Execute: the SQL text and, once planned, the statement
+/// and its plan (datafusion-postgres's own form).
+type Prepared = (String, Option<(Statement, LogicalPlan)>);
+
+/// Parses prepared statements in the session of the connection's role.
+pub struct RoleParser {
+    server: Arc<PgServer>,
+}
+
+#[async_trait]
+impl QueryParser for RoleParser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let started = (chrono::Utc::now(), Instant::now());
+        let who = self.server.who(client)?;
+        if let Err(e) = guard::check_size(sql, &self.server.config.limits) {
+            let error = sql_error(&e);
+            let shown: String = sql.chars().take(2_000).collect();
+            self.server.audit(&who, 0, started, &shown, 0, Some(&error));
+            return Err(error);
+        }
+        let services = self.server.services().await?;
+        let parsed = services.of(who.role).query_parser().parse_sql(client, sql, types).await;
+        if let Err(e) = &parsed {
+            self.server.audit(&who, services.snapshot, started, sql, 0, Some(e));
+        }
+        parsed
+    }
+
+    fn get_parameter_types(&self, statement: &Prepared) -> PgWireResult<Vec<Type>> {
+        match self.any_parser() {
+            Some(parser) => parser.get_parameter_types(statement),
+            None => Ok(vec![]),
+        }
+    }
+
+    fn get_result_schema(&self, statement: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        match self.any_parser() {
+            Some(parser) => parser.get_result_schema(statement, format),
+            None => Ok(vec![]),
+        }
+    }
+}
+
+impl RoleParser {
+    /// A parser to describe a planned statement with (describing reads only the plan).
+    fn any_parser(&self) -> Option<Arc<datafusion_postgres::Parser>> {
+        let services = self.server.services.lock().ok()?.clone()?;
+        Some(services.analyst.query_parser())
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Queries {
+    type Statement = Prepared;
+    type QueryParser = RoleParser;
+
+    fn query_parser(&self) -> Arc<RoleParser> {
+        Arc::new(RoleParser { server: self.server.clone() })
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let started = (chrono::Utc::now(), Instant::now());
+        let who = self.server.who(client)?;
+        let services = self.server.services().await?;
+        let ticket = self.ticket(who.clone(), services.snapshot, &portal.statement.statement.0, started);
+        let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
+        let service = services.of(who.role).clone();
+        let answer = ExtendedQueryHandler::do_query(service.as_ref(), client, portal, max_rows);
+        let response = self.within(&ticket, deadline, answer).await?;
+        Ok(self.watch(vec![response], &ticket, deadline).remove(0))
+    }
+}
+
+/// Passwords for SCRAM: the verifier of a known user, or a random one for an unknown user or
+/// one without a verifier (the exchange then fails as a wrong password would, so a client cannot
+/// tell which names exist). A name locked by too many wrong passwords is refused outright.
+#[derive(Debug)]
+struct Verifiers {
+    server: Arc<PgServer>,
+}
+
+impl Debug for PgServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgServer").field("listen", &self.config.listen).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl AuthSource for Verifiers {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        let name = login.user().unwrap_or_default();
+        let locked = self.server.throttle.lock().ok().and_then(|t| t.locked(name, Instant::now()));
+        if let Some(wait) = locked {
+            return Err(pg_error(
+                "FATAL",
+                "28P01",
+                format!("too many wrong passwords for this user name: try again in {} s", wait.as_secs().max(1)),
+            ));
+        }
+        let known = self.server.users.users.iter().find(|u| u.name == name).and_then(|u| u.pg_scram.as_deref());
+        match known.and_then(parse_verifier) {
+            Some((salt, salted)) => Ok(Password::new(Some(salt), salted)),
+            None => {
+                let salt: [u8; 16] = rand::random();
+                let salted: [u8; 32] = rand::random();
+                Ok(Password::new(Some(salt.to_vec()), salted.to_vec()))
+            }
+        }
+    }
+}
+
+/// Sign-in: TLS first when required, then SCRAM-SHA-256; a successful sign-in clears the user
+/// name's failures.
+pub struct Startup {
+    inner: SASLAuthStartupHandler<DefaultServerParameterProvider>,
+    server: Arc<PgServer>,
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if self.server.config.require_tls && !client.is_secure() {
+            return Err(pg_error("FATAL", "28000", "this server accepts TLS connections only (use sslmode=require)"));
+        }
+        self.inner.on_startup(client, message).await?;
+        if matches!(client.state(), pgwire::api::PgWireConnectionState::ReadyForQuery)
+            && let Some(user) = client.metadata().get(METADATA_USER)
+            && let Ok(mut throttle) = self.server.throttle.lock()
+        {
+            throttle.succeeded(user);
+        }
+        Ok(())
+    }
+}
+
+/// Counts wrong passwords against the user name and audits refused sign-ins.
+pub struct Errors {
+    server: Arc<PgServer>,
+}
+
+impl ErrorHandler for Errors {
+    fn on_error<C>(&self, client: &C, error: &mut PgWireError)
+    where
+        C: ClientInfo,
+    {
+        if let PgWireError::InvalidPassword(_) = error {
+            let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+            if let Ok(mut throttle) = self.server.throttle.lock() {
+                throttle.failed(&user, Instant::now());
+            }
+            // PostgreSQL's own words, which clients and people search for.
+            let refusal = pg_error("FATAL", "28P01", format!("password authentication failed for user \"{user}\""));
+            let who = Asker { user, role: Role::Analyst, client: client.socket_addr().to_string() };
+            self.server.audit(&who, 0, (chrono::Utc::now(), Instant::now()), "sign-in", 0, Some(&refusal));
+            *error = refusal;
+        }
+    }
+}
+
+/// The handlers of one connection (pgwire asks for them once per connection).
+struct Handlers {
+    server: Arc<PgServer>,
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::new(Queries { server: self.server.clone() })
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::new(Queries { server: self.server.clone() })
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        let mut scram = ScramAuth::new(Arc::new(Verifiers { server: self.server.clone() }));
+        scram.set_iterations(SCRAM_ITERATIONS);
+        let mut parameters = DefaultServerParameterProvider::default();
+        parameters.server_version = "16.6 (hotline)".to_owned();
+        let inner = SASLAuthStartupHandler::new(Arc::new(parameters)).with_scram(scram);
+        Arc::new(Startup { inner, server: self.server.clone() })
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(Errors { server: self.server.clone() })
+    }
+}
+
+/// The endpoint bound to its address.
+pub struct PgBound {
+    /// The address it listens on.
+    pub address: SocketAddr,
+    listener: TcpListener,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+    server: Arc<PgServer>,
+}
+
+/// Binds the endpoint's address (call inside a tokio runtime). Certificate files that cannot be
+/// loaded are an error: the endpoint never falls back to plain text.
+pub async fn bind_pg(server: Arc<PgServer>) -> Result<PgBound, ServeError> {
+    let address = server.config.listen;
+    let tls = match &server.config.tls {
+        Some((cert, key)) => {
+            Some(pgwire::tokio::TlsAcceptor::from(super::tls::server_config(cert, key, &[b"postgresql"])?))
+        }
+        None if server.config.require_tls => {
+            return Err(ServeError::Users("--require-tls needs --tls-cert and --tls-key".into()));
+        }
+        None => None,
+    };
+    let listener = TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })?;
+    let address = listener.local_addr().map_err(|source| ServeError::Bind { address, source })?;
+    Ok(PgBound { address, listener, tls, server })
+}
+
+/// The ErrorResponse a refused connection gets before it is closed: too many clients.
+fn too_many_clients() -> Vec<u8> {
+    let mut body = Vec::new();
+    for (field, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', "53300"), (b'M', "sorry, too many clients already")]
+    {
+        body.push(field);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut message = vec![b'E'];
+    message.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    message.extend_from_slice(&body);
+    message
+}
+
+impl PgBound {
+    /// Serves connections until `shutdown` resolves; each connection is a task of its own, so a
+    /// client that sends garbage or goes away mid-query disturbs no other.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let handlers = Arc::new(Handlers { server: self.server.clone() });
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                accepted = self.listener.accept() => accepted,
+            };
+            let (socket, _peer) = match accepted {
+                Ok(pair) => pair,
+                // Out of file descriptors and the like: wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let Ok(permit) = self.server.connections.clone().try_acquire_owned() else {
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut socket = socket;
+                    let _ = tokio::time::timeout(Duration::from_secs(5), socket.write_all(&too_many_clients())).await;
+                });
+                continue;
+            };
+            let (handlers, tls) = (handlers.clone(), self.tls.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                let _ = pgwire::tokio::process_socket(socket, tls, handlers).await;
+            });
+        }
+    }
+}
