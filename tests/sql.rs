@@ -196,6 +196,40 @@ fn every_named_query_matches_its_snapshot_on_the_sample() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// Each named query as a table function gives the rows of the query itself (as a set: a table's
+/// rows have no order), with its defaults and with arguments; bad calls say what is wrong.
+#[test]
+fn every_named_query_is_a_table_function_with_the_same_rows() {
+    let s = session(Role::Analyst);
+    let sorted = |batches: &[RecordBatch]| {
+        let mut lines: Vec<String> = to_csv(batches).lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    for query in queries::all().unwrap().values() {
+        let (_, direct) = s.collect(&query.bind(&[]).unwrap()).unwrap();
+        let (_, function) = s.collect(&format!("SELECT * FROM q_{}()", query.name)).unwrap();
+        assert_eq!(sorted(&function), sorted(&direct), "{}", query.name);
+    }
+    let bound = queries::find("daily_volume").unwrap();
+    let values = [("from_month".to_owned(), "2023-07".to_owned()), ("to_month".to_owned(), "2023-07".to_owned())];
+    let (_, direct) = s.collect(&bound.bind(&values).unwrap()).unwrap();
+    let (_, function) = s.collect("SELECT * FROM q_daily_volume('2023-07', '2023-07')").unwrap();
+    assert_eq!(sorted(&function), sorted(&direct));
+    assert_eq!(direct.iter().map(|b| b.num_rows()).sum::<usize>(), 31, "the days of July");
+    // NULL takes the default.
+    let (_, defaulted) = s.collect("SELECT * FROM q_daily_volume(NULL, '2023-07')").unwrap();
+    assert!(defaulted.iter().map(|b| b.num_rows()).sum::<usize>() > 31);
+    for (sql, says) in [
+        ("SELECT * FROM q_daily_volume('2023-01', '2023-02', '', 'extra')", "at most 3"),
+        ("SELECT * FROM q_daily_volume(month)", "must be a literal"),
+        ("SELECT * FROM q_no_such_query()", "q_no_such_query"),
+    ] {
+        let error = s.collect(sql).unwrap_err().to_string();
+        assert!(error.contains(says), "{sql}: {error}");
+    }
+}
+
 /// The headline figures from SQL equal those counted in plain Rust over the raw sample files.
 #[test]
 fn headline_figures_in_sql_match_an_independent_count() {

@@ -1051,3 +1051,74 @@ impl PgBound {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn verdict_of(sql: &str) -> Verdict {
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+        verdict(&statements.remove(0))
+    }
+
+    #[test]
+    fn queries_are_planned_client_settings_pass_and_everything_else_is_refused() {
+        for sql in ["SELECT 1", "WITH a AS (SELECT 1) SELECT * FROM a", "VALUES (1)", "EXPLAIN SELECT 1"] {
+            assert!(matches!(verdict_of(sql), Verdict::Plan), "{sql}");
+        }
+        for sql in [
+            "SET application_name = 'dbeaver'",
+            "SET extra_float_digits = 3",
+            "SET TIME ZONE 'Asia/Shanghai'",
+            "SHOW transaction isolation level",
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "DECLARE c CURSOR FOR SELECT 1",
+        ] {
+            assert!(matches!(verdict_of(sql), Verdict::Pass), "{sql}");
+        }
+        for (sql, tag) in
+            [("SAVEPOINT a", "SAVEPOINT"), ("RELEASE SAVEPOINT a", "RELEASE"), ("DISCARD ALL", "DISCARD ALL")]
+        {
+            assert!(matches!(verdict_of(sql), Verdict::Nothing(t) if t == tag), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO calls VALUES (1)",
+            "UPDATE calls SET district = 'x'",
+            "DELETE FROM calls",
+            "CREATE TABLE t (a INT)",
+            "DROP TABLE calls",
+            "COPY calls TO '/tmp/x.csv'",
+            "SET datafusion.execution.target_partitions = 1",
+            "SET datafusion.runtime.memory_limit = '100G'",
+            "EXPLAIN INSERT INTO calls VALUES (1)",
+            "GRANT SELECT ON calls TO li",
+        ] {
+            assert!(matches!(verdict_of(sql), Verdict::Refuse(_)), "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plan_that_writes_is_refused_even_when_it_parses_as_a_query() {
+        let ctx = SessionContext::new();
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, "SELECT 1 AS a INTO stolen").unwrap();
+        let error = read_only_plan(&statements.remove(0), &ctx).await.unwrap_err();
+        assert!(refused(&error), "{error:?}");
+        assert!(ctx.table_exist("stolen").map(|e| !e).unwrap_or(true));
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, "SELECT 1 AS a").unwrap();
+        assert!(read_only_plan(&statements.remove(0), &ctx).await.is_ok());
+    }
+
+    #[test]
+    fn too_many_clients_is_a_postgresql_error_response() {
+        let message = too_many_clients();
+        assert_eq!(message[0], b'E');
+        let length = u32::from_be_bytes([message[1], message[2], message[3], message[4]]) as usize;
+        assert_eq!(length + 1, message.len());
+        let text = String::from_utf8_lossy(&message[5..]);
+        assert!(text.contains("C53300\0") && text.contains("too many clients"), "{text}");
+    }
+}

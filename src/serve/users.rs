@@ -189,6 +189,23 @@ mod tests {
     }
 
     #[test]
+    fn the_scram_verifier_is_the_salted_password_of_its_salt_and_nothing_else_parses() {
+        let verifier = scram_verifier("correct horse");
+        assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+        let (salt, salted) = parse_verifier(&verifier).unwrap();
+        assert_eq!(salt.len(), 16);
+        assert_eq!(salted, gen_salted_password("correct horse", &salt, SCRAM_ITERATIONS));
+        assert_ne!(salted, gen_salted_password("battery staple", &salt, SCRAM_ITERATIONS));
+        assert_ne!(parse_verifier(&scram_verifier("correct horse")).unwrap().0, salt, "a new salt each time");
+        for bad in ["", "md5abc", "SCRAM-SHA-256$1000:00$00", "SCRAM-SHA-256$4096:zz$00", "SCRAM-SHA-256$4096"] {
+            assert!(parse_verifier(bad).is_none(), "{bad}");
+        }
+        let mut users = Users::default();
+        users.add("li", Role::Analyst, "a long password").unwrap();
+        assert!(users.users[0].pg_scram.as_deref().and_then(parse_verifier).is_some());
+    }
+
+    #[test]
     fn the_file_round_trips_and_a_bad_role_is_an_error_naming_the_file() {
         let dir = std::env::temp_dir().join(format!("hotline-users-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
