@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// PostgreSQL endpoint: connections served at once (more are refused with SQLSTATE 53300).
     #[arg(long, default_value_t = crate::serve::pg::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// PostgreSQL endpoint: statements run at once (default: the number of cores); more wait.
+    #[arg(long)]
+    max_running: Option<usize>,
     /// PostgreSQL endpoint: longest a statement may run, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -166,6 +169,9 @@ pub fn run_serve(args: ServeArgs) -> Result<ExitCode> {
             config.tls = tls;
             config.require_tls = args.require_tls;
             config.max_connections = args.max_connections;
+            if let Some(n) = args.max_running {
+                config.max_running = n.max(1);
+            }
             config.query_timeout = std::time::Duration::from_secs(args.timeout.max(1));
             let users = Users::load(&users_file)?;
             if users.users.iter().any(|u| u.pg_scram.is_none()) {

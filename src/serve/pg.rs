@@ -70,9 +70,14 @@ pub struct PgConfig {
     pub require_tls: bool,
     /// Connections served at once; more are refused with SQLSTATE 53300.
     pub max_connections: usize,
+    /// Statements that run at once; more wait their turn (within their time limit). Each running
+    /// statement already uses every core, so more at once only share the cores and the memory
+    /// pool thinner: 32 heavy statements at once on 2 cores held 14 GB and failed to sort.
+    pub max_running: usize,
     /// Longest a statement may run.
     pub query_timeout: Duration,
-    /// Memory the queries of one role may hold.
+    /// Memory the queries of one role may hold (default: a quarter of the machine's memory, so
+    /// the two roles together stay within the half `hotline sql` takes).
     pub memory_limit: Option<usize>,
     /// Limits on statement size.
     pub limits: Limits,
@@ -87,6 +92,7 @@ impl PgConfig {
             tls: None,
             require_tls: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_running: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             query_timeout: Duration::from_secs(300),
             memory_limit: None,
             limits: Limits::default(),
@@ -275,6 +281,7 @@ pub struct PgServer {
     services: Mutex<Option<Arc<Services>>>,
     loading: tokio::sync::Mutex<()>,
     connections: Arc<tokio::sync::Semaphore>,
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl PgServer {
@@ -283,6 +290,7 @@ impl PgServer {
         let warehouse = Warehouse::open(&config.warehouse)?;
         let audit = AuditLog::open(&config.warehouse, Role::Analyst)?;
         let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+        let running = Arc::new(tokio::sync::Semaphore::new(config.max_running.max(1)));
         let server = PgServer {
             config,
             warehouse,
@@ -292,6 +300,7 @@ impl PgServer {
             services: Mutex::new(None),
             loading: tokio::sync::Mutex::new(()),
             connections,
+            running,
         };
         let first = server.build()?;
         *server.services.lock().map_err(|_| super::poisoned())? = Some(Arc::new(first));
@@ -305,7 +314,7 @@ impl PgServer {
                 role,
                 audit: false,
                 timeout: self.config.query_timeout,
-                memory_limit: self.config.memory_limit,
+                memory_limit: self.config.memory_limit.or_else(|| Some(crate::sql::default_memory_limit() / 2)),
                 limits: self.config.limits,
             };
             let session = open_session(&self.config.warehouse, options)?;
@@ -603,6 +612,8 @@ struct Ticket {
     started: (chrono::DateTime<chrono::Utc>, Instant),
     rows: AtomicU64,
     error: Mutex<Option<PgWireError>>,
+    /// The statement's turn to run, given back when its answers are done.
+    turn: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl Ticket {
@@ -728,7 +739,19 @@ impl Queries {
             started,
             rows: AtomicU64::new(0),
             error: Mutex::new(None),
+            turn: Mutex::new(None),
         })
+    }
+
+    /// Waits for the statement's turn to run (the wait counts against its time limit).
+    async fn take_turn(&self, ticket: &Arc<Ticket>, deadline: tokio::time::Instant) -> PgWireResult<()> {
+        let running = self.server.running.clone();
+        let wait = async move { running.acquire_owned().await.map_err(|e| pg_error("ERROR", "XX000", e.to_string())) };
+        let turn = self.within(ticket, deadline, wait).await?;
+        if let Ok(mut slot) = ticket.turn.lock() {
+            *slot = Some(turn);
+        }
+        Ok(())
     }
 }
 
@@ -752,6 +775,7 @@ impl SimpleQueryHandler for Queries {
         let services = self.server.services().await?;
         let ticket = self.ticket(who.clone(), services.snapshot, query, started);
         let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
+        self.take_turn(&ticket, deadline).await?;
         let service = services.of(who.role).clone();
         let answer = SimpleQueryHandler::do_query(service.as_ref(), client, query);
         let responses = self.within(&ticket, deadline, answer).await?;
@@ -843,6 +867,7 @@ impl ExtendedQueryHandler for Queries {
         let services = self.server.services().await?;
         let ticket = self.ticket(who.clone(), services.snapshot, &portal.statement.statement.0, started);
         let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
+        self.take_turn(&ticket, deadline).await?;
         let service = services.of(who.role).clone();
         let answer = ExtendedQueryHandler::do_query(service.as_ref(), client, portal, max_rows);
         let response = self.within(&ticket, deadline, answer).await?;
