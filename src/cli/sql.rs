@@ -382,7 +382,14 @@ fn repl(session: &Session, mut printer: Printer) -> Result<ExitCode> {
         ["SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "LIMIT", "WITH", "JOIN", "COUNT", "DISTINCT"]
             .map(str::to_owned),
     );
-    words.extend(FUNCTION_HELP.iter().filter_map(|(sig, _)| sig.split('(').next().map(str::to_owned)));
+    words.extend(
+        FUNCTION_HELP
+            .iter()
+            .filter_map(|(sig, _)| sig.split('(').next().map(str::to_owned))
+            .filter(|name| !name.ends_with("NAME")),
+    );
+    // Each named query's table function by its own name.
+    words.extend(crate::sql::queries::all()?.into_keys().map(|name| format!("{}{name}", crate::sql::named::PREFIX)));
     let mut editor = rustyline::Editor::<shell::SqlHelper, rustyline::history::DefaultHistory>::new()
         .context("cannot start the line editor")?;
     editor.set_helper(Some(shell::SqlHelper { words }));

@@ -33,6 +33,10 @@ pub const HELP: &[(&str, &str)] = &[
         "id (`250m:ROW:COLUMN`) of the square cell of that size holding the point; columns count from the central meridian of the point's 3° zone",
     ),
     ("local_date(ts) → date", "the Asia/Shanghai calendar date of a UTC instant"),
+    (
+        "q_NAME(arg, …) in FROM",
+        "the named query NAME (`hotline query list`) as a table, parameters positional in header order (literals; NULL or omitted: the default)",
+    ),
 ];
 
 fn array_of(value: &ColumnarValue, rows: usize) -> DfResult<ArrayRef> {
