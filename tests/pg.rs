@@ -10,13 +10,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hotline::serve::pg::{PgConfig, PgServer, bind_pg};
-use hotline::serve::runtime;
 use hotline::serve::users::Users;
 use hotline::sql::Role;
 use hotline::sql::audit::{AUDIT_DIR, AUDIT_FILE};
 use serde_json::Value;
 
-use crate::util::{copy_dir, sample_warehouse, scratch};
+use crate::util::{copy_dir, sample_warehouse, scratch, serve_in_thread};
 
 /// The resolved sample in a folder of its own (the endpoint appends to its audit log), with an
 /// analyst `li` and an investigator `wang`.
@@ -43,23 +42,15 @@ fn start_with(change: impl FnOnce(&mut PgConfig)) -> Result<u16, String> {
     change(&mut config);
     let users = Users::load(&hotline::serve::users::default_users_file(&dir)).unwrap();
     let server = Arc::new(PgServer::open(config, users).map_err(|e| e.to_string())?);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            let rt = runtime().unwrap();
-            rt.block_on(async move {
-                match bind_pg(server).await {
-                    Ok(bound) => {
-                        tx.send(Ok(bound.address.port())).unwrap();
-                        bound.serve(std::future::pending()).await.unwrap();
-                    }
-                    Err(e) => tx.send(Err(e.to_string())).unwrap(),
-                }
-            });
-        })
-        .unwrap();
-    rx.recv_timeout(Duration::from_secs(60)).expect("the endpoint starts or says why not")
+    serve_in_thread(move |tx| async move {
+        match bind_pg(server).await {
+            Ok(bound) => {
+                tx.send(Ok(bound.address.port())).unwrap();
+                bound.serve(std::future::pending()).await.unwrap();
+            }
+            Err(e) => tx.send(Err(e.to_string())).unwrap(),
+        }
+    })
 }
 
 fn port() -> u16 {

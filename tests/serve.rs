@@ -14,12 +14,12 @@ use hotline::ingest::ingest;
 use hotline::link::link;
 use hotline::pseudonym::PseudonymKey;
 use hotline::serve::users::Users;
-use hotline::serve::{App, ServeConfig, bind, runtime};
+use hotline::serve::{App, ServeConfig, bind};
 use hotline::sql::Role;
 use hotline::warehouse::{Warehouse, init};
 use serde_json::{Value, json};
 
-use crate::util::{rows_as, scratch};
+use crate::util::{rows_as, scratch, serve_in_thread};
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
@@ -61,23 +61,15 @@ fn start_with(ttl: Duration, tls: Option<(PathBuf, PathBuf)>) -> Result<String, 
     config.session_ttl = ttl;
     config.tls = tls;
     let app = Arc::new(App::open(config).unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            let rt = runtime().unwrap();
-            rt.block_on(async move {
-                match bind(app).await {
-                    Ok(bound) => {
-                        tx.send(Ok(format!("{}://{}", bound.scheme, bound.address))).unwrap();
-                        bound.serve(std::future::pending()).await.unwrap();
-                    }
-                    Err(e) => tx.send(Err(e.to_string())).unwrap(),
-                }
-            });
-        })
-        .unwrap();
-    rx.recv_timeout(Duration::from_secs(60)).expect("the server starts or says why not")
+    serve_in_thread(move |tx| async move {
+        match bind(app).await {
+            Ok(bound) => {
+                tx.send(Ok(format!("{}://{}", bound.scheme, bound.address))).unwrap();
+                bound.serve(std::future::pending()).await.unwrap();
+            }
+            Err(e) => tx.send(Err(e.to_string())).unwrap(),
+        }
+    })
 }
 
 fn server() -> &'static str {

@@ -164,3 +164,20 @@ pub fn rows_as(dir: &Path, role: hotline::sql::Role, sql: &str) -> Vec<Vec<Optio
     }
     out
 }
+
+/// Runs a server in a thread of its own (a large stack, the servers' runtime): `start` binds it
+/// and sends what the test needs to reach it, or why it did not start, then serves. Returns what
+/// was sent.
+pub fn serve_in_thread<T, F, Fut>(start: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(std::sync::mpsc::Sender<Result<T, String>>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || hotline::serve::runtime().unwrap().block_on(start(tx)))
+        .unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server starts or says why not")
+}
