@@ -70,8 +70,21 @@ def main():
                     latencies[q].append(took)
         conn.close()
 
+    # What a tool browsing the catalogue meanwhile waits: one more connection, a catalogue query a second.
+    probes = []
+
+    def probe():
+        conn = connect()
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            conn.execute("SELECT count(*) FROM pg_catalog.pg_class").fetchall()
+            probes.append((time.perf_counter() - started) * 1000)
+            time.sleep(1)
+        conn.close()
+
     memory = []
     threads = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    threads.append(threading.Thread(target=probe))
     began = time.monotonic()
     for t in threads:
         t.start()
@@ -102,6 +115,9 @@ def main():
             print(f"| {q} | {len(v)} | {statistics.median(v):.1f} | {pct(v, 95):.1f} | {cli[q]:.1f} |")
         else:
             print(f"| {q} | 0 | - | - | {cli[q]:.1f} |")
+    if probes:
+        print(f"\nA catalogue query on one more connection meanwhile: {len(probes)} answers, "
+              f"p50 {statistics.median(probes):.1f} ms, p95 {pct(probes, 95):.1f} ms")
     print("\nServer resident memory every 5 s (MiB): " + ", ".join(f"{m:.0f}" for m in memory))
     if errors:
         print("\nFirst errors: " + "; ".join(errors[:3]))

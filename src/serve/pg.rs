@@ -602,6 +602,31 @@ impl QueryHook for ReadOnly {
     }
 }
 
+/// Whether a statement reads no warehouse table: settings, SHOW, transactions, and queries of
+/// `pg_catalog` and `information_schema` only, which clients send on connect and while browsing.
+/// Such statements are cheap and do not wait for a turn behind the analysts' queries.
+fn catalogue_only(statement: &Statement) -> bool {
+    let Ok((tables, _)) =
+        datafusion::sql::resolve::resolve_table_references(&DfStatement::Statement(Box::new(statement.clone())), true)
+    else {
+        return false;
+    };
+    tables.iter().all(|t| match t.schema() {
+        Some(schema) => schema == "pg_catalog" || schema == "information_schema",
+        // Unqualified catalogue names, as PostgreSQL's search path finds them.
+        None => t.table().starts_with("pg_"),
+    })
+}
+
+/// [`catalogue_only`] of every statement of a text (false if it does not parse).
+fn catalogue_only_text(sql: &str) -> bool {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    match datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(statements) => !statements.is_empty() && statements.iter().all(catalogue_only),
+        Err(_) => false,
+    }
+}
+
 /// What a statement's audit record is waiting for: the rows its answer streams out. The record
 /// is written when the last of its answers is dropped (sent, failed or abandoned).
 struct Ticket {
@@ -775,7 +800,9 @@ impl SimpleQueryHandler for Queries {
         let services = self.server.services().await?;
         let ticket = self.ticket(who.clone(), services.snapshot, query, started);
         let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
-        self.take_turn(&ticket, deadline).await?;
+        if !catalogue_only_text(query) {
+            self.take_turn(&ticket, deadline).await?;
+        }
         let service = services.of(who.role).clone();
         let answer = SimpleQueryHandler::do_query(service.as_ref(), client, query);
         let responses = self.within(&ticket, deadline, answer).await?;
@@ -867,7 +894,10 @@ impl ExtendedQueryHandler for Queries {
         let services = self.server.services().await?;
         let ticket = self.ticket(who.clone(), services.snapshot, &portal.statement.statement.0, started);
         let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
-        self.take_turn(&ticket, deadline).await?;
+        let light = portal.statement.statement.1.as_ref().is_none_or(|(statement, _)| catalogue_only(statement));
+        if !light {
+            self.take_turn(&ticket, deadline).await?;
+        }
         let service = services.of(who.role).clone();
         let answer = ExtendedQueryHandler::do_query(service.as_ref(), client, portal, max_rows);
         let response = self.within(&ticket, deadline, answer).await?;
@@ -1135,6 +1165,33 @@ mod tests {
         assert!(ctx.table_exist("stolen").map(|e| !e).unwrap_or(true));
         let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, "SELECT 1 AS a").unwrap();
         assert!(read_only_plan(&statements.remove(0), &ctx).await.is_ok());
+    }
+
+    #[test]
+    fn only_statements_that_read_no_warehouse_table_skip_the_queue() {
+        for sql in [
+            "SET application_name = 'x'",
+            "SHOW transaction isolation level",
+            "SELECT 1",
+            "SELECT version()",
+            "SELECT relname FROM pg_catalog.pg_class",
+            "SELECT typname FROM pg_type WHERE oid = 23",
+            "SELECT table_name FROM information_schema.tables",
+            "BEGIN; SELECT 1; COMMIT",
+        ] {
+            assert!(catalogue_only_text(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT count(*) FROM calls",
+            "SELECT * FROM q_headline_summary()",
+            "SELECT relname FROM pg_class JOIN calls ON true",
+            "WITH c AS (SELECT * FROM entities) SELECT * FROM c",
+            "SELECT * FROM public.calls",
+            "not sql at all",
+            "",
+        ] {
+            assert!(!catalogue_only_text(sql), "{sql}");
+        }
     }
 
     #[test]
