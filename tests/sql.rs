@@ -37,6 +37,24 @@ fn every_warehouse_table_is_queryable_with_its_month_partition() {
     assert_eq!(scalar_i64(&s, "SELECT COUNT(*) FROM categories WHERE is_police_matter(code) <> police_matter"), 0);
 }
 
+#[test]
+fn describe_lists_a_tables_columns_and_hides_personal_ones_from_analysts() {
+    let s = session(Role::Analyst);
+    let (_, batches) = s.collect("DESCRIBE calls").unwrap();
+    let names: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let column = b.column(0).as_string_view_opt().map(|a| a.iter().flatten().map(str::to_owned).collect());
+            column.unwrap_or_else(|| {
+                b.column(0).as_string::<i32>().iter().flatten().map(str::to_owned).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    assert!(names.iter().any(|n| n == "phone_key"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "phone" || n == "name"), "{names:?}");
+    assert!(s.collect("DESCRIBE calls_pii").is_err());
+}
+
 fn refused(session: &Session, sql: &str) -> bool {
     matches!(session.collect(sql), Err(SqlError::Refused(_)))
 }

@@ -102,7 +102,7 @@ fn kind(statement: &Statement) -> String {
 }
 
 /// Parses SQL text into statements and refuses anything but queries (SELECT, WITH, VALUES),
-/// EXPLAIN of a query, and SHOW TABLES / SHOW COLUMNS.
+/// EXPLAIN of a query, DESCRIBE of a table, and SHOW TABLES / SHOW COLUMNS.
 pub fn read_only_statements(sql: &str, limits: &Limits) -> Result<Vec<DfStatement>, SqlError> {
     check_size(sql, limits)?;
     let dialect = GenericDialect {};
@@ -116,12 +116,15 @@ pub fn read_only_statements(sql: &str, limits: &Limits) -> Result<Vec<DfStatemen
     for statement in statements {
         match &statement {
             DfStatement::Statement(inner) => match inner.as_ref() {
-                Statement::Query(_) | Statement::ShowTables { .. } | Statement::ShowColumns { .. } => {}
+                Statement::Query(_)
+                | Statement::ShowTables { .. }
+                | Statement::ShowColumns { .. }
+                | Statement::ExplainTable { .. } => {}
                 Statement::Explain { statement, .. } if matches!(statement.as_ref(), Statement::Query(_)) => {}
                 other => {
                     return Err(SqlError::Refused(format!(
                         "{} statements are refused: the warehouse is read-only here; only SELECT / WITH / \
-                         VALUES queries, EXPLAIN of a query and SHOW TABLES / SHOW COLUMNS run",
+                         VALUES queries, EXPLAIN of a query, DESCRIBE and SHOW TABLES / SHOW COLUMNS run",
                         kind(other)
                     )));
                 }
@@ -161,6 +164,7 @@ mod tests {
             "VALUES (1), (2)",
             "EXPLAIN SELECT 1",
             "SHOW TABLES",
+            "DESCRIBE calls",
             "SELECT 1; SELECT 2",
         ] {
             assert!(read_only_statements(sql, &Limits::default()).is_ok(), "{sql}");
