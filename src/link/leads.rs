@@ -244,23 +244,43 @@ fn find(parent: &mut [u32], x: u32) -> u32 {
     root
 }
 
-impl Callers {
-    /// Groups entities into callers: two entities on one phone whose names share a surname are
-    /// taken for one person split by resolution, not two people acting together.
-    pub fn build(incidents: &Incidents) -> Callers {
+/// What callers' names say about whether two entities could be one person.
+struct NameSides {
+    /// Surnames (pinyin) each entity gave.
+    surnames: Vec<Vec<u32>>,
+    /// Each entity's sex where all its calls that tell agree.
+    sex: Vec<Option<bool>>,
+    /// Full names each entity gave.
+    full: Vec<Vec<u32>>,
+    /// Full names each entity gave on two calls or more: the name it goes by, not a slip.
+    settled: Vec<Vec<u32>>,
+    /// The syllables of each entity's full names, in the order of `full`.
+    syllables: Vec<Vec<Vec<u32>>>,
+}
+
+impl NameSides {
+    fn of(incidents: &Incidents) -> NameSides {
         let n = incidents.entities.len();
         let mut surnames: Vec<Vec<u32>> = vec![Vec::new(); n];
-        let mut phone_entities: HashMap<u32, Vec<u32>> = HashMap::new();
-        // Each entity's sex where all its calls that tell agree.
         let mut sex: Vec<Option<bool>> = vec![None; n];
-        let mut mixed: Vec<bool> = vec![false; n];
+        let mut mixed = vec![false; n];
+        let mut given: HashMap<(u32, u32), u32> = HashMap::new();
         for x in &incidents.list {
+            let e = x.entity as usize;
             if let Some(f) = x.caller.female {
-                let e = x.entity as usize;
                 match sex[e] {
                     Some(s) if s != f => mixed[e] = true,
                     _ => sex[e] = Some(f),
                 }
+            }
+            if let Some(s) = x.caller.surname
+                && !surnames[e].contains(&s)
+            {
+                surnames[e].push(s);
+            }
+            // Transfer records repeat their source's name: one giving, not two.
+            if let (Some(f), None) = (x.caller.full, x.source) {
+                *given.entry((x.entity, f)).or_default() += 1;
             }
         }
         for (s, m) in sex.iter_mut().zip(&mixed) {
@@ -268,12 +288,108 @@ impl Callers {
                 *s = None;
             }
         }
-        for x in &incidents.list {
-            if let Some(s) = x.caller.surname
-                && !surnames[x.entity as usize].contains(&s)
-            {
-                surnames[x.entity as usize].push(s);
+        let mut settled: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut keys: Vec<_> = given.into_iter().filter(|&(_, count)| count >= 2).map(|(k, _)| k).collect();
+        keys.sort_unstable();
+        for (e, f) in keys {
+            settled[e as usize].push(f);
+        }
+        let mut full: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (&e, names) in &incidents.full_names {
+            if let Some(slot) = full.get_mut(e as usize) {
+                slot.clone_from(names);
             }
+        }
+        let mut syllables: Vec<Vec<Vec<u32>>> = vec![Vec::new(); n];
+        for (e, names) in full.iter().enumerate() {
+            syllables[e] = names.iter().map(|f| incidents.syllables.get(f).cloned().unwrap_or_default()).collect();
+        }
+        NameSides { surnames, sex, full, settled, syllables }
+    }
+
+    /// Whether two full names could be one name mistyped: three syllables or more each, one of
+    /// them different (卢彦亮 and 卢彦靓). Two-character names that differ (胡丽, 胡静) are two
+    /// names; so are names of different length.
+    fn slip(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (&self.syllables[a as usize], &self.syllables[b as usize]);
+        x.iter().any(|p| {
+            y.iter().any(|q| p.len() >= 3 && p.len() == q.len() && p.iter().zip(q).filter(|(s, t)| s != t).count() == 1)
+        })
+    }
+
+    fn same_surname(&self, a: u32, b: u32) -> bool {
+        self.surnames[a as usize].iter().any(|s| self.surnames[b as usize].contains(s))
+    }
+
+    fn share_full_name(&self, a: u32, b: u32) -> bool {
+        self.full[a as usize].iter().any(|f| self.full[b as usize].contains(f))
+    }
+
+    /// Whether two entities' names say they are two people: each gave full names, none in common,
+    /// and they are of different sex (肖斌生 and 肖红霞) or each goes by its own name on two calls
+    /// or more (胡丽 and 胡静, sisters on one phone) and neither name could be the other mistyped
+    /// ([`NameSides::slip`]). One person gives another name now and then, so a new name given once
+    /// does not part them.
+    fn conflict(&self, a: u32, b: u32) -> bool {
+        let (x, y) = (&self.full[a as usize], &self.full[b as usize]);
+        if x.is_empty() || y.is_empty() || x.iter().any(|f| y.contains(f)) {
+            return false;
+        }
+        let other_sex = matches!((self.sex[a as usize], self.sex[b as usize]), (Some(p), Some(q)) if p != q);
+        other_sex || (!self.settled[a as usize].is_empty() && !self.settled[b as usize].is_empty() && !self.slip(a, b))
+    }
+}
+
+/// Union-find of entities into callers that never puts two entities whose names conflict into one.
+struct Joins {
+    parent: Vec<u32>,
+    /// Members of each root.
+    members: HashMap<u32, Vec<u32>>,
+}
+
+impl Joins {
+    fn new(n: usize) -> Joins {
+        Joins { parent: (0..n as u32).collect(), members: HashMap::new() }
+    }
+
+    fn root(&mut self, x: u32) -> u32 {
+        find(&mut self.parent, x)
+    }
+
+    fn members(&self, root: u32) -> Vec<u32> {
+        self.members.get(&root).cloned().unwrap_or_else(|| vec![root])
+    }
+
+    /// Joins the callers of `a` and `b` unless that would put two people in one.
+    fn join(&mut self, a: u32, b: u32, sides: &NameSides) {
+        let (ra, rb) = (self.root(a), self.root(b));
+        if ra == rb {
+            return;
+        }
+        let (ma, mb) = (self.members(ra), self.members(rb));
+        if ma.iter().any(|&x| mb.iter().any(|&y| sides.conflict(x, y))) {
+            return;
+        }
+        let (keep, gone) = (ra.min(rb), ra.max(rb));
+        self.parent[gone as usize] = keep;
+        self.members.remove(&ra);
+        self.members.remove(&rb);
+        let mut all = ma;
+        all.extend(mb);
+        self.members.insert(keep, all);
+    }
+}
+
+impl Callers {
+    /// Groups entities into callers: two entities on one phone whose names share a surname are
+    /// taken for one person split by resolution, not two people acting together, unless their
+    /// names say they are two people (see [`NameSides::conflict`]); an entity that gave no full
+    /// name joins the one named caller of its surname on its phones, and none when there are two.
+    pub fn build(incidents: &Incidents) -> Callers {
+        let n = incidents.entities.len();
+        let sides = NameSides::of(incidents);
+        let mut phone_entities: HashMap<u32, Vec<u32>> = HashMap::new();
+        for x in &incidents.list {
             if let Some(p) = x.phone {
                 let list = phone_entities.entry(p).or_default();
                 if !list.contains(&x.entity) {
@@ -281,30 +397,20 @@ impl Callers {
                 }
             }
         }
-        let mut parent: Vec<u32> = (0..n as u32).collect();
+        let mut joins = Joins::new(n);
         let mut phones: Vec<&Vec<u32>> = phone_entities.values().filter(|l| l.len() > 1).collect();
         phones.sort();
-        for list in phones {
-            for (i, &a) in list.iter().enumerate() {
-                for &b in &list[i + 1..] {
-                    // A caller who gave no name is joined to nobody: it could be anyone on the phone.
-                    let same_surname = surnames[a as usize].iter().any(|s| surnames[b as usize].contains(s));
-                    // Two of different sex who each gave a full name, none in common, are two
-                    // people of one family on one phone (肖红霞 and 肖斌生). One person gives
-                    // another name now and then, so a new name alone does not part them.
-                    let (fa, fb) = (incidents.full_names.get(&a), incidents.full_names.get(&b));
-                    let other_names = match (fa, fb) {
-                        (Some(x), Some(y)) => !x.iter().any(|f| y.contains(f)),
-                        _ => false,
-                    };
-                    let other_sex = matches!(
-                        (sex[a as usize], sex[b as usize]),
-                        (Some(x), Some(y)) if x != y
-                    );
-                    if same_surname && !(other_names && other_sex) {
-                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                        if ra != rb {
-                            parent[ra.max(rb) as usize] = ra.min(rb);
+        let named = |e: u32| incidents.full_names.contains_key(&e);
+        // Named entities first: one name in common joins before a new name does.
+        for shared_name_first in [true, false] {
+            for list in &phones {
+                for (i, &a) in list.iter().enumerate() {
+                    for &b in &list[i + 1..] {
+                        if !(named(a) && named(b) && sides.same_surname(a, b)) {
+                            continue;
+                        }
+                        if sides.share_full_name(a, b) == shared_name_first {
+                            joins.join(a, b, &sides);
                         }
                     }
                 }
@@ -321,14 +427,37 @@ impl Callers {
             for (i, &a) in list.iter().enumerate() {
                 for &b in &list[i + 1..] {
                     if !categories[a as usize].is_disjoint(&categories[b as usize]) {
-                        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                        if ra != rb {
-                            parent[ra.max(rb) as usize] = ra.min(rb);
-                        }
+                        joins.join(a, b, &sides);
                     }
                 }
             }
         }
+        // Entities that gave a surname but no full name (王先生): each joins the named caller of
+        // its surname on its phones when there is one; with two (a family's shared phone) it
+        // could be either, so it joins neither; with none, the unnamed ones of the phone join.
+        let mut candidates: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+        for list in &phones {
+            for &a in list.iter().filter(|&&a| !named(a)) {
+                for &b in list.iter().filter(|&&b| b != a && sides.same_surname(a, b)) {
+                    candidates.entry(a).or_default().insert(b);
+                }
+            }
+        }
+        for (&a, others) in &candidates {
+            let roots: BTreeSet<u32> = others.iter().filter(|&&b| named(b)).map(|&b| joins.root(b)).collect();
+            match roots.len() {
+                0 => {
+                    for &b in others {
+                        joins.join(a, b, &sides);
+                    }
+                }
+                1 => {
+                    joins.join(a, *roots.first().expect("one root"), &sides);
+                }
+                _ => {}
+            }
+        }
+        let mut parent = joins.parent;
         let mut number: HashMap<u32, u32> = HashMap::new();
         let mut callers = Callers { of_entity: vec![0; n], ..Callers::default() };
         for e in 0..n as u32 {
@@ -535,11 +664,19 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             j += 1;
         }
         let k = (j - i) as u32;
-        if k >= 2 {
-            overlaps.push((pairs[i].0, pairs[i].1, pairs[i].2, k));
-        }
+        overlaps.push((pairs[i].0, pairs[i].1, pairs[i].2, k));
         i = j;
     }
+    // A group that works two categories (clinics and letting agents) shares one target in each:
+    // such overlaps are counted over the categories together, each against its own chance.
+    let mut across: Vec<(u32, u32, u32, Vec<u32>)> = Vec::new();
+    for run in overlaps.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        if run.len() >= 2 {
+            let k = run.iter().map(|o| o.3).sum();
+            across.push((run[0].0, run[0].1, k, run.iter().map(|o| o.2).collect()));
+        }
+    }
+    overlaps.retain(|o| o.3 >= 2);
     // A tie that stands out among the pairs of its category that overlap at all is kept on its
     // own: where few callers share two targets (travelling claimants), a rarer overlap needs fewer
     // bits than where thousands of neighbours do.
@@ -598,6 +735,37 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
                 calls: Vec::new(),
             });
         }
+    }
+
+    for (a, b, k, categories) in across {
+        let lambda: f64 = categories.iter().map(|&c| expected_hits(a, b, c).max(expected_hits(b, a, c))).sum();
+        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        // Only where the categories together say more than the best of them alone.
+        let best = out
+            .iter()
+            .filter(|t| t.kind == TieKind::CoTarget && (t.a, t.b) == (a, b))
+            .map(|t| t.bits)
+            .fold(0.0, f64::max);
+        if bits < MIN_CO_TARGET_BITS || bits <= best {
+            continue;
+        }
+        out.retain(|t| !(t.kind == TieKind::CoTarget && (t.a, t.b) == (a, b)));
+        let pairs_of: f64 = categories.iter().map(|c| candidates.get(c).copied().unwrap_or(1.0)).sum();
+        if bits >= CO_TARGET_MARGIN_BITS + pairs_of.log2() {
+            significant.insert((a, b));
+        }
+        out.push(Tie {
+            a,
+            b,
+            kind: TieKind::CoTarget,
+            count: k,
+            bits,
+            detail: format!(
+                "{k} targets in common over {} categories where chance explains {lambda:.2}",
+                categories.len()
+            ),
+            calls: Vec::new(),
+        });
     }
 
     let script_pair_bits = script_ties(incidents, callers, links, &mut out);
@@ -797,6 +965,9 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
         .filter(|l| l.evidence == Evidence::SimilarNarrative)
         .map(|l| (l.a.min(l.b), l.a.max(l.b)))
         .collect();
+    // Whole narratives alike: a template's popularity shows in these; a clause copied as a habit
+    // (below) is rare wording already.
+    let near = alike.clone();
     let mut calls_of_phrase: HashMap<u64, Vec<u32>> = HashMap::new();
     for (&call, phrases) in &incidents.phrases {
         for &h in phrases {
@@ -832,6 +1003,11 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
     }
     let mut script_pairs: HashMap<CallerPair, (u32, BTreeSet<u32>)> = HashMap::new();
     let mut pairs_in: HashMap<u32, f64> = HashMap::new();
+    // How many strangers' calls each call is alike to: wording that a template gives many calls
+    // pairs often by chance, wording a group made up pairs only within the group.
+    let mut degree: HashMap<u32, f64> = HashMap::new();
+    let mut pair_counts: HashMap<(u32, u32, u32), f64> = HashMap::new();
+    let mut near_in: HashMap<u32, f64> = HashMap::new();
     for (a, b) in alike {
         let (ca, cb) = (callers.of_call(incidents, a), callers.of_call(incidents, b));
         let (x, y) = (&incidents.list[a as usize], &incidents.list[b as usize]);
@@ -843,6 +1019,12 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
             continue;
         }
         *pairs_in.entry(x.category).or_default() += 1.0;
+        if near.contains(&(a, b)) {
+            *degree.entry(a).or_default() += 1.0;
+            *degree.entry(b).or_default() += 1.0;
+            *pair_counts.entry((ca.min(cb), ca.max(cb), x.category)).or_default() += 1.0;
+            *near_in.entry(x.category).or_default() += 1.0;
+        }
         let slot = script_pairs.entry((ca.min(cb), ca.max(cb))).or_default();
         slot.0 += 1;
         slot.1.extend([a, b]);
@@ -875,10 +1057,32 @@ fn script_ties(incidents: &Incidents, callers: &Callers, links: &[CallLink], out
     let mut script_pairs: Vec<(CallerPair, (u32, BTreeSet<u32>))> =
         script_pairs.into_iter().filter(|(_, (n, _))| *n >= 2).collect();
     script_pairs.sort_unstable();
+    // Each caller's sum of its calls' degrees, by category.
+    let degrees_by_category = |caller: u32| -> BTreeMap<u32, f64> {
+        let mut m = BTreeMap::new();
+        for &c in &callers.calls[caller as usize] {
+            *m.entry(incidents.list[c as usize].category).or_default() += degree.get(&c).copied().unwrap_or(0.0);
+        }
+        m
+    };
     for ((a, b), (n, calls)) in script_pairs {
         let (ma, mb) = (calls_by_category(a), calls_by_category(b));
-        let lambda: f64 =
+        // Chance pairs two ways, the larger counts: the category's rate of alike pairs between
+        // any two of its calls, and the pairs the two callers' wording would make with anyone
+        // (each one's alike pairs with third parties, as a configuration model spreads them).
+        let uniform: f64 =
             ma.iter().map(|(c, na)| na * mb.get(c).copied().unwrap_or(0.0) * rate.get(c).copied().unwrap_or(0.0)).sum();
+        let (da, db) = (degrees_by_category(a), degrees_by_category(b));
+        let configuration: f64 = da
+            .iter()
+            .filter_map(|(c, &sa)| {
+                let pairs = near_in.get(c).copied().filter(|&m| m > 0.0)?;
+                let sb = db.get(c).copied()?;
+                let own = pair_counts.get(&(a, b, *c)).copied().unwrap_or(0.0);
+                Some((sa - own).max(0.0) * (sb - own).max(0.0) / (2.0 * pairs))
+            })
+            .sum();
+        let lambda = uniform.max(configuration);
         let bits = (-log2_poisson_tail(n, lambda)).min(MAX_TIE_BITS);
         if bits >= MIN_CO_TARGET_BITS {
             out.push(Tie {
@@ -926,24 +1130,26 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
             Some(MentionKind::IdNumber) => 2,
         }
     };
+    // Per kind, how many identifiers are named at all, and how many by m callers or more: an
+    // identifier more callers name than chance makes of any is stronger evidence for each pair.
     let mut named = [0usize; 3];
-    let mut shared = [0usize; 3];
+    let mut by_callers: [BTreeMap<usize, usize>; 3] = Default::default();
     for (&v, list) in &holders {
         if list.values().any(|&m| m) {
             named[kind_of(v)] += 1;
-            if list.len() > 1 {
-                shared[kind_of(v)] += 1;
-            }
+            *by_callers[kind_of(v)].entry(list.len()).or_default() += 1;
         }
     }
-    let mut bits = [0.0; 3];
-    for k in 0..3 {
-        let share = (shared[k] as f64 / named[k].max(1) as f64).max(1e-6);
-        bits[k] = (-share.log2()).clamp(2.0, 14.0);
-    }
+    let share_at_least = |k: usize, m: usize| -> f64 {
+        let n: usize = by_callers[k].range(m..).map(|(_, n)| n).sum();
+        (n as f64 / named[k].max(1) as f64).max(1e-6)
+    };
+    let weigh = |share: f64| (-share.log2()).clamp(2.0, 14.0);
+    let bits: [f64; 3] = [weigh(share_at_least(0, 2)), weigh(share_at_least(1, 2)), weigh(share_at_least(2, 2))];
     let mut pairs: BTreeMap<(u32, u32), (u32, f64, [u32; 3])> = BTreeMap::new();
     for (&v, list) in holders.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_MENTION_CALLERS) {
         let k = kind_of(v);
+        let each = weigh(share_at_least(k, list.len()));
         let list: Vec<(u32, bool)> = list.iter().map(|(c, m)| (*c, *m)).collect();
         for (i, &(a, ma)) in list.iter().enumerate() {
             for &(b, mb) in &list[i + 1..] {
@@ -953,7 +1159,7 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
                 }
                 let slot = pairs.entry((a.min(b), a.max(b))).or_default();
                 slot.0 += 1;
-                slot.1 += bits[k];
+                slot.1 += each;
                 slot.2[k] += 1;
             }
         }
@@ -2056,6 +2262,54 @@ mod tests {
     }
 
     #[test]
+    fn a_template_many_strangers_share_ties_nobody_and_a_made_up_sentence_does() {
+        // Entities 0 and 1 (three calls each) and ten strangers (2–11, two calls each) tell their
+        // story in one template; 200 more strangers (12–211) each in their own words; 212 and 213
+        // (three calls each) share a sentence nobody else uses.
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        calls.extend((0..3).map(|_| (0, 0, "wang", None, None)));
+        calls.extend((0..3).map(|_| (1, 1, "li", None, None)));
+        for e in 2..212 {
+            calls.extend((0..2).map(|_| (e, e, "zhang", None, None)));
+        }
+        calls.extend((0..3).map(|_| (212, 212, "zhao", None, None)));
+        calls.extend((0..3).map(|_| (213, 213, "chen", None, None)));
+        let mut incidents = incidents(&calls);
+        for (i, x) in incidents.list.iter_mut().enumerate() {
+            // Every call about its own organisation, in its own district.
+            x.organisation = Some(i as u32);
+            x.district = Some(i as u32);
+        }
+        let of = |entities: std::ops::Range<u32>| -> Vec<u32> {
+            (0..calls.len() as u32).filter(|&c| entities.contains(&calls[c as usize].0)).collect()
+        };
+        let mut links = Vec::new();
+        for set in [of(0..12), of(212..214)] {
+            for (i, &a) in set.iter().enumerate() {
+                for &b in &set[i + 1..] {
+                    links.push(CallLink {
+                        a,
+                        b,
+                        evidence: Evidence::SimilarNarrative,
+                        weight: 1.0,
+                        detail: String::new(),
+                    });
+                }
+            }
+        }
+        let callers = Callers::build(&incidents);
+        let mut out = Vec::new();
+        script_ties(&incidents, &callers, &links, &mut out);
+        let bits = |x: u32, y: u32| {
+            let (cx, cy) = (callers.of_entity[x as usize], callers.of_entity[y as usize]);
+            out.iter().filter(|t| (t.a, t.b) == (cx.min(cy), cx.max(cy))).map(|t| t.bits).sum::<f64>()
+        };
+        // Nine alike pairs each; the template's users pair with everyone who uses it.
+        assert!(bits(0, 1) < MIN_TIE_BITS, "template users: {} bits", bits(0, 1));
+        assert!(bits(212, 213) >= 30.0, "made-up sentence: {} bits", bits(212, 213));
+    }
+
+    #[test]
     fn one_phone_joins_one_persons_names_but_not_a_family() {
         let x = incidents(&[
             // 肖斌生 and 肖红霞 on one phone: a family.
@@ -2072,7 +2326,28 @@ mod tests {
             // 赵洁菲 on two phones: one person.
             (7, 3, "zhao", Some("zhaojiefei"), Some(true)),
             (8, 4, "zhao", Some("zhaojiefei"), Some(true)),
+            // 胡丽 and 胡静, sisters on one phone, each going by her own name on two calls: two
+            // people, and 胡女士 on that phone (no full name) could be either, so joins neither.
+            (9, 5, "hu", Some("huli"), Some(true)),
+            (9, 5, "hu", Some("huli"), Some(true)),
+            (10, 5, "hu", Some("hujing"), Some(true)),
+            (10, 5, "hu", Some("hujing"), Some(true)),
+            (11, 5, "hu", None, Some(true)),
+            // 胡强 on another phone with 胡先生: one person.
+            (12, 6, "hu", Some("huqiang"), Some(false)),
+            (13, 6, "hu", None, Some(false)),
+            // 卢彦亮, twice typed 卢彦靓 (one character of three): one person.
+            (14, 7, "lu", Some("luyanliang"), None),
+            (14, 7, "lu", Some("luyanliang"), None),
+            (15, 7, "lu", Some("luyanjing"), None),
+            (15, 7, "lu", Some("luyanjing"), None),
         ]);
+        let mut x = x;
+        for (full, syllables) in [("luyanliang", ["lu", "yan", "liang"]), ("luyanjing", ["lu", "yan", "jing"])] {
+            let f = x.pinyins.get(full).unwrap();
+            let list = syllables.iter().map(|s| x.pinyins.intern(s)).collect();
+            x.syllables.insert(f, list);
+        }
         let callers = Callers::build(&x);
         let caller = |e: usize| callers.of_entity[e];
         assert_ne!(caller(0), caller(1));
@@ -2080,6 +2355,11 @@ mod tests {
         assert_eq!(caller(4), caller(5));
         assert_ne!(caller(5), caller(6));
         assert_eq!(caller(7), caller(8));
+        assert_ne!(caller(9), caller(10));
+        assert_ne!(caller(11), caller(9));
+        assert_ne!(caller(11), caller(10));
+        assert_eq!(caller(12), caller(13));
+        assert_eq!(caller(14), caller(15));
     }
 
     #[test]

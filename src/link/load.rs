@@ -89,6 +89,8 @@ pub struct Incidents {
     pub pinyins: Interner,
     /// Full names (pinyin) each entity gave on any call.
     pub full_names: HashMap<u32, Vec<u32>>,
+    /// The syllables (pinyin of each character) of each full name.
+    pub syllables: HashMap<u32, Vec<u32>>,
     /// People named as counterparty, by call.
     pub named: HashMap<u32, PersonRef>,
     /// Full names (pinyin) of the warehouse's callers that an original call's words hold, wherever
@@ -190,6 +192,13 @@ impl Incidents {
                     && !full_spellings.contains(n)
                 {
                     full_spellings.insert(n.to_owned());
+                }
+                if let (Some(n), Some(f)) = (name, caller.full)
+                    && !incidents.syllables.contains_key(&f)
+                {
+                    use pinyin::ToPinyin;
+                    let syllables = n.to_pinyin().flatten().map(|p| incidents.pinyins.intern(p.plain())).collect();
+                    incidents.syllables.insert(f, syllables);
                 }
                 let incident = Incident {
                     time: received.value(row),
