@@ -316,3 +316,18 @@ fn connections_past_the_limit_are_refused_and_the_rest_are_served() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(psql_at(port, "li", Some("analyst password"), "disable", "SELECT 1").ok, "served again once they left");
 }
+
+#[test]
+fn a_statement_past_its_time_limit_is_cancelled_and_the_server_goes_on() {
+    let port = start_with(|c| c.query_timeout = Duration::from_secs(1)).unwrap();
+    // Billions of rows joined on category: far past a second.
+    let heavy = "SELECT count(*) FROM calls a JOIN calls b ON a.category = b.category \
+                 JOIN calls c ON c.category = a.category JOIN calls d ON d.category = a.category \
+                 JOIN calls e ON e.category = a.category";
+    let started = std::time::Instant::now();
+    let answer = psql_at(port, "li", Some("analyst password"), "disable", heavy);
+    assert!(!answer.ok && answer.err.contains("canceling statement"), "{}", answer.err);
+    assert!(started.elapsed() < Duration::from_secs(30), "cancelled after {:?}", started.elapsed());
+    let next = psql_at(port, "li", Some("analyst password"), "disable", "SELECT 1 AS one");
+    assert!(next.ok && next.out.contains("one"), "{}", next.err);
+}

@@ -674,6 +674,9 @@ impl Stream for Watched {
         }
         if self.deadline.as_mut().poll(cx).is_ready() {
             self.done = true;
+            // Drop the rows' stream now: that stops the statement's running tasks, which a client
+            // that never reads on would otherwise keep busy.
+            self.rows = Box::pin(futures::stream::empty());
             let error = timed_out(self.ticket.server.config.query_timeout);
             self.ticket.fail(timed_out(self.ticket.server.config.query_timeout));
             return Poll::Ready(Some(Err(error)));
@@ -685,6 +688,7 @@ impl Stream for Watched {
             }
             Poll::Ready(Some(Err(e))) => {
                 self.done = true;
+                self.rows = Box::pin(futures::stream::empty());
                 self.ticket.fail(pg_error("ERROR", "XX000", error_text(&e)));
                 Poll::Ready(Some(Err(e)))
             }
