@@ -318,7 +318,7 @@ fn connections_past_the_limit_are_refused_and_the_rest_are_served() {
 }
 
 #[test]
-fn a_statement_past_its_time_limit_is_cancelled_and_the_server_goes_on() {
+fn a_statement_past_its_time_limit_is_cancelled_and_a_huge_cross_join_is_refused_before_it_runs() {
     let port = start_with(|c| c.query_timeout = Duration::from_secs(1)).unwrap();
     // Billions of rows joined on category: far past a second.
     let heavy = "SELECT count(*) FROM calls a JOIN calls b ON a.category = b.category \
@@ -330,4 +330,12 @@ fn a_statement_past_its_time_limit_is_cancelled_and_the_server_goes_on() {
     assert!(started.elapsed() < Duration::from_secs(30), "cancelled after {:?}", started.elapsed());
     let next = psql_at(port, "li", Some("analyst password"), "disable", "SELECT 1 AS one");
     assert!(next.ok && next.out.contains("one"), "{}", next.err);
+    // A cross join feeding an aggregate never yields, so no deadline could stop it: one past a
+    // billion pairs is refused before it runs; a small one runs.
+    let cross = "SELECT a.call_id, count(*) FROM calls a CROSS JOIN calls b CROSS JOIN calls c GROUP BY 1";
+    let refused = psql_at(port, "li", Some("analyst password"), "disable", cross);
+    assert!(!refused.ok && refused.err.contains("join without an equality"), "{}", refused.err);
+    let small = "SELECT count(*) AS pairs FROM categories CROSS JOIN (SELECT 1 FROM calls LIMIT 10) x";
+    let small = psql_at(port, "li", Some("analyst password"), "disable", small);
+    assert!(small.ok && small.out.contains("pairs"), "{}", small.err);
 }

@@ -310,9 +310,13 @@ impl Bound {
 }
 
 /// The runtime a server runs on: worker and blocking threads with stacks deep enough for
-/// DataFusion's planning.
+/// DataFusion's planning. Some operators (a cross join feeding an aggregate) hold a worker for
+/// minutes without yielding; workers beyond the cores keep connections, sign-ins and statement
+/// deadlines served meanwhile (the operating system shares the cores among them).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2 * cores + 2)
         .thread_name("hotline-serve")
         .thread_stack_size(32 << 20)
         .enable_all()

@@ -530,7 +530,43 @@ async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireRe
         .with_allow_statements(false)
         .verify_plan(&plan)
         .map_err(|e| pg_error("ERROR", REFUSED, format!("refused: the warehouse is read-only here ({e})")))?;
+    let physical = state.create_physical_plan(&plan).await.map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    if let Some(rows) = oversized_cross_join(&physical) {
+        return Err(pg_error(
+            "ERROR",
+            TOO_BIG,
+            format!(
+                "refused: a join without an equality here pairs about {rows:.1e} rows, more than {MAX_CROSS_ROWS:.0e}; \
+                 such a join cannot be stopped at the time limit once it runs (add a join condition or filter first)"
+            ),
+        ));
+    }
     Ok(plan)
+}
+
+/// Rows a join without an equality (a cross or nested-loop join) may pair at most. Such a join
+/// feeding an aggregate holds a core without a point where its statement could be stopped.
+const MAX_CROSS_ROWS: f64 = 1e9;
+
+/// The pairs of the first join without an equality whose inputs' estimated rows multiply past
+/// [`MAX_CROSS_ROWS`].
+fn oversized_cross_join(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Option<f64> {
+    use datafusion::physical_plan::joins::{CrossJoinExec, NestedLoopJoinExec};
+    use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
+    if plan.is::<CrossJoinExec>() || plan.is::<NestedLoopJoinExec>() {
+        let rows = |c: &Arc<dyn ExecutionPlan>| {
+            let statistics = StatisticsContext::default().compute(c.as_ref(), &StatisticsArgs::new()).ok()?;
+            statistics.num_rows.get_value().map(|&n| n as f64)
+        };
+        let children = plan.children();
+        if let [left, right] = children.as_slice()
+            && let (Some(l), Some(r)) = (rows(left), rows(right))
+            && l * r > MAX_CROSS_ROWS
+        {
+            return Some(l * r);
+        }
+    }
+    plan.children().into_iter().find_map(oversized_cross_join)
 }
 
 /// Checks a cursor's query the same way.
