@@ -530,8 +530,10 @@ async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireRe
         .with_allow_statements(false)
         .verify_plan(&plan)
         .map_err(|e| pg_error("ERROR", REFUSED, format!("refused: the warehouse is read-only here ({e})")))?;
-    let physical = state.create_physical_plan(&plan).await.map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-    if let Some(rows) = oversized_cross_join(&physical) {
+    // A statement with parameters ($1) cannot be planned physically before their values come;
+    // it is checked for writes above, and its joins are not sized here.
+    let physical = state.create_physical_plan(&plan).await.ok();
+    if let Some(rows) = physical.as_ref().and_then(oversized_cross_join) {
         return Err(pg_error(
             "ERROR",
             TOO_BIG,
