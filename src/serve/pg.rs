@@ -530,9 +530,7 @@ async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireRe
         .with_allow_statements(false)
         .verify_plan(&plan)
         .map_err(|e| pg_error("ERROR", REFUSED, format!("refused: the warehouse is read-only here ({e})")))?;
-    // A statement with parameters ($1) cannot be planned physically before their values come;
-    // it is checked for writes above, and its joins are not sized here.
-    let physical = state.create_physical_plan(&plan).await.ok();
+    let physical = physical_plan_for_sizing(&state, &plan).await;
     if let Some(rows) = physical.as_ref().and_then(oversized_cross_join) {
         return Err(pg_error(
             "ERROR",
@@ -544,6 +542,31 @@ async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireRe
         ));
     }
     Ok(plan)
+}
+
+/// The physical plan of a statement, to size its joins. A statement with parameters ($1) is
+/// planned with a default value of each parameter's type (the inputs' sizes hardly depend on
+/// the values); one whose parameter types cannot be told is not sized.
+async fn physical_plan_for_sizing(
+    state: &datafusion::execution::SessionState,
+    plan: &LogicalPlan,
+) -> Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    use datafusion::common::ScalarValue;
+    if let Ok(physical) = state.create_physical_plan(plan).await {
+        return Some(physical);
+    }
+    let mut types: Vec<(usize, Option<datafusion::arrow::datatypes::DataType>)> = plan
+        .get_parameter_types()
+        .ok()?
+        .into_iter()
+        .filter_map(|(name, t)| name.trim_start_matches('$').parse::<usize>().ok().map(|n| (n, t)))
+        .collect();
+    types.sort_by_key(|(n, _)| *n);
+    // Defaults (0, ''), not nulls: `x <> NULL` would let the optimiser drop the whole input.
+    let values: Vec<ScalarValue> =
+        types.iter().map(|(_, t)| t.as_ref().and_then(|t| ScalarValue::new_default(t).ok())).collect::<Option<_>>()?;
+    let bound = plan.clone().with_param_values(values).ok()?;
+    state.create_physical_plan(&bound).await.ok()
 }
 
 /// Rows a join without an equality (a cross or nested-loop join) may pair at most. Such a join

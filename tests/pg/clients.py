@@ -104,6 +104,15 @@ def run(port):
             raise AssertionError("DDL ran")
         except psycopg.Error as e:
             assert e.sqlstate == "25006", (e.sqlstate, e)
+    # A cross join of billions of pairs, with a parameter (the extended protocol), is refused
+    # before it runs: once running it could not be stopped at its time limit.
+    with connect(port) as conn:
+        try:
+            conn.execute("SELECT a.call_id, count(*) FROM calls a CROSS JOIN calls b CROSS JOIN calls c "
+                         "WHERE a.call_id <> %s GROUP BY 1", ("none",))
+            raise AssertionError("a cross join of billions of pairs ran")
+        except psycopg.Error as e:
+            assert e.sqlstate == "54000", (e.sqlstate, e)
 
     # 200 connections at once.
     def one(_):
