@@ -245,21 +245,19 @@ fn find(parent: &mut [u32], x: u32) -> u32 {
 }
 
 /// What callers' names say about whether two entities could be one person.
-struct NameSides {
+struct NameSides<'a> {
+    /// Full names (`full_names`) and their syllables, as read.
+    incidents: &'a Incidents,
     /// Surnames (pinyin) each entity gave.
     surnames: Vec<Vec<u32>>,
     /// Each entity's sex where all its calls that tell agree.
     sex: Vec<Option<bool>>,
-    /// Full names each entity gave.
-    full: Vec<Vec<u32>>,
     /// Full names each entity gave on two calls or more: the name it goes by, not a slip.
     settled: Vec<Vec<u32>>,
-    /// The syllables of each entity's full names, in the order of `full`.
-    syllables: Vec<Vec<Vec<u32>>>,
 }
 
-impl NameSides {
-    fn of(incidents: &Incidents) -> NameSides {
+impl<'a> NameSides<'a> {
+    fn of(incidents: &'a Incidents) -> NameSides<'a> {
         let n = incidents.entities.len();
         let mut surnames: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut sex: Vec<Option<bool>> = vec![None; n];
@@ -294,26 +292,24 @@ impl NameSides {
         for (e, f) in keys {
             settled[e as usize].push(f);
         }
-        let mut full: Vec<Vec<u32>> = vec![Vec::new(); n];
-        for (&e, names) in &incidents.full_names {
-            if let Some(slot) = full.get_mut(e as usize) {
-                slot.clone_from(names);
-            }
-        }
-        let mut syllables: Vec<Vec<Vec<u32>>> = vec![Vec::new(); n];
-        for (e, names) in full.iter().enumerate() {
-            syllables[e] = names.iter().map(|f| incidents.syllables.get(f).cloned().unwrap_or_default()).collect();
-        }
-        NameSides { surnames, sex, full, settled, syllables }
+        NameSides { incidents, surnames, sex, settled }
+    }
+
+    /// The full names an entity gave.
+    fn full(&self, e: u32) -> &[u32] {
+        self.incidents.full_names.get(&e).map_or(&[], Vec::as_slice)
     }
 
     /// Whether two full names could be one name mistyped: three syllables or more each, one of
     /// them different (卢彦亮 and 卢彦靓). Two-character names that differ (胡丽, 胡静) are two
     /// names; so are names of different length.
     fn slip(&self, a: u32, b: u32) -> bool {
-        let (x, y) = (&self.syllables[a as usize], &self.syllables[b as usize]);
-        x.iter().any(|p| {
-            y.iter().any(|q| p.len() >= 3 && p.len() == q.len() && p.iter().zip(q).filter(|(s, t)| s != t).count() == 1)
+        let syllables = |f: &u32| self.incidents.syllables.get(f).map_or(&[][..], Vec::as_slice);
+        self.full(a).iter().map(syllables).any(|p| {
+            self.full(b)
+                .iter()
+                .map(syllables)
+                .any(|q| p.len() >= 3 && p.len() == q.len() && p.iter().zip(q).filter(|(s, t)| s != t).count() == 1)
         })
     }
 
@@ -322,7 +318,7 @@ impl NameSides {
     }
 
     fn share_full_name(&self, a: u32, b: u32) -> bool {
-        self.full[a as usize].iter().any(|f| self.full[b as usize].contains(f))
+        self.full(a).iter().any(|f| self.full(b).contains(f))
     }
 
     /// Whether two entities' names say they are two people: each gave full names, none in common,
@@ -331,7 +327,7 @@ impl NameSides {
     /// ([`NameSides::slip`]). One person gives another name now and then, so a new name given once
     /// does not part them.
     fn conflict(&self, a: u32, b: u32) -> bool {
-        let (x, y) = (&self.full[a as usize], &self.full[b as usize]);
+        let (x, y) = (self.full(a), self.full(b));
         if x.is_empty() || y.is_empty() || x.iter().any(|f| y.contains(f)) {
             return false;
         }
