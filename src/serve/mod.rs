@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod pg;
+pub mod pg_catalogue;
 pub mod reviews;
 pub mod rows;
 pub mod tls;

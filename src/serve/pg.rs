@@ -45,6 +45,7 @@ use tokio::net::TcpListener;
 
 use super::ServeError;
 use super::auth::Throttle;
+use super::pg_catalogue::{CurrentSetting, ServedCatalogue, catalogue_rewrite};
 use super::users::{SCRAM_ITERATIONS, Users, parse_verifier};
 use crate::sql::audit::{AuditLog, Who};
 use crate::sql::guard::{self, Limits};
@@ -319,10 +320,16 @@ impl PgServer {
             };
             let session = open_session(&self.config.warehouse, options)?;
             let ctx: SessionContext = session.context().clone();
-            setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
-                .map_err(|e| ServeError::Sql(SqlError::Engine(format!("pg_catalog: {e}"))))?;
+            let catalogue_error = |e: String| ServeError::Sql(SqlError::Engine(format!("pg_catalog: {e}")));
+            setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| catalogue_error(e.to_string()))?;
+            let database = ctx.catalog(DATABASE).ok_or_else(|| catalogue_error("no catalogue".into()))?;
+            let built = database.schema("pg_catalog").ok_or_else(|| catalogue_error("not built".into()))?;
+            database
+                .register_schema("pg_catalog", Arc::new(ServedCatalogue::new(built)))
+                .map_err(|e| catalogue_error(e.to_string()))?;
             ctx.register_udf(version_function());
             ctx.register_udf(to_regtype_function());
+            ctx.register_udf(CurrentSetting::udf());
             for (name, value) in catalogue_constants() {
                 ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(Constant::new(name, value)));
             }
@@ -520,10 +527,30 @@ fn read_only(statement: &Statement) -> String {
 /// Plans a statement and refuses any plan that would change something.
 async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
     let state = ctx.state();
-    let plan = state
-        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
-        .await
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let to_plan = async |statement: Statement| {
+        let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
+        Ok::<_, datafusion::error::DataFusionError>(plan)
+    };
+    let plan = match to_plan(statement.clone()).await {
+        // A catalogue query that DataFusion cannot run as written (SQLAlchemy's reflection) is
+        // planned again as [`catalogue_rewrite`] rewrites it; the error is the first one's.
+        Ok(plan) if !catalogue_only(statement) || state.optimize(&plan).is_ok() => plan,
+        first => {
+            let error = match first {
+                Ok(plan) => state.optimize(&plan).err(),
+                Err(e) => Some(e),
+            };
+            let retry = match catalogue_only(statement).then(|| catalogue_rewrite(statement)).flatten() {
+                Some(rewritten) => to_plan(rewritten).await.ok().filter(|p| state.optimize(p).is_ok()),
+                None => None,
+            };
+            match (retry, error) {
+                (Some(plan), _) => plan,
+                (None, Some(e)) => return Err(PgWireError::ApiError(Box::new(e))),
+                (None, None) => return Err(pg_error("ERROR", "XX000", "the statement could not be planned")),
+            }
+        }
+    };
     SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)

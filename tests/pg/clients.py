@@ -4,8 +4,9 @@ it) and pandas, against `hotline serve --pg 127.0.0.1:0` over a warehouse built 
 Usage: clients.py HOTLINE_BIN WAREHOUSE. Checks, each an assertion:
 - psycopg signs in (SCRAM-SHA-256) and fetches with server-side parameters the count `hotline sql`
   gives; a named query runs as a table function;
-- SQLAlchemy's inspector lists the analyst's tables through pg_catalog (no restricted one), their
-  columns come from information_schema, and pandas reads a parameterised query through it;
+- SQLAlchemy's inspector lists the analyst's tables through pg_catalog (no restricted one) and
+  reflects their columns, keys and indexes as Superset does; information_schema lists the same
+  columns; pandas reads a parameterised query through it;
 - a wrong password is SQLSTATE 28P01; DDL is refused (25006);
 - 200 connections at once: each is served or refused with 53300, and the server answers after;
 - garbage bytes and a client that leaves mid-query disturb nobody.
@@ -77,8 +78,22 @@ def run(port):
     tables = inspector.get_table_names()
     assert "calls" in tables and "entities" in tables, tables
     assert not any("pii" in t for t in tables), f"an analyst sees a restricted table: {tables}"
-    # Columns as tools read them from information_schema. (SQLAlchemy's own column reflection asks a
-    # correlated scalar subquery that DataFusion 55 cannot plan; the README says so.)
+    # Reflection as Superset runs it when a dataset is added and SQL Lab previews a table: columns
+    # with their types, keys, indexes; the whole table at once; a restricted table is not there.
+    columns = {c["name"]: c for c in inspector.get_columns("calls")}
+    assert {"call_id", "district", "category", "received_at"} <= set(columns), columns
+    assert str(columns["received_at"]["type"]).startswith("TIMESTAMP"), columns["received_at"]
+    assert inspector.get_pk_constraint("calls")["constrained_columns"] == []
+    assert inspector.get_foreign_keys("calls") == [] and inspector.get_indexes("calls") == []
+    assert inspector.get_unique_constraints("calls") == []
+    table = sa.Table("calls", sa.MetaData(), autoload_with=engine)
+    assert [c.name for c in table.columns] == list(columns), "autoload and get_columns disagree"
+    try:
+        inspector.get_columns("calls_pii")
+        raise AssertionError("an analyst reflected a restricted table")
+    except sa.exc.NoSuchTableError:
+        pass
+    # Columns as other tools read them, from information_schema.
     with engine.connect() as conn:
         columns = {r[0] for r in conn.execute(sa.text(
             "SELECT column_name FROM information_schema.columns WHERE table_name = :t"), {"t": "calls"})}
@@ -90,7 +105,8 @@ def run(port):
                         engine, params={"d": district})
     assert int(frame["n"].iloc[0]) == int(count), frame
     engine.dispose()
-    print(f"SQLAlchemy: {len(tables)} tables, none restricted; pandas read {len(frame)} row(s)")
+    print(f"SQLAlchemy: {len(tables)} tables, none restricted; calls reflected with {len(columns)} columns; "
+          f"pandas read {len(frame)} row(s)")
 
     # Refusals with the codes clients expect.
     try:

@@ -1,0 +1,429 @@
+//! What the PostgreSQL endpoint's catalogue tells clients' introspection (SQLAlchemy, hence
+//! Superset; DBeaver) where DataFusion 55 cannot take their queries as written: index and
+//! constraint catalogues typed as PostgreSQL's arrays, and correlated scalar subqueries nested in
+//! a catalogue query's columns read as NULL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::common::Result;
+use datafusion::sql::sqlparser::ast::{
+    Expr, ObjectName, Query, SelectItem, SetExpr, Statement, TableFactor, Value, VisitMut, Visitor, VisitorMut,
+};
+use std::ops::ControlFlow;
+
+/// Catalogue tables whose PostgreSQL array columns the bundled catalogue holds as text (so that
+/// `unnest(indkey)` cannot be planned), with each column's element type. The endpoint serves no
+/// index and no constraint, so these tables are served empty, with array columns.
+const ARRAY_COLUMNS: &[(&str, &[(&str, DataType)])] = &[
+    (
+        "pg_index",
+        &[
+            ("indkey", DataType::Int16),
+            ("indcollation", DataType::Int32),
+            ("indclass", DataType::Int32),
+            ("indoption", DataType::Int16),
+        ],
+    ),
+    (
+        "pg_constraint",
+        &[
+            ("conkey", DataType::Int16),
+            ("confkey", DataType::Int16),
+            ("conpfeqop", DataType::Int32),
+            ("conppeqop", DataType::Int32),
+            ("conffeqop", DataType::Int32),
+            ("confdelsetcols", DataType::Int16),
+            ("conexclop", DataType::Int32),
+        ],
+    ),
+];
+
+/// A column's type, made when asked (a list type cannot be made in a constant).
+type TypeOf = fn() -> DataType;
+
+/// Columns of PostgreSQL's `pg_class` that the bundled one lacks and clients' reflection reads
+/// (SQLAlchemy's index reflection reads `reloptions`), each NULL here as for a relation without
+/// them, with PostgreSQL's type.
+const PG_CLASS_MISSING: &[(&str, TypeOf)] = &[
+    ("reloptions", || DataType::new_list(DataType::Utf8, true)),
+    ("relacl", || DataType::new_list(DataType::Utf8, true)),
+    ("reloftype", || DataType::Int32),
+    ("reltoastrelid", || DataType::Int32),
+];
+
+/// A table with NULL columns added where it lacks them, as a view over it.
+fn with_missing_columns(
+    name: &str,
+    table: Arc<dyn TableProvider>,
+    missing: &[(&str, TypeOf)],
+) -> Result<Arc<dyn TableProvider>> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, col, lit};
+    let schema = table.schema();
+    let mut columns: Vec<datafusion::logical_expr::Expr> =
+        schema.fields().iter().map(|f| col(datafusion::common::Column::new_unqualified(f.name()))).collect();
+    for (column, data_type) in missing {
+        if schema.field_with_name(column).is_err() {
+            columns.push(cast(lit(ScalarValue::Null), data_type()).alias(*column));
+        }
+    }
+    let source = datafusion::datasource::provider_as_source(table);
+    let plan = LogicalPlanBuilder::scan(name, source, None)?.project(columns)?.build()?;
+    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(plan, None)))
+}
+
+/// `pg_catalog` as datafusion-postgres builds it, with [`ARRAY_COLUMNS`]' tables served empty
+/// and typed as PostgreSQL types them, and `pg_class` with [`PG_CLASS_MISSING`].
+#[derive(Debug)]
+pub struct ServedCatalogue {
+    inner: Arc<dyn SchemaProvider>,
+}
+
+impl ServedCatalogue {
+    pub fn new(inner: Arc<dyn SchemaProvider>) -> ServedCatalogue {
+        ServedCatalogue { inner }
+    }
+}
+
+/// The schema of `table` with its array columns typed as lists of their elements.
+fn with_arrays(schema: &Schema, arrays: &[(&str, DataType)]) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match arrays.iter().find(|(name, _)| f.name() == name) {
+            Some((_, element)) => Field::new(f.name(), DataType::new_list(element.clone(), true), true),
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+#[async_trait]
+impl SchemaProvider for ServedCatalogue {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let table = self.inner.table(name).await?;
+        match (table, ARRAY_COLUMNS.iter().find(|(t, _)| *t == name)) {
+            (Some(table), Some((_, arrays))) => {
+                let schema = with_arrays(&table.schema(), arrays);
+                Ok(Some(Arc::new(MemTable::try_new(schema, vec![vec![]])?)))
+            }
+            (Some(table), None) if name == "pg_class" => Ok(Some(with_missing_columns(name, table, PG_CLASS_MISSING)?)),
+            (table, _) => Ok(table),
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// The names a query's FROM clause gives its tables (the last part of a table's name, or its alias).
+fn from_names(query: &Query) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut add = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, alias, .. } => {
+            if let Some(alias) = alias {
+                names.push(alias.name.value.to_lowercase());
+            }
+            if let Some(last) = last_part(name) {
+                names.push(last);
+            }
+        }
+        TableFactor::Derived { alias: Some(alias), .. } => names.push(alias.name.value.to_lowercase()),
+        _ => {}
+    };
+    if let SetExpr::Select(select) = query.body.as_ref() {
+        for from in &select.from {
+            add(&from.relation);
+            for join in &from.joins {
+                add(&join.relation);
+            }
+        }
+    }
+    names
+}
+
+fn last_part(name: &ObjectName) -> Option<String> {
+    name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase())
+}
+
+/// Whether a subquery names a column of a table its own FROM does not hold (`pg_attribute.attnum`
+/// inside `SELECT … FROM pg_attrdef WHERE …`).
+fn correlated(query: &Query) -> bool {
+    struct Outer {
+        own: Vec<String>,
+        found: bool,
+    }
+    impl Visitor for Outer {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            if let Expr::CompoundIdentifier(parts) = expr
+                && parts.len() >= 2
+                && !self.own.contains(&parts[parts.len() - 2].value.to_lowercase())
+            {
+                self.found = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut outer = Outer { own: from_names(query), found: false };
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut outer);
+    outer.found
+}
+
+/// A NULL that still holds the parameters (`$2::VARCHAR`) a subquery held, so that the
+/// statement's parameters keep their numbers and types: `CASE WHEN $2::VARCHAR IS NULL … THEN
+/// NULL END`.
+fn null_keeping_parameters(query: &Query) -> Expr {
+    struct Parameters {
+        found: Vec<Expr>,
+        cast: Vec<String>,
+    }
+    impl Visitor for Parameters {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            let placeholder = |e: &Expr| match e {
+                Expr::Value(v) => match &v.value {
+                    Value::Placeholder(p) => Some(p.clone()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match expr {
+                Expr::Cast { expr: inner, .. } => {
+                    if let Some(p) = placeholder(inner) {
+                        self.cast.push(p);
+                        self.found.push(expr.clone());
+                    }
+                }
+                other => {
+                    if let Some(p) = placeholder(other)
+                        && !self.cast.contains(&p)
+                    {
+                        self.found.push(other.clone());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut parameters = Parameters { found: Vec::new(), cast: Vec::new() };
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(query, &mut parameters);
+    let null = Expr::Value(Value::Null.into());
+    let Some(condition) =
+        parameters.found.into_iter().map(|p| Expr::IsNull(Box::new(p))).reduce(|a, b| Expr::BinaryOp {
+            left: Box::new(a),
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::Or,
+            right: Box::new(b),
+        })
+    else {
+        return null;
+    };
+    Expr::Case {
+        case_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![datafusion::sql::sqlparser::ast::CaseWhen { condition, result: null }],
+        else_result: None,
+    }
+}
+
+/// Rewrites a catalogue query that DataFusion cannot plan as written. Each correlated scalar
+/// subquery inside a column expression (`CASE WHEN … THEN (SELECT … FROM pg_attrdef WHERE …)`)
+/// becomes NULL, as datafusion-postgres already does for such subqueries standing alone as a
+/// column. The subqueries clients send there ask for defaults, identities, sequences and
+/// collations, none of which the endpoint's tables have, so NULL is their answer. `None` when
+/// there is nothing to rewrite. Also [`subscripts_as_ranges`]. Only for queries of the catalogue:
+/// an analyst's query is never changed.
+pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
+    struct Rewrite {
+        changed: bool,
+    }
+    impl VisitorMut for Rewrite {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                for item in &mut select.projection {
+                    if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item {
+                        let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(expr, |e| {
+                            if let Expr::Subquery(q) = e
+                                && correlated(q)
+                            {
+                                *e = null_keeping_parameters(q);
+                                self.changed = true;
+                            }
+                            ControlFlow::<()>::Continue(())
+                        });
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut statement = statement.clone();
+    let mut rewrite = Rewrite { changed: false };
+    let _ = statement.visit(&mut rewrite);
+    let subscripts = subscripts_as_ranges(&mut statement);
+    (rewrite.changed || subscripts).then_some(statement)
+}
+
+/// `generate_subscripts(a, d)` beside `unnest(a)` (SQLAlchemy's key and index reflection) as
+/// `unnest(range(1, cardinality(a) + 1))` when `d` is 1 and an empty range otherwise: the
+/// subscripts of a one-dimensional array, which DataFusion unnests in step with `a`. Whether
+/// any was rewritten.
+fn subscripts_as_ranges(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let mut changed = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(statement, |e| {
+        if let Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("generate_subscripts")
+            && let FunctionArguments::List(list) = &f.args
+            && let [
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(array)),
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(dim)),
+            ] = list.args.as_slice()
+        {
+            // Arrays of the catalogue have one dimension: another dimension has no subscripts.
+            let text = format!(
+                "unnest(CASE WHEN {dim} = 1 THEN range(1, CAST(cardinality({array}) AS BIGINT) + 1) ELSE range(1, 1) END)"
+            );
+            if let Ok(mut parser) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&text)
+                && let Ok(range) = parser.parse_expr()
+            {
+                *e = range;
+                changed = true;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
+}
+
+/// Settings that clients read with `current_setting` (SQLAlchemy's table reflection asks the
+/// default access method), as this server has them; those a client sets itself (time zone,
+/// encoding) it reads with SHOW.
+const SETTINGS: &[(&str, &str)] = &[
+    ("default_table_access_method", "heap"),
+    ("server_encoding", "UTF8"),
+    ("standard_conforming_strings", "on"),
+    ("integer_datetimes", "on"),
+    ("search_path", "\"$user\", public"),
+    ("max_identifier_length", "63"),
+    ("transaction_read_only", "on"),
+    ("default_transaction_read_only", "on"),
+    ("transaction_isolation", "read committed"),
+];
+
+/// `current_setting(name [, missing_ok])`: one of [`SETTINGS`], NULL for any other.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CurrentSetting {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl CurrentSetting {
+    pub fn udf() -> datafusion::logical_expr::ScalarUDF {
+        use datafusion::logical_expr::{Signature, TypeSignature, Volatility};
+        let signature = Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![DataType::Utf8]),
+                TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+            ],
+            Volatility::Stable,
+        );
+        datafusion::logical_expr::ScalarUDF::new_from_impl(CurrentSetting { signature })
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> Result<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, StringArray};
+        use datafusion::logical_expr::ColumnarValue;
+        let setting = |name: &str| {
+            let name = name.trim().to_ascii_lowercase();
+            SETTINGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        let names = args.args[0].to_array(args.number_rows)?;
+        let names = datafusion::arrow::compute::cast(&names, &DataType::Utf8)?;
+        let names = names.as_string::<i32>();
+        let out: StringArray =
+            (0..names.len()).map(|i| if names.is_null(i) { None } else { setting(names.value(i)) }).collect();
+        Ok(match &args.args[0] {
+            ColumnarValue::Scalar(_) => {
+                ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?)
+            }
+            ColumnarValue::Array(_) => ColumnarValue::Array(Arc::new(out)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn parse(sql: &str) -> Statement {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("parses").remove(0)
+    }
+
+    #[test]
+    fn a_correlated_subquery_inside_a_case_reads_null_and_an_uncorrelated_one_stays() {
+        let sql = "SELECT a.attname, CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) \
+                   FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid) ELSE NULL END AS dflt, \
+                   (SELECT count(*) FROM pg_catalog.pg_type) AS types FROM pg_catalog.pg_attribute a";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(rewritten.contains("THEN NULL ELSE NULL"), "{rewritten}");
+        assert!(rewritten.contains("(SELECT count(*) FROM pg_catalog.pg_type)"), "{rewritten}");
+        // Fully qualified columns, as SQLAlchemy writes them.
+        let sql = "SELECT CASE WHEN pg_catalog.pg_attribute.atthasdef THEN (SELECT pg_catalog.pg_attrdef.adbin \
+                   FROM pg_catalog.pg_attrdef WHERE pg_catalog.pg_attrdef.adnum = pg_catalog.pg_attribute.attnum) END \
+                   FROM pg_catalog.pg_attribute";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(!rewritten.contains("pg_attrdef"), "{rewritten}");
+        // Its parameters stay, each with its type, so the statement's parameters keep their numbers.
+        let sql = "SELECT a.attname, (SELECT json_build_object($1::VARCHAR, s.seqstart) FROM pg_catalog.pg_sequence s \
+                   WHERE s.seqrelid = a.attrelid AND a.attidentity != $2) AS ident, $3::VARCHAR AS x \
+                   FROM pg_catalog.pg_attribute a";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(
+            rewritten.contains("CASE WHEN $1::VARCHAR IS NULL OR $2 IS NULL THEN NULL END AS ident"),
+            "{rewritten}"
+        );
+        let sql =
+            "SELECT unnest(i.indkey) AS attnum, generate_subscripts(i.indkey, 1) AS ord FROM pg_catalog.pg_index i";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(
+            rewritten.contains(
+                "unnest(CASE WHEN 1 = 1 THEN range(1, CAST(cardinality(i.indkey) AS BIGINT) + 1) ELSE range(1, 1) END) AS ord"
+            ),
+            "{rewritten}"
+        );
+        // Nothing correlated: nothing to rewrite.
+        assert!(catalogue_rewrite(&parse("SELECT (SELECT 1 FROM pg_catalog.pg_am x WHERE x.oid = 1)")).is_none());
+    }
+}
