@@ -428,6 +428,46 @@ impl Callers {
                 }
             }
         }
+        // One full name given by several of a category's few serial claimants (three targets or
+        // more each): one person on several phones under made-up names now and then, whom
+        // strangers of that name are unlikely to be among so few. The chance that m − 1 of the
+        // other serial claimants give the name is a Poisson tail of the name's share of named
+        // entities times their number; under 2⁻⁸ (a tie's worth), the m are joined.
+        {
+            let named_entities = incidents.full_names.len().max(1) as f64;
+            let mut targets: HashMap<(u32, u32), BTreeSet<Target>> = HashMap::new();
+            for (call, x) in incidents.list.iter().enumerate() {
+                if x.source.is_none()
+                    && let Some(t) = target(incidents, call as u32)
+                {
+                    targets.entry((joins.root(x.entity), x.category)).or_default().insert(t);
+                }
+            }
+            let mut serial_in: HashMap<u32, usize> = HashMap::new();
+            let mut serial: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
+            for (&(root, category), list) in &targets {
+                if list.len() >= 3 {
+                    *serial_in.entry(category).or_default() += 1;
+                    for e in joins.members(root) {
+                        for &f in sides.full(e) {
+                            serial.entry((category, f)).or_default().push(root);
+                        }
+                    }
+                }
+            }
+            for ((category, f), mut roots) in serial {
+                roots.sort_unstable();
+                roots.dedup();
+                let share = entities_of_name.get(&f).map_or(1, Vec::len) as f64 / named_entities;
+                let others = serial_in[&category].saturating_sub(1).max(1) as f64;
+                let m = roots.len() as u32;
+                if m >= 2 && -log2_poisson_tail(m - 1, share * others) >= MIN_TIE_BITS {
+                    for &b in &roots[1..] {
+                        joins.join(roots[0], b, &sides);
+                    }
+                }
+            }
+        }
         // Entities that gave a surname but no full name (王先生): each joins the named caller of
         // its surname on its phones when there is one; with two (a family's shared phone) it
         // could be either, so it joins neither; with none, the unnamed ones of the phone join.
@@ -809,7 +849,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         for (i, x) in list.iter().enumerate() {
             for y in &list[i + 1..] {
                 if x.0 != y.0 && x.1 == y.1 {
-                    let bits = if x.2 || y.2 { rates.full_name_bits } else { rates.surname_bits };
+                    let bits = if x.2 && y.2 { rates.full_name_bits } else { rates.surname_bits };
                     let slot = together.entry((x.0.min(y.0), x.0.max(y.0))).or_default();
                     slot.0 += 1;
                     slot.1 += bits;
@@ -2356,6 +2396,37 @@ mod tests {
         assert_ne!(caller(11), caller(10));
         assert_eq!(caller(12), caller(13));
         assert_eq!(caller(14), caller(15));
+    }
+
+    #[test]
+    fn a_name_three_serial_claimants_of_a_category_give_is_one_person_and_a_common_one_is_not() {
+        // 2,000 named callers of other matters, among them four more 王友 and forty 张伟.
+        let mut names: Vec<String> = (0..2000).map(|i| format!("x{i}")).collect();
+        for (i, name) in names.iter_mut().enumerate().take(44) {
+            *name = if i < 4 { "wangyou".into() } else { "zhangwei".into() };
+        }
+        let mut calls: Vec<Call<'_>> =
+            names.iter().enumerate().map(|(i, n)| (i as u32, i as u32, "x", Some(n.as_str()), None)).collect();
+        // Serial claimants of category 0, each on its own phone with three targets of its own:
+        // three give 王友 (one person with three phones), two give 张伟.
+        let serial = [(2000, "wangyou"), (2001, "wangyou"), (2002, "wangyou"), (2003, "zhangwei"), (2004, "zhangwei")];
+        for (e, name) in serial {
+            calls.extend((0..3).map(|_| (e, e, "wang", Some(name), None)));
+        }
+        let mut x = incidents(&calls);
+        for (i, call) in x.list.iter_mut().enumerate() {
+            if i < 2000 {
+                call.category = 1;
+            } else {
+                call.organisation = Some(i as u32);
+            }
+        }
+        let callers = Callers::build(&x);
+        let caller = |e: usize| callers.of_entity[e];
+        assert_eq!(caller(2000), caller(2001));
+        assert_eq!(caller(2000), caller(2002));
+        assert_ne!(caller(2003), caller(2004), "a name one caller in fifty gives is no evidence");
+        assert_ne!(caller(0), caller(2000), "nor is the name itself, outside the serial claimants");
     }
 
     #[test]
