@@ -45,7 +45,7 @@ use tokio::net::TcpListener;
 
 use super::ServeError;
 use super::auth::Throttle;
-use super::pg_catalogue::{CurrentSetting, ServedCatalogue, catalogue_rewrite};
+use super::pg_catalogue::{CurrentSetting, ServedCatalogue, catalogue_rewrite, like_escapes_as_backslash};
 use super::users::{SCRAM_ITERATIONS, Users, parse_verifier};
 use crate::sql::audit::{AuditLog, Who};
 use crate::sql::guard::{self, Limits};
@@ -527,6 +527,9 @@ fn read_only(statement: &Statement) -> String {
 /// Plans a statement and refuses any plan that would change something.
 async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
     let state = ctx.state();
+    // LIKE … ESCAPE '/' in a catalogue query, translated exactly (DataFusion runs only '\').
+    let translated = catalogue_only(statement).then(|| like_escapes_as_backslash(statement)).flatten();
+    let statement = translated.as_ref().unwrap_or(statement);
     let to_plan = async |statement: Statement| {
         let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
         Ok::<_, datafusion::error::DataFusionError>(plan)

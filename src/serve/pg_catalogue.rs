@@ -275,6 +275,43 @@ pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
     (rewrite.changed || subscripts).then_some(statement)
 }
 
+/// A catalogue query with `LIKE … ESCAPE 'c'` for another character than the backslash (which
+/// DataFusion refuses when it runs; SQLAlchemy's schema listing sends `ESCAPE '/'`), with the
+/// pattern translated to backslash escapes: backslashes doubled, then each `c` and the character
+/// after it as a backslash and that character. Exact, so it is applied before planning. `None`
+/// when there is none.
+pub fn like_escapes_as_backslash(statement: &Statement) -> Option<Statement> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let mut statement = statement.clone();
+    let mut changed = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut statement, |e| {
+        if let Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. } = e
+            && let Some(escape) = escape_char.as_ref()
+            && let Value::SingleQuotedString(text) = &escape.value
+            && text.chars().count() == 1
+            && let Some(c) = text.chars().next().filter(|&c| c != '\\')
+        {
+            let class = match c {
+                c if c.is_alphanumeric() => c.to_string(),
+                '^' | ']' | '[' | '-' => format!("\\{c}"),
+                '\'' => "['']".to_owned(),
+                c => format!("[{c}]"),
+            };
+            let text = format!("regexp_replace(replace({pattern}, '\\', '\\\\'), '{class}(.)', '\\\\\\1', 'g')");
+            if let Ok(mut parser) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&text)
+                && let Ok(translated) = parser.parse_expr()
+            {
+                **pattern = translated;
+                *escape_char = None;
+                changed = true;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed.then_some(statement)
+}
+
 /// `generate_subscripts(a, d)` beside `unnest(a)` (SQLAlchemy's key and index reflection) as
 /// `unnest(range(1, cardinality(a) + 1))` when `d` is 1 and an empty range otherwise: the
 /// subscripts of a one-dimensional array, which DataFusion unnests in step with `a`. Whether
@@ -392,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn a_correlated_subquery_inside_a_case_reads_null_and_an_uncorrelated_one_stays() {
+    fn catalogue_queries_are_rewritten_only_where_datafusion_cannot_take_them() {
         let sql = "SELECT a.attname, CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) \
                    FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid) ELSE NULL END AS dflt, \
                    (SELECT count(*) FROM pg_catalog.pg_type) AS types FROM pg_catalog.pg_attribute a";
@@ -423,6 +460,14 @@ mod tests {
             ),
             "{rewritten}"
         );
+        // LIKE with another escape character: the same pattern in backslash escapes.
+        let sql = "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg/_' || '%' ESCAPE '/'";
+        let rewritten = like_escapes_as_backslash(&parse(sql)).expect("rewritten").to_string();
+        assert!(
+            rewritten.ends_with(r"NOT LIKE regexp_replace(replace('pg/_' || '%', '\', '\\'), '[/](.)', '\\\1', 'g')"),
+            "{rewritten}"
+        );
+        assert!(like_escapes_as_backslash(&parse("SELECT 1 WHERE 'a' LIKE 'a'")).is_none());
         // Nothing correlated: nothing to rewrite.
         assert!(catalogue_rewrite(&parse("SELECT (SELECT 1 FROM pg_catalog.pg_am x WHERE x.oid = 1)")).is_none());
     }

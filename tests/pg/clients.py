@@ -75,6 +75,7 @@ def run(port):
     engine = sa.create_engine(f"postgresql+psycopg://li:{PASSWORD.replace(' ', '%20')}@127.0.0.1:{port}/hotline",
                               connect_args={"sslmode": "disable"})
     inspector = sa.inspect(engine)
+    assert inspector.get_schema_names() == ["public"], inspector.get_schema_names()
     tables = inspector.get_table_names()
     assert "calls" in tables and "entities" in tables, tables
     assert not any("pii" in t for t in tables), f"an analyst sees a restricted table: {tables}"
