@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every test: installs what the tests need from the Debian archive if missing (chromium and
 # fonts-noto-cjk, for the report's headless-browser test and the notebooks' charts;
-# postgresql-client and openssl, for the PostgreSQL endpoint's tests), runs the
+# postgresql-client, openssl, a JDK and pgjdbc, for the PostgreSQL endpoint's tests), runs the
 # Rust test suite, then builds a warehouse from the committed sample and executes every notebook
 # headless in a virtual environment with notebooks/requirements.txt (made once, re-made when the
-# requirements change), runs the PostgreSQL endpoint's client test (psycopg, SQLAlchemy, pandas),
+# requirements change), runs the PostgreSQL endpoint's client test (psycopg, SQLAlchemy, pandas,
+# pgjdbc),
 # and drives the explorer (`hotline serve`) in headless Chromium. The
 # README's test command; .ci/run runs it.
 set -euo pipefail
@@ -14,6 +15,8 @@ missing=()
 command -v chromium > /dev/null 2>&1 || missing+=(chromium)
 command -v psql > /dev/null 2>&1 || missing+=(postgresql-client)
 command -v openssl > /dev/null 2>&1 || missing+=(openssl)
+command -v javac > /dev/null 2>&1 || missing+=(default-jdk-headless)
+[ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 cjk_fonts="$( (fc-list :lang=zh family 2> /dev/null || true) | grep -c "Noto Sans CJK" || true)"
 [ "${cjk_fonts:-0}" -gt 0 ] || missing+=(fonts-noto-cjk fontconfig)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -70,7 +73,8 @@ venv_for notebooks/requirements.txt "$venv"
 HOTLINE_WAREHOUSE="$wh" HOTLINE_BIN="$bin" HOTLINE_NOTEBOOK_DATA="$work/data" \
     "$venv/bin/python" scripts/run_notebooks.py "$work/executed"
 
-# The PostgreSQL endpoint with psycopg 3, SQLAlchemy and pandas (the Rust suite drives it with psql).
+# The PostgreSQL endpoint with psycopg 3, SQLAlchemy, pandas and pgjdbc (the Rust suite drives it
+# with psql).
 pg_venv="$target_dir/pg-venv"
 venv_for tests/pg/requirements.txt "$pg_venv"
 "$pg_venv/bin/python" tests/pg/clients.py "$bin" "$wh"

@@ -7,12 +7,14 @@ Usage: clients.py HOTLINE_BIN WAREHOUSE. Checks, each an assertion:
 - SQLAlchemy's inspector lists the analyst's tables through pg_catalog (no restricted one) and
   reflects their columns, keys and indexes as Superset does; information_schema lists the same
   columns; pandas reads a parameterised query through it;
+- pgjdbc (DBeaver's and Metabase's driver) lists tables and columns and runs a prepared count;
 - a wrong password is SQLSTATE 28P01; DDL is refused (25006);
 - 200 connections at once: each is served or refused with 53300, and the server answers after;
 - garbage bytes and a client that leaves mid-query disturb nobody.
 """
 
 import concurrent.futures
+import os
 import re
 import socket
 import subprocess
@@ -24,6 +26,7 @@ import psycopg
 import sqlalchemy as sa
 
 BIN, WAREHOUSE = sys.argv[1], sys.argv[2]
+JDBC_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "Jdbc.java")
 PASSWORD = "analyst password"
 
 
@@ -108,6 +111,12 @@ def run(port):
     engine.dispose()
     print(f"SQLAlchemy: {len(tables)} tables, none restricted; calls reflected with {len(columns)} columns; "
           f"pandas read {len(frame)} row(s)")
+
+    # pgjdbc (Debian's libpostgresql-jdbc-java), as DBeaver and Metabase connect.
+    jdbc = subprocess.run(["java", "-cp", "/usr/share/java/postgresql.jar", JDBC_SOURCE, str(port), "li",
+                           PASSWORD, district, count], capture_output=True, text=True, timeout=300)
+    assert jdbc.returncode == 0, f"pgjdbc: {jdbc.stderr[-3000:]}"
+    print(jdbc.stdout.strip())
 
     # Refusals with the codes clients expect.
     try:
