@@ -241,7 +241,8 @@ fn null_keeping_parameters(query: &Query) -> Expr {
 /// becomes NULL, as datafusion-postgres already does for such subqueries standing alone as a
 /// column. The subqueries clients send there ask for defaults, identities, sequences and
 /// collations, none of which the endpoint's tables have, so NULL is their answer. `None` when
-/// there is nothing to rewrite. Also [`subscripts_as_ranges`]. Only for queries of the catalogue:
+/// there is nothing to rewrite. Also [`subscripts_as_ranges`] and [`expandarray_as_unnest`]. Only
+/// for queries of the catalogue:
 /// an analyst's query is never changed.
 pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
     struct Rewrite {
@@ -272,7 +273,49 @@ pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
     let mut rewrite = Rewrite { changed: false };
     let _ = statement.visit(&mut rewrite);
     let subscripts = subscripts_as_ranges(&mut statement);
-    (rewrite.changed || subscripts).then_some(statement)
+    let expanded = expandarray_as_unnest(&mut statement);
+    (rewrite.changed || subscripts || expanded).then_some(statement)
+}
+
+/// `information_schema._pg_expandarray(a)` (pgjdbc's primary-key query) as the rows it returns,
+/// `named_struct('x', unnest(a), 'n', unnest(range(1, cardinality(a) + 1)))`, and a field of a
+/// parenthesised value, `(k).x`, as `k['x']`, which DataFusion reads. Whether any was rewritten.
+fn expandarray_as_unnest(statement: &mut Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::{AccessExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Subscript};
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let mut changed = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(statement, |e| {
+        match e {
+            Expr::Function(f)
+                if last_part(&f.name).as_deref() == Some("_pg_expandarray")
+                    && let FunctionArguments::List(list) = &f.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array))] = list.args.as_slice() =>
+            {
+                let text = format!(
+                    "named_struct('x', unnest({array}), 'n', unnest(range(1, CAST(cardinality({array}) AS BIGINT) + 1)))"
+                );
+                if let Ok(mut parser) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&text)
+                    && let Ok(rows) = parser.parse_expr()
+                {
+                    *e = rows;
+                    changed = true;
+                }
+            }
+            Expr::CompoundFieldAccess { root, access_chain } if matches!(root.as_ref(), Expr::Nested(_)) => {
+                for access in access_chain.iter_mut() {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        let index = Expr::Value(Value::SingleQuotedString(field.value.clone()).into());
+                        *access = AccessExpr::Subscript(Subscript::Index { index });
+                        changed = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    changed
 }
 
 /// A catalogue query with `LIKE … ESCAPE 'c'` for another character than the backslash (which
@@ -458,6 +501,15 @@ mod tests {
             rewritten.contains(
                 "unnest(CASE WHEN 1 = 1 THEN range(1, CAST(cardinality(i.indkey) AS BIGINT) + 1) ELSE range(1, 1) END) AS ord"
             ),
+            "{rewritten}"
+        );
+        // pgjdbc's primary keys: the expanded array as rows of (x, n), its fields by name.
+        let sql = "SELECT r.k FROM (SELECT (information_schema._pg_expandarray(i.indkey)).n AS seq, \
+                   information_schema._pg_expandarray(i.indkey) AS k FROM pg_catalog.pg_index i) r WHERE (r.k).x = 1";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(!rewritten.contains("_pg_expandarray") && rewritten.contains("['x'] = 1"), "{rewritten}");
+        assert!(
+            rewritten.contains("'n', unnest(range(1, CAST(cardinality(i.indkey) AS BIGINT) + 1))))['n'] AS seq"),
             "{rewritten}"
         );
         // LIKE with another escape character: the same pattern in backslash escapes.

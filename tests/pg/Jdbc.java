@@ -1,7 +1,5 @@
 // The PostgreSQL endpoint through pgjdbc, the driver DBeaver and Metabase connect with: sign-in,
 // the table and column metadata they browse and sync (DatabaseMetaData), and a prepared statement.
-// (getPrimaryKeys asks information_schema._pg_expandarray, a set-returning function this server
-// lacks; the README says so.)
 //
 // Usage (run by tests/pg/clients.py against a server it started):
 //   java -cp /usr/share/java/postgresql.jar tests/pg/Jdbc.java PORT USER PASSWORD DISTRICT COUNT
@@ -56,6 +54,10 @@ public class Jdbc {
                   "received_at is a timestamp, not type " + receivedType);
             try (ResultSet rs = meta.getColumns(null, "public", "calls_pii", "%")) {
                 check(!rs.next(), "an analyst sees a restricted table's columns");
+            }
+
+            try (ResultSet rs = meta.getPrimaryKeys(null, "public", "calls")) {
+                check(!rs.next(), "calls has no primary key here");
             }
 
             long count;
