@@ -115,6 +115,7 @@ impl SchemaProvider for ServedCatalogue {
                 Ok(Some(Arc::new(MemTable::try_new(schema, vec![vec![]])?)))
             }
             (Some(table), None) if name == "pg_class" => Ok(Some(with_missing_columns(name, table, PG_CLASS_MISSING)?)),
+            (Some(table), None) if name == "pg_settings" => Ok(Some(settings_table(&table.schema())?)),
             (table, _) => Ok(table),
         }
     }
@@ -389,8 +390,9 @@ fn subscripts_as_ranges(statement: &mut Statement) -> bool {
     changed
 }
 
-/// Settings that clients read with `current_setting` (SQLAlchemy's table reflection asks the
-/// default access method), as this server has them; those a client sets itself (time zone,
+/// Settings that clients read with `current_setting` or from `pg_settings` (SQLAlchemy's table
+/// reflection asks the default access method, pgjdbc the most keys an index takes), as this
+/// server has them (the version as `version()` gives it); those a client sets itself (time zone,
 /// encoding) it reads with SHOW.
 const SETTINGS: &[(&str, &str)] = &[
     ("default_table_access_method", "heap"),
@@ -399,10 +401,31 @@ const SETTINGS: &[(&str, &str)] = &[
     ("integer_datetimes", "on"),
     ("search_path", "\"$user\", public"),
     ("max_identifier_length", "63"),
+    ("max_index_keys", "32"),
+    ("server_version", "16.6"),
+    ("server_version_num", "160006"),
     ("transaction_read_only", "on"),
     ("default_transaction_read_only", "on"),
     ("transaction_isolation", "read committed"),
 ];
+
+/// `pg_settings` with the bundled table's columns and a row of each of [`SETTINGS`] (pgjdbc reads
+/// `max_index_keys` there before it lists foreign keys), the columns other than name and
+/// setting NULL.
+fn settings_table(schema: &SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    use datafusion::arrow::array::{ArrayRef, StringArray, new_null_array};
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "name" => Arc::new(SETTINGS.iter().map(|(n, _)| Some(*n)).collect::<StringArray>()) as ArrayRef,
+            "setting" => Arc::new(SETTINGS.iter().map(|(_, v)| Some(*v)).collect::<StringArray>()) as ArrayRef,
+            _ => new_null_array(f.data_type(), SETTINGS.len()),
+        })
+        .collect();
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(Arc::new(MemTable::try_new(schema.clone(), vec![vec![batch]])?))
+}
 
 /// `current_setting(name [, missing_ok])`: one of [`SETTINGS`], NULL for any other.
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -1,5 +1,6 @@
 // The PostgreSQL endpoint through pgjdbc, the driver DBeaver and Metabase connect with: sign-in,
-// the table and column metadata they browse and sync (DatabaseMetaData), and a prepared statement.
+// the table, column, key and index metadata they browse and sync (DatabaseMetaData), and a
+// prepared statement.
 //
 // Usage (run by tests/pg/clients.py against a server it started):
 //   java -cp /usr/share/java/postgresql.jar tests/pg/Jdbc.java PORT USER PASSWORD DISTRICT COUNT
@@ -58,6 +59,12 @@ public class Jdbc {
 
             try (ResultSet rs = meta.getPrimaryKeys(null, "public", "calls")) {
                 check(!rs.next(), "calls has no primary key here");
+            }
+            try (ResultSet rs = meta.getImportedKeys(null, "public", "calls")) {
+                check(!rs.next(), "calls has no foreign key here");
+            }
+            try (ResultSet rs = meta.getIndexInfo(null, "public", "calls", false, true)) {
+                check(!rs.next(), "calls has no index here");
             }
 
             long count;

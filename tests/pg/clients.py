@@ -7,7 +7,7 @@ Usage: clients.py HOTLINE_BIN WAREHOUSE. Checks, each an assertion:
 - SQLAlchemy's inspector lists the analyst's tables through pg_catalog (no restricted one) and
   reflects their columns, keys and indexes as Superset does; information_schema lists the same
   columns; pandas reads a parameterised query through it;
-- pgjdbc (DBeaver's and Metabase's driver) lists tables, columns and primary keys and runs a prepared count;
+- pgjdbc (DBeaver's and Metabase's driver) lists tables, columns, keys and indexes and runs a prepared count;
 - a wrong password is SQLSTATE 28P01; DDL is refused (25006);
 - 200 connections at once: each is served or refused with 53300, and the server answers after;
 - garbage bytes and a client that leaves mid-query disturb nobody.
