@@ -527,31 +527,28 @@ fn read_only(statement: &Statement) -> String {
 /// Plans a statement and refuses any plan that would change something.
 async fn read_only_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
     let state = ctx.state();
-    // LIKE … ESCAPE '/' in a catalogue query, translated exactly (DataFusion runs only '\').
-    let translated = catalogue_only(statement).then(|| like_escapes_as_backslash(statement)).flatten();
+    // Catalogue queries are rewritten where DataFusion cannot take them as written: LIKE …
+    // ESCAPE '/' always (the translation is exact), the rest of [`catalogue_rewrite`] only when
+    // the query as written cannot be planned or optimised (SQLAlchemy's reflection); the error
+    // is then the first one's.
+    let catalogue = catalogue_only(statement);
+    let translated = catalogue.then(|| like_escapes_as_backslash(statement)).flatten();
     let statement = translated.as_ref().unwrap_or(statement);
-    let to_plan = async |statement: Statement| {
+    let plan_of = async |statement: Statement| {
         let plan = state.statement_to_plan(DfStatement::Statement(Box::new(statement))).await?;
+        if catalogue {
+            state.optimize(&plan)?;
+        }
         Ok::<_, datafusion::error::DataFusionError>(plan)
     };
-    let plan = match to_plan(statement.clone()).await {
-        // A catalogue query that DataFusion cannot run as written (SQLAlchemy's reflection) is
-        // planned again as [`catalogue_rewrite`] rewrites it; the error is the first one's.
-        Ok(plan) if !catalogue_only(statement) || state.optimize(&plan).is_ok() => plan,
-        first => {
-            let error = match first {
-                Ok(plan) => state.optimize(&plan).err(),
-                Err(e) => Some(e),
-            };
-            let retry = match catalogue_only(statement).then(|| catalogue_rewrite(statement)).flatten() {
-                Some(rewritten) => to_plan(rewritten).await.ok().filter(|p| state.optimize(p).is_ok()),
+    let plan = match plan_of(statement.clone()).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            let retry = match catalogue.then(|| catalogue_rewrite(statement)).flatten() {
+                Some(rewritten) => plan_of(rewritten).await.ok(),
                 None => None,
             };
-            match (retry, error) {
-                (Some(plan), _) => plan,
-                (None, Some(e)) => return Err(PgWireError::ApiError(Box::new(e))),
-                (None, None) => return Err(pg_error("ERROR", "XX000", "the statement could not be planned")),
-            }
+            retry.ok_or_else(|| PgWireError::ApiError(Box::new(e)))?
         }
     };
     SQLOptions::new()

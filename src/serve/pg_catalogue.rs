@@ -155,6 +155,13 @@ fn last_part(name: &ObjectName) -> Option<String> {
     name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_lowercase())
 }
 
+/// An SQL expression written out (PostgreSQL's dialect), `None` if it does not parse.
+fn expression(text: &str) -> Option<Expr> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(text).ok()?.parse_expr().ok()
+}
+
 /// Whether a subquery names a column of a table its own FROM does not hold (`pg_attribute.attnum`
 /// inside `SELECT … FROM pg_attrdef WHERE …`).
 fn correlated(query: &Query) -> bool {
@@ -283,8 +290,6 @@ pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
 /// parenthesised value, `(k).x`, as `k['x']`, which DataFusion reads. Whether any was rewritten.
 fn expandarray_as_unnest(statement: &mut Statement) -> bool {
     use datafusion::sql::sqlparser::ast::{AccessExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Subscript};
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
     let mut changed = false;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(statement, |e| {
         match e {
@@ -296,9 +301,7 @@ fn expandarray_as_unnest(statement: &mut Statement) -> bool {
                 let text = format!(
                     "named_struct('x', unnest({array}), 'n', unnest(range(1, CAST(cardinality({array}) AS BIGINT) + 1)))"
                 );
-                if let Ok(mut parser) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&text)
-                    && let Ok(rows) = parser.parse_expr()
-                {
+                if let Some(rows) = expression(&text) {
                     *e = rows;
                     changed = true;
                 }
@@ -325,8 +328,6 @@ fn expandarray_as_unnest(statement: &mut Statement) -> bool {
 /// after it as a backslash and that character. Exact, so it is applied before planning. `None`
 /// when there is none.
 pub fn like_escapes_as_backslash(statement: &Statement) -> Option<Statement> {
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
     let mut statement = statement.clone();
     let mut changed = false;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut statement, |e| {
@@ -343,9 +344,7 @@ pub fn like_escapes_as_backslash(statement: &Statement) -> Option<Statement> {
                 c => format!("[{c}]"),
             };
             let text = format!("regexp_replace(replace({pattern}, '\\', '\\\\'), '{class}(.)', '\\\\\\1', 'g')");
-            if let Ok(mut parser) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&text)
-                && let Ok(translated) = parser.parse_expr()
-            {
+            if let Some(translated) = expression(&text) {
                 **pattern = translated;
                 *escape_char = None;
                 changed = true;
@@ -362,8 +361,6 @@ pub fn like_escapes_as_backslash(statement: &Statement) -> Option<Statement> {
 /// any was rewritten.
 fn subscripts_as_ranges(statement: &mut Statement) -> bool {
     use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
     let mut changed = false;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(statement, |e| {
         if let Expr::Function(f) = e
@@ -378,9 +375,7 @@ fn subscripts_as_ranges(statement: &mut Statement) -> bool {
             let text = format!(
                 "unnest(CASE WHEN {dim} = 1 THEN range(1, CAST(cardinality({array}) AS BIGINT) + 1) ELSE range(1, 1) END)"
             );
-            if let Ok(mut parser) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&text)
-                && let Ok(range) = parser.parse_expr()
-            {
+            if let Some(range) = expression(&text) {
                 *e = range;
                 changed = true;
             }
