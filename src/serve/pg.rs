@@ -45,7 +45,9 @@ use tokio::net::TcpListener;
 
 use super::ServeError;
 use super::auth::Throttle;
-use super::pg_catalogue::{CurrentSetting, ServedCatalogue, catalogue_rewrite, like_escapes_as_backslash};
+use super::pg_catalogue::{
+    CurrentSetting, ServedCatalogue, catalogue_rewrite, like_escapes_as_backslash, show_as_setting,
+};
 use super::users::{SCRAM_ITERATIONS, Users, parse_verifier};
 use crate::sql::audit::{AuditLog, Who};
 use crate::sql::guard::{self, Limits};
@@ -210,6 +212,16 @@ fn catalogue_constants() -> Vec<(&'static str, datafusion::common::ScalarValue)>
         ("pg_get_serial_sequence", ScalarValue::Utf8(None)),
         ("pg_get_viewdef", ScalarValue::Utf8(None)),
         ("pg_get_indexdef", ScalarValue::Utf8(None)),
+        // Comments: no table, column or type here carries one (the built-ins' descriptions in
+        // pg_description are not looked up). pg_proc lists PostgreSQL's built-ins only, whose
+        // signatures are not looked up either (pgjdbc asks a function's result type only to tell
+        // set-returning functions apart).
+        ("obj_description", ScalarValue::Utf8(None)),
+        ("col_description", ScalarValue::Utf8(None)),
+        ("shobj_description", ScalarValue::Utf8(None)),
+        ("pg_get_function_result", ScalarValue::Utf8(None)),
+        ("pg_get_function_arguments", ScalarValue::Utf8(None)),
+        ("pg_get_function_identity_arguments", ScalarValue::Utf8(None)),
         ("pg_type_is_visible", ScalarValue::Boolean(Some(true))),
         ("pg_collation_is_visible", ScalarValue::Boolean(Some(true))),
     ]
@@ -641,6 +653,8 @@ impl QueryHook for ReadOnly {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        let setting = show_as_setting(statement);
+        let statement = setting.as_ref().unwrap_or(statement);
         match verdict(statement) {
             Verdict::Refuse(why) => Some(Err(pg_error("ERROR", REFUSED, format!("refused: {why}")))),
             Verdict::Nothing(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
@@ -663,6 +677,8 @@ impl QueryHook for ReadOnly {
         ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
+        let setting = show_as_setting(statement);
+        let statement = setting.as_ref().unwrap_or(statement);
         match verdict(statement) {
             Verdict::Refuse(why) => Some(Err(pg_error("ERROR", REFUSED, format!("refused: {why}")))),
             Verdict::Nothing(_) => Some(Ok(LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
@@ -677,11 +693,22 @@ impl QueryHook for ReadOnly {
     async fn handle_extended_query(
         &self,
         statement: &Statement,
-        _plan: &LogicalPlan,
+        plan: &LogicalPlan,
         _params: &ParamValues,
-        _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if show_as_setting(statement).is_some() {
+            // Answered here, from the plan made when it was parsed: the SHOW hook after this one
+            // would answer its own value. In text, as SHOW answers.
+            let answer = async {
+                let frame =
+                    ctx.execute_logical_plan(plan.clone()).await.map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+                let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+                Ok(Response::Query(encode_dataframe(frame, &Format::UnifiedText, Some(options)).await?))
+            };
+            return Some(answer.await);
+        }
         // Plans were checked when parsed; what needs no plan is answered here.
         match verdict(statement) {
             Verdict::Nothing(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),

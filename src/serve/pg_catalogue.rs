@@ -76,17 +76,63 @@ fn with_missing_columns(
 }
 
 /// `pg_catalog` as datafusion-postgres builds it, with [`ARRAY_COLUMNS`]' tables served empty
-/// and typed as PostgreSQL types them, and `pg_class` with [`PG_CLASS_MISSING`].
+/// and typed as PostgreSQL types them, `pg_class` with [`PG_CLASS_MISSING`], `pg_settings` from
+/// [`SETTINGS`] and `pg_type`'s functions as oids.
 #[derive(Debug)]
 pub struct ServedCatalogue {
     inner: Arc<dyn SchemaProvider>,
+    types: tokio::sync::OnceCell<Arc<dyn TableProvider>>,
 }
 
 impl ServedCatalogue {
     pub fn new(inner: Arc<dyn SchemaProvider>) -> ServedCatalogue {
-        ServedCatalogue { inner }
+        ServedCatalogue { inner, types: tokio::sync::OnceCell::new() }
+    }
+
+    /// `pg_type` with its function columns as the functions' oids, as PostgreSQL's `regproc`
+    /// compares: pgjdbc asks `typinput = (SELECT oid FROM pg_proc WHERE …)` of every type it
+    /// has not seen, and the bundled table holds the functions' names (`tidin`), which cannot
+    /// be read as oids. `-` (no function) is 0; a name pg_proc lacks, NULL.
+    async fn types(&self, table: Arc<dyn TableProvider>) -> Result<Arc<dyn TableProvider>> {
+        let Some(procs) = self.inner.table("pg_proc").await? else { return Ok(table) };
+        let made = self
+            .types
+            .get_or_try_init(|| async {
+                let ctx = datafusion::prelude::SessionContext::new();
+                let schema = table.schema();
+                ctx.register_table("pg_type", table)?;
+                ctx.register_table("pg_proc", procs)?;
+                let mut joins = String::new();
+                let columns: Vec<String> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        let name = f.name();
+                        if REGPROC_COLUMNS.contains(&name.as_str()) && f.data_type() == &DataType::Utf8 {
+                            joins.push_str(&format!(
+                                " LEFT JOIN procs AS \"p_{name}\" ON \"p_{name}\".proname = t.\"{name}\""
+                            ));
+                            format!("CASE WHEN t.\"{name}\" = '-' THEN 0 ELSE \"p_{name}\".oid END AS \"{name}\"")
+                        } else {
+                            format!("t.\"{name}\"")
+                        }
+                    })
+                    .collect();
+                let sql = format!(
+                    "WITH procs AS (SELECT proname, min(oid) AS oid FROM pg_proc GROUP BY proname) \
+                     SELECT {} FROM pg_type AS t{joins}",
+                    columns.join(", ")
+                );
+                Ok::<_, datafusion::error::DataFusionError>(ctx.sql(&sql).await?.into_view())
+            })
+            .await?;
+        Ok(made.clone())
     }
 }
+
+/// `pg_type`'s columns that PostgreSQL types `regproc`, a function's oid.
+const REGPROC_COLUMNS: &[&str] =
+    &["typsubscript", "typinput", "typoutput", "typreceive", "typsend", "typmodin", "typmodout", "typanalyze"];
 
 /// The schema of `table` with its array columns typed as lists of their elements.
 fn with_arrays(schema: &Schema, arrays: &[(&str, DataType)]) -> SchemaRef {
@@ -116,6 +162,7 @@ impl SchemaProvider for ServedCatalogue {
             }
             (Some(table), None) if name == "pg_class" => Ok(Some(with_missing_columns(name, table, PG_CLASS_MISSING)?)),
             (Some(table), None) if name == "pg_settings" => Ok(Some(settings_table(&table.schema())?)),
+            (Some(table), None) if name == "pg_type" => Ok(Some(self.types(table).await?)),
             (table, _) => Ok(table),
         }
     }
@@ -245,13 +292,13 @@ fn null_keeping_parameters(query: &Query) -> Expr {
 }
 
 /// Rewrites a catalogue query that DataFusion cannot plan as written. Each correlated scalar
-/// subquery inside a column expression (`CASE WHEN … THEN (SELECT … FROM pg_attrdef WHERE …)`)
-/// becomes NULL, as datafusion-postgres already does for such subqueries standing alone as a
-/// column. The subqueries clients send there ask for defaults, identities, sequences and
-/// collations, none of which the endpoint's tables have, so NULL is their answer. `None` when
-/// there is nothing to rewrite. Also [`subscripts_as_ranges`] and [`expandarray_as_unnest`]. Only
-/// for queries of the catalogue:
-/// an analyst's query is never changed.
+/// subquery inside a column expression (`CASE WHEN … THEN (SELECT … FROM pg_attrdef WHERE …)`) or
+/// a WHERE clause (pgjdbc's type list asks whether a type's relation is composite) becomes NULL,
+/// as datafusion-postgres already does for such subqueries standing alone as a column. The
+/// subqueries clients send there ask for defaults, identities, sequences, collations and
+/// composite types, none of which the endpoint's tables have, so NULL is their answer. `None` when there is nothing to rewrite. Also [`unique_column_names`],
+/// [`subscripts_as_ranges`] and [`expandarray_as_unnest`]. Only for queries of the catalogue: an
+/// analyst's query is never changed.
 pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
     struct Rewrite {
         changed: bool,
@@ -260,19 +307,26 @@ pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
         type Break = ();
         fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
             if let SetExpr::Select(select) = query.body.as_mut() {
+                let mut nulled = |expr: &mut Expr| {
+                    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(expr, |e| {
+                        if let Expr::Subquery(q) = e
+                            && correlated(q)
+                        {
+                            *e = null_keeping_parameters(q);
+                            self.changed = true;
+                        }
+                        ControlFlow::<()>::Continue(())
+                    });
+                };
                 for item in &mut select.projection {
                     if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item {
-                        let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(expr, |e| {
-                            if let Expr::Subquery(q) = e
-                                && correlated(q)
-                            {
-                                *e = null_keeping_parameters(q);
-                                self.changed = true;
-                            }
-                            ControlFlow::<()>::Continue(())
-                        });
+                        nulled(expr);
                     }
                 }
+                if let Some(selection) = select.selection.as_mut() {
+                    nulled(selection);
+                }
+                self.changed |= unique_column_names(&mut select.projection);
             }
             ControlFlow::Continue(())
         }
@@ -283,6 +337,25 @@ pub fn catalogue_rewrite(statement: &Statement) -> Option<Statement> {
     let subscripts = subscripts_as_ranges(&mut statement);
     let expanded = expandarray_as_unnest(&mut statement);
     (rewrite.changed || subscripts || expanded).then_some(statement)
+}
+
+/// Names the second and later of unnamed columns that read alike (pgjdbc's procedure list asks
+/// `NULL, NULL, NULL`), as `?column?2`, `?column?3`: PostgreSQL calls each `?column?`, DataFusion
+/// wants a projection's names unique. Whether any was named.
+fn unique_column_names(projection: &mut [SelectItem]) -> bool {
+    use datafusion::sql::sqlparser::ast::Ident;
+    let mut seen = std::collections::HashSet::new();
+    let mut changed = false;
+    for (position, item) in projection.iter_mut().enumerate() {
+        if let SelectItem::UnnamedExpr(expr) = item
+            && !seen.insert(expr.to_string())
+        {
+            let alias = Ident::with_quote('"', format!("?column?{}", position + 1));
+            *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias };
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// `information_schema._pg_expandarray(a)` (pgjdbc's primary-key query) as the rows it returns,
@@ -403,6 +476,38 @@ const SETTINGS: &[(&str, &str)] = &[
     ("default_transaction_read_only", "on"),
     ("transaction_isolation", "read committed"),
 ];
+
+/// Of [`SETTINGS`], those the server fixes, which `SHOW` answers from there (datafusion-postgres
+/// would answer its own version string for `server_version`); the rest a client may set, and
+/// SHOW reads them from its session.
+const SERVER_SETTINGS: &[&str] = &[
+    "default_table_access_method",
+    "server_encoding",
+    "standard_conforming_strings",
+    "integer_datetimes",
+    "max_identifier_length",
+    "max_index_keys",
+    "server_version",
+    "server_version_num",
+    "transaction_read_only",
+    "default_transaction_read_only",
+    "transaction_isolation",
+];
+
+/// `SHOW server_version` (or another of [`SERVER_SETTINGS`]) as the query that answers it,
+/// `SELECT current_setting('server_version') AS server_version`; `None` for any other statement.
+pub fn show_as_setting(statement: &Statement) -> Option<Statement> {
+    let Statement::ShowVariable { variable } = statement else { return None };
+    let [name] = variable.as_slice() else { return None };
+    let name = name.value.to_ascii_lowercase();
+    if !SERVER_SETTINGS.contains(&name.as_str()) {
+        return None;
+    }
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let sql = format!("SELECT current_setting('{name}') AS {name}");
+    Parser::parse_sql(&PostgreSqlDialect {}, &sql).ok()?.pop()
+}
 
 /// `pg_settings` with the bundled table's columns and a row of each of [`SETTINGS`] (pgjdbc reads
 /// `max_index_keys` there before it lists foreign keys), the columns other than name and
@@ -538,7 +643,33 @@ mod tests {
             "{rewritten}"
         );
         assert!(like_escapes_as_backslash(&parse("SELECT 1 WHERE 'a' LIKE 'a'")).is_none());
+        // pgjdbc's type list: a correlated subquery in WHERE reads NULL too.
+        let sql = "SELECT t.typname FROM pg_catalog.pg_type t WHERE (t.typrelid = 0 OR (SELECT c.relkind = 'c' \
+                   FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid))";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(rewritten.ends_with("WHERE (t.typrelid = 0 OR NULL)"), "{rewritten}");
+        // pgjdbc's procedure list: unnamed columns that read alike get names of their own.
+        let sql = "SELECT NULL AS a, p.proname, NULL, NULL, NULL FROM pg_catalog.pg_proc p";
+        let rewritten = catalogue_rewrite(&parse(sql)).expect("rewritten").to_string();
+        assert!(
+            rewritten.contains("p.proname, NULL, NULL AS \"?column?4\", NULL AS \"?column?5\" FROM"),
+            "{rewritten}"
+        );
         // Nothing correlated: nothing to rewrite.
         assert!(catalogue_rewrite(&parse("SELECT (SELECT 1 FROM pg_catalog.pg_am x WHERE x.oid = 1)")).is_none());
+    }
+
+    #[test]
+    fn show_answers_the_servers_settings_and_leaves_the_clients_to_their_session() {
+        let shown = show_as_setting(&parse("SHOW server_version")).expect("rewritten").to_string();
+        assert_eq!(shown, "SELECT current_setting('server_version') AS server_version");
+        assert!(show_as_setting(&parse("SHOW MAX_INDEX_KEYS")).is_some());
+        assert!(show_as_setting(&parse("SHOW search_path")).is_none());
+        assert!(show_as_setting(&parse("SHOW TimeZone")).is_none());
+        assert!(show_as_setting(&parse("SELECT 1")).is_none());
+        // Each is one of the settings current_setting answers.
+        for name in SERVER_SETTINGS {
+            assert!(SETTINGS.iter().any(|(n, _)| n == name), "{name}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 // The PostgreSQL endpoint through pgjdbc, the driver DBeaver and Metabase connect with: sign-in,
-// the table, column, key and index metadata they browse and sync (DatabaseMetaData), and a
-// prepared statement.
+// the table, column, key, index, type and function metadata they browse and sync
+// (DatabaseMetaData), SHOW, and a prepared statement.
 //
 // Usage (run by tests/pg/clients.py against a server it started):
 //   java -cp /usr/share/java/postgresql.jar tests/pg/Jdbc.java PORT USER PASSWORD DISTRICT COUNT
@@ -66,6 +66,32 @@ public class Jdbc {
             try (ResultSet rs = meta.getIndexInfo(null, "public", "calls", false, true)) {
                 check(!rs.next(), "calls has no index here");
             }
+
+            // What DBeaver reads to fill its type, function and procedure lists.
+            int types = 0;
+            boolean varchar = false;
+            try (ResultSet rs = meta.getTypeInfo()) {
+                while (rs.next()) {
+                    types++;
+                    varchar |= "varchar".equals(rs.getString("TYPE_NAME")) && rs.getInt("DATA_TYPE") == Types.VARCHAR;
+                }
+            }
+            check(varchar, "getTypeInfo lists varchar among " + types + " types");
+            try (ResultSet rs = meta.getFunctions(null, "public", "%")) {
+                check(!rs.next(), "public holds no function here");
+            }
+            try (ResultSet rs = meta.getProcedures(null, "public", "%")) {
+                check(!rs.next(), "public holds no procedure here");
+            }
+            try (ResultSet rs = meta.getUDTs(null, "public", "%", null)) {
+                check(!rs.next(), "public holds no user type here");
+            }
+            // The version, as SHOW answers it (an extended-protocol query here) and as metadata.
+            try (PreparedStatement st = conn.prepareStatement("SHOW server_version");
+                 ResultSet rs = st.executeQuery()) {
+                check(rs.next() && "16.6".equals(rs.getString(1)), "SHOW server_version answers the version()'s");
+            }
+            check(meta.getDatabaseMajorVersion() == 16, "major version " + meta.getDatabaseMajorVersion());
 
             long count;
             try (PreparedStatement st = conn.prepareStatement("SELECT count(*) FROM calls WHERE district = ?")) {
