@@ -29,6 +29,9 @@ pub const MIN_TIE_BITS: f64 = 8.0;
 /// other: neighbours share their streets all year, a team that works a junction does so at once.
 pub const PLACE_WINDOW_DAYS: i64 = 28;
 
+/// The district of a call that names none, in per-district counts.
+const NO_DISTRICT: u32 = u32::MAX;
+
 /// A caller with more targets than this in one category is a frequent caller: an overlap with
 /// anyone is no evidence of acting together (their calls spread wherever the city is busy).
 pub const MAX_SERIAL_TARGETS: usize = 30;
@@ -66,9 +69,10 @@ pub const KIND_CAP: f64 = 30.0;
 const CORROBORATING_BITS: f64 = 8.0;
 
 /// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
-const INDEPENDENT_KINDS: [&str; 8] = [
+const INDEPENDENT_KINDS: [&str; 9] = [
     "shared_phone",
     "co_target",
+    "same_district",
     "same_script",
     "named_by_others",
     "named_together",
@@ -97,6 +101,8 @@ pub enum TieKind {
     NamesOther,
     /// Calls of both about the same kind of matter at the same place within three hours, on several days.
     SameHour,
+    /// Both among a category's serial claimants gathered in one district, more than its share explains.
+    SameDistrict,
 }
 
 impl TieKind {
@@ -110,6 +116,7 @@ impl TieKind {
             TieKind::SharedMention => "shared_mention",
             TieKind::NamesOther => "names_other",
             TieKind::SameHour => "same_hour",
+            TieKind::SameDistrict => "same_district",
         }
     }
 }
@@ -224,7 +231,7 @@ fn target(incidents: &Incidents, call: u32) -> Option<Target> {
     let x = &incidents.list[call as usize];
     match (x.organisation, x.cell) {
         // One brand has branches in several districts: the branch is the target.
-        (Some(o), _) => Some(Target::Organisation(o, x.category, x.district.unwrap_or(u32::MAX))),
+        (Some(o), _) => Some(Target::Organisation(o, x.category, x.district.unwrap_or(NO_DISTRICT))),
         (None, Some(cell)) => Some(Target::Place(cell, x.category, 0)),
         _ => None,
     }
@@ -605,7 +612,6 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     // p(t) = 1 − (1 − π(t))ⁿ. Given A's targets, the overlap expected of an unrelated B is
     // Σ_{t ∈ A} p_B(t); the larger of the two conditionings is used, so that callers who call a
     // lot in one district are not taken for accomplices of their neighbours.
-    const NO_DISTRICT: u32 = u32::MAX;
     let mut target_calls: HashMap<Target, (f64, HashMap<u32, u32>)> = HashMap::new();
     let mut calls_in: HashMap<(u32, u32), f64> = HashMap::new();
     let mut caller_calls_in: Vec<Vec<((u32, u32), u32)>> = vec![Vec::new(); callers.list.len()];
@@ -804,6 +810,13 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         });
     }
 
+    let districts =
+        Districts { calls_in: &calls_in, calls_of_category: &calls_of_category, caller_calls_in: &caller_calls_in };
+    for t in district_ties(incidents, callers, &targets_of, &districts) {
+        significant.insert((t.a, t.b));
+        out.push(t);
+    }
+
     let script_pair_bits = script_ties(incidents, callers, links, &mut out);
 
     // How often a name fits by chance.
@@ -899,6 +912,139 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
+}
+
+/// Fewest serial claimants of a category (three targets or more each) whose home district is one
+/// that make a gathering there.
+const MIN_DISTRICT_CLAIMANTS: usize = 3;
+
+/// Most: more serial claimants than this at home in one district are its ordinary trade (or
+/// several groups), and joining them all would make nobody's lead.
+const MAX_DISTRICT_CLAIMANTS: usize = 12;
+
+/// Calls per (category, district), per category, and per caller and (category, district).
+struct Districts<'a> {
+    calls_in: &'a HashMap<(u32, u32), f64>,
+    calls_of_category: &'a HashMap<u32, f64>,
+    caller_calls_in: &'a [Vec<((u32, u32), u32)>],
+}
+
+/// log₂ P(X ≥ k), X ~ Binomial(n, p) (≤ 0).
+fn log2_binomial_tail(k: usize, n: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    if k > n || p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return 0.0;
+    }
+    let ln_term = |i: usize| -> f64 {
+        ln_factorial(n as u32) - ln_factorial(i as u32) - ln_factorial((n - i) as u32)
+            + i as f64 * p.ln()
+            + (n - i) as f64 * (1.0 - p).ln()
+    };
+    let first = ln_term(k);
+    let sum: f64 = (k..=n).map(|i| (ln_term(i) - first).exp()).sum();
+    ((first + sum.ln()) / std::f64::consts::LN_2).min(0.0)
+}
+
+/// Serial claimants of a category gathered in one district (a team working one area, each member
+/// claiming against different businesses): a caller's home district in a category is where more
+/// than half its calls of the category are; of the category's S serial claimants, k at home in
+/// one district whose claims overlap in time, where the district's share p of the category's
+/// other calls explains S·p, weigh −log₂ P(Binomial(S, p) ≥ k). A gathering that stands out among
+/// all (category, district) cells holding a serial claimant, by the co-targeting margin, ties its
+/// members in a chain (first claim first) sharing its bits, so that the group's lead counts them
+/// once.
+fn district_ties(
+    incidents: &Incidents,
+    callers: &Callers,
+    targets_of: &[Vec<Target>],
+    districts: &Districts<'_>,
+) -> Vec<Tie> {
+    let mut serial_in: HashMap<u32, usize> = HashMap::new();
+    let mut home: BTreeMap<(u32, u32), Vec<(u32, (i64, i64))>> = BTreeMap::new();
+    for (c, list) in targets_of.iter().enumerate() {
+        // Organisations only: a caller who reports one place again a month later has a second
+        // place target, not a second business.
+        let mut per_category: BTreeMap<u32, usize> = BTreeMap::new();
+        for t in list.iter().filter(|t| matches!(t, Target::Organisation(..))) {
+            *per_category.entry(t.category()).or_default() += 1;
+        }
+        for (&category, &n) in &per_category {
+            if n < 3 {
+                continue;
+            }
+            *serial_in.entry(category).or_default() += 1;
+            if n > MAX_SERIAL_TARGETS {
+                continue;
+            }
+            let mine = districts.caller_calls_in[c].iter().filter(|e| e.0.0 == category);
+            let all: u32 = mine.clone().map(|e| e.1).sum();
+            let Some(best) = mine.filter(|e| e.0.1 != NO_DISTRICT).max_by_key(|e| (e.1, std::cmp::Reverse(e.0.1)))
+            else {
+                continue;
+            };
+            if 2 * best.1 > all {
+                let times = callers.calls[c]
+                    .iter()
+                    .map(|&x| &incidents.list[x as usize])
+                    .filter(|x| x.category == category)
+                    .map(|x| x.time);
+                let span = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+                home.entry(best.0).or_default().push((c as u32, span));
+            }
+        }
+    }
+    let stands_out = CO_TARGET_MARGIN_BITS + (home.len().max(1) as f64).log2();
+    let mut out = Vec::new();
+    for ((category, district), mut members) in home {
+        // Claimants whose claims overlap in time, in runs: a gathering is of one period.
+        members.sort_by_key(|m| (m.1.0, m.0));
+        let mut runs: Vec<Vec<(u32, (i64, i64))>> = Vec::new();
+        for m in members {
+            match runs.last_mut() {
+                Some(run) if m.1.0 <= run.iter().map(|x| x.1.1).max().unwrap_or(i64::MIN) => run.push(m),
+                _ => runs.push(vec![m]),
+            }
+        }
+        let serial = serial_in[&category];
+        for run in runs.iter().filter(|r| (MIN_DISTRICT_CLAIMANTS..=MAX_DISTRICT_CLAIMANTS).contains(&r.len())) {
+            let calls_of = |c: u32, here: bool| -> f64 {
+                let calls = districts.caller_calls_in[c as usize].iter();
+                let wanted = calls.filter(|e| e.0.0 == category && (!here || e.0.1 == district));
+                wanted.map(|e| f64::from(e.1)).sum()
+            };
+            let theirs_here: f64 = run.iter().map(|m| calls_of(m.0, true)).sum();
+            let theirs: f64 = run.iter().map(|m| calls_of(m.0, false)).sum();
+            let here = districts.calls_in.get(&(category, district)).copied().unwrap_or(0.0) - theirs_here;
+            let all = districts.calls_of_category.get(&category).copied().unwrap_or(0.0) - theirs;
+            let p = ((here.max(0.0) + 1.0) / (all.max(0.0) + 1.0)).min(1.0);
+            let k = run.len();
+            let bits = (-log2_binomial_tail(k, serial.max(k), p)).min(MAX_TIE_BITS);
+            if bits < stands_out {
+                continue;
+            }
+            let expected = serial as f64 * p;
+            for pair in run.windows(2) {
+                let (a, b) = (pair[0].0.min(pair[1].0), pair[0].0.max(pair[1].0));
+                out.push(Tie {
+                    a,
+                    b,
+                    kind: TieKind::SameDistrict,
+                    count: 1,
+                    bits: bits / (k - 1) as f64,
+                    detail: format!(
+                        "both among {k} of the category's {serial} serial claimants at home in one district, where its share explains {expected:.1}"
+                    ),
+                    calls: Vec::new(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// A full name the calls of more callers than this hold is a word or a public figure, not a
@@ -1778,6 +1924,12 @@ fn describe(facts: &Facts<'_>) -> Description {
             shown(*b)
         ));
     }
+    if let Some(b) = bits.get("same_district") {
+        evidence.push(format!(
+            "members are among the few serial claimants of the category at home in one district, more than its share explains ({})",
+            shown(*b)
+        ));
+    }
     if let Some(b) = bits.get("names_other") {
         evidence.push(format!(
             "members name each other by full name ({} call(s); {})",
@@ -2396,6 +2548,54 @@ mod tests {
         assert_ne!(caller(11), caller(10));
         assert_eq!(caller(12), caller(13));
         assert_eq!(caller(14), caller(15));
+    }
+
+    /// A city of ten districts: 400 one-off callers of category 0 and ten serial claimants (three
+    /// businesses each), one at home in each district, beside six more serial claimants at home
+    /// in `team_district(m)`, their calls interleaved with the others' in time.
+    fn serial_claimants_beside(team_district: impl Fn(u32) -> u32) -> (Incidents, Callers) {
+        let mut calls: Vec<(u32, u32)> = (0..400).map(|i| (i, i % 10)).collect();
+        for round in 0..3 {
+            calls.extend((0..10).map(|s| (400 + s, s)));
+            calls.extend((0..6).map(|m| (410 + m, team_district(m))));
+            let _ = round;
+        }
+        let list: Vec<Call<'_>> = calls.iter().map(|&(e, _)| (e, e, "x", None, None)).collect();
+        let mut x = incidents(&list);
+        for (i, (call, &(_, district))) in x.list.iter_mut().zip(&calls).enumerate() {
+            call.district = Some(district);
+            call.organisation = Some(i as u32);
+        }
+        let callers = Callers::build(&x);
+        (x, callers)
+    }
+
+    #[test]
+    fn serial_claimants_gathered_in_one_district_are_tied_and_spread_ones_are_not() {
+        let (x, callers) = serial_claimants_beside(|_| 3);
+        let (found, _) = ties(&x, &callers, &[]);
+        let gathered: Vec<&Tie> = found.iter().filter(|t| t.kind == TieKind::SameDistrict).collect();
+        // The six and the one other claimant at home there, chained: six ties sharing the bits.
+        assert_eq!(gathered.len(), 6, "{gathered:?}");
+        let members: BTreeSet<u32> = gathered.iter().flat_map(|t| [t.a, t.b]).collect();
+        let expected: BTreeSet<u32> = (410..416).chain([403]).map(|e| callers.of_entity[e]).collect();
+        assert_eq!(members, expected);
+        let bits: f64 = gathered.iter().map(|t| t.bits).sum();
+        assert!(bits > 10.0, "{bits} bits");
+
+        // The same six spread over the districts as everybody else is: nothing.
+        let (x, callers) = serial_claimants_beside(|m| (m * 3) % 10);
+        let (found, _) = ties(&x, &callers, &[]);
+        assert!(found.iter().all(|t| t.kind != TieKind::SameDistrict));
+    }
+
+    #[test]
+    fn binomial_tails_are_exact_at_the_edges() {
+        assert_eq!(log2_binomial_tail(0, 5, 0.3), 0.0);
+        assert!((log2_binomial_tail(5, 5, 0.5) - -5.0).abs() < 1e-9);
+        // P(X ≥ 1) of Binomial(2, 0.5) = 3/4.
+        assert!((log2_binomial_tail(1, 2, 0.5) - 0.75f64.log2()).abs() < 1e-9);
+        assert_eq!(log2_binomial_tail(3, 2, 0.5), f64::NEG_INFINITY);
     }
 
     #[test]
