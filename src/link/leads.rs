@@ -965,7 +965,9 @@ fn district_ties(
     districts: &Districts<'_>,
 ) -> Vec<Tie> {
     let mut serial_in: HashMap<u32, usize> = HashMap::new();
-    let mut home: BTreeMap<(u32, u32), Vec<(u32, (i64, i64))>> = BTreeMap::new();
+    // A serial claimant and the span of its claims in the category.
+    type Claimant = (u32, (i64, i64));
+    let mut home: BTreeMap<(u32, u32), Vec<Claimant>> = BTreeMap::new();
     for (c, list) in targets_of.iter().enumerate() {
         // Organisations only: a caller who reports one place again a month later has a second
         // place target, not a second business.
@@ -1003,7 +1005,7 @@ fn district_ties(
     for ((category, district), mut members) in home {
         // Claimants whose claims overlap in time, in runs: a gathering is of one period.
         members.sort_by_key(|m| (m.1.0, m.0));
-        let mut runs: Vec<Vec<(u32, (i64, i64))>> = Vec::new();
+        let mut runs: Vec<Vec<Claimant>> = Vec::new();
         for m in members {
             match runs.last_mut() {
                 Some(run) if m.1.0 <= run.iter().map(|x| x.1.1).max().unwrap_or(i64::MIN) => run.push(m),
