@@ -31,6 +31,9 @@ pub const CITY_PROFILE: &str = "city.toml";
 /// Committed snapshots kept besides the current one.
 pub const SNAPSHOTS_KEPT: u64 = 4;
 
+/// File of a snapshot holding the time of its commit (seconds since 1970).
+const COMMITTED_AT: &str = ".committed_at";
+
 /// The symlink to the committed snapshot.
 const CURRENT: &str = "current";
 
@@ -63,6 +66,14 @@ pub enum WarehouseError {
     /// The stored city profile does not parse.
     #[error(transparent)]
     City(#[from] crate::city::CityError),
+    /// A snapshot asked for that is not (or no longer) kept.
+    #[error("snapshot {id} is not kept here (kept: {kept}); older ones are removed as new commits are made")]
+    SnapshotNotKept {
+        /// The snapshot asked for.
+        id: SnapshotId,
+        /// The kept ones, listed.
+        kept: String,
+    },
     /// A table name that could escape the warehouse or clash with its own files.
     #[error("{0:?} is not a valid table name (lower-case letters, digits and _)")]
     BadTableName(String),
@@ -143,6 +154,54 @@ impl Warehouse {
         self.dir.join(table)
     }
 
+    /// The committed snapshots still kept, oldest first, each with the time its commit was made
+    /// and its tables.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>, WarehouseError> {
+        let Some(current) = self.current()? else { return Ok(Vec::new()) };
+        let folder = self.dir.join(SNAPSHOTS);
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| WarehouseError::Io { path, source }
+        };
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&folder).map_err(io(&folder))? {
+            let entry = entry.map_err(io(&folder))?;
+            let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<SnapshotId>().ok()) else { continue };
+            if id > current {
+                continue;
+            }
+            let path = entry.path();
+            let stamped = fs::read_to_string(path.join(COMMITTED_AT)).ok().and_then(|t| t.trim().parse::<u64>().ok());
+            let committed = match stamped {
+                Some(seconds) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
+                // Snapshots committed before the time was written down: the folder's own time.
+                None => fs::metadata(&path).and_then(|m| m.modified()).map_err(io(&path))?,
+            };
+            let mut tables: Vec<String> = fs::read_dir(&path)
+                .map_err(io(&path))?
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| valid_table_name(n))
+                .collect();
+            tables.sort();
+            out.push(SnapshotInfo { id, committed, current: id == current, dir: path, tables });
+        }
+        out.sort_by_key(|s| s.id);
+        Ok(out)
+    }
+
+    /// A snapshot to read instead of the current one: `id` when it is committed and still kept.
+    pub fn kept_snapshot(&self, id: SnapshotId) -> Result<SnapshotId, WarehouseError> {
+        let kept = self.snapshots()?;
+        if kept.iter().any(|s| s.id == id) {
+            return Ok(id);
+        }
+        let list: Vec<String> = kept.iter().map(|s| s.id.to_string()).collect();
+        let kept = if list.is_empty() { "none".to_owned() } else { list.join(", ") };
+        Err(WarehouseError::SnapshotNotKept { id, kept })
+    }
+
     /// The folder of a committed snapshot (readers resolve `current` once and read this folder, so a
     /// commit during a query never mixes two snapshots).
     pub fn snapshot_dir(&self, id: SnapshotId) -> PathBuf {
@@ -215,6 +274,52 @@ impl Warehouse {
         }
         fs::create_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
         Ok(Commit { warehouse: self, id, base, staging, committed: false, _lock: lock })
+    }
+}
+
+/// A committed snapshot still kept.
+#[derive(Debug, Clone)]
+pub struct SnapshotInfo {
+    /// Its number.
+    pub id: SnapshotId,
+    /// When its commit was made.
+    pub committed: std::time::SystemTime,
+    /// Whether it is the current one.
+    pub current: bool,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its tables' names.
+    pub tables: Vec<String>,
+}
+
+impl SnapshotInfo {
+    /// Rows of a table in this snapshot, from its Parquet files' footers (0 for a table it lacks).
+    pub fn rows(&self, table: &str) -> Result<u64, WarehouseError> {
+        use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+        let mut rows = 0u64;
+        let mut folders = vec![self.dir.join(table)];
+        while let Some(folder) = folders.pop() {
+            let entries = match fs::read_dir(&folder) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(WarehouseError::Io { path: folder, source }),
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|e| e == "parquet") {
+                    let file =
+                        fs::File::open(&path).map_err(|source| WarehouseError::Io { path: path.clone(), source })?;
+                    let reader = SerializedFileReader::new(file).map_err(|e| WarehouseError::Io {
+                        path: path.clone(),
+                        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+                    })?;
+                    rows += reader.metadata().file_metadata().num_rows().max(0) as u64;
+                }
+            }
+        }
+        Ok(rows)
     }
 }
 
@@ -314,6 +419,10 @@ impl Commit<'_> {
                 }
             }
         }
+        // 0c. When it was committed, for `hotline warehouse snapshots` (a copied folder loses its times).
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let stamp = self.staging.join(COMMITTED_AT);
+        fs::write(&stamp, now.to_string()).map_err(|source| WarehouseError::Io { path: stamp, source })?;
         // 1. Every file and folder of the staging snapshot reaches the disk.
         let mut stack = vec![self.staging.clone()];
         let mut tables = Vec::new();
@@ -511,6 +620,29 @@ mod tests {
         assert!(!orphan.exists());
         assert!(!wh.dir().join(SNAPSHOTS).join("00000003.staging").exists());
         assert_eq!(next.commit().unwrap(), 2);
+    }
+
+    #[test]
+    fn kept_snapshots_are_listed_and_only_they_can_be_read() {
+        let wh = fresh("listed");
+        assert!(wh.snapshots().unwrap().is_empty());
+        assert!(matches!(wh.kept_snapshot(1), Err(WarehouseError::SnapshotNotKept { .. })));
+        for i in 0..7 {
+            let commit = wh.begin().unwrap();
+            write(&commit, "t", "x", &i.to_string());
+            commit.commit().unwrap();
+        }
+        let listed = wh.snapshots().unwrap();
+        let ids: Vec<SnapshotId> = listed.iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![3, 4, 5, 6, 7]);
+        assert!(listed.last().unwrap().current && listed.iter().filter(|s| s.current).count() == 1);
+        assert_eq!(listed[0].tables, vec!["t".to_owned()]);
+        let age = std::time::SystemTime::now().duration_since(listed[0].committed).unwrap();
+        assert!(age.as_secs() < 600, "committed {age:?} ago");
+        assert_eq!(fs::read_to_string(wh.snapshot_dir(wh.kept_snapshot(3).unwrap()).join("t/x")).unwrap(), "2");
+        let error = wh.kept_snapshot(2).unwrap_err().to_string();
+        assert!(error.contains("snapshot 2 is not kept") && error.contains("3, 4, 5, 6, 7"), "{error}");
+        assert!(wh.kept_snapshot(8).is_err(), "a snapshot not yet committed");
     }
 
     #[test]

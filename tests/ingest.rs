@@ -196,6 +196,36 @@ fn orders_re_exported_as_they_progress_end_in_their_latest_state_with_history_ke
     let batches = table_rows(&warehouse, &INGEST_BATCHES);
     assert_eq!(batches.len(), 4);
     assert_eq!(table_rows(&warehouse, &INGEST_FILES).len(), 4);
+
+    // Time travel: each kept snapshot answers as the warehouse stood after its commit.
+    let kept: Vec<u64> = warehouse.snapshots().unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(kept, vec![1, 2, 3, 4]);
+    let at = |snapshot: Option<u64>, sql: &str| -> Vec<String> {
+        let options = hotline::sql::SessionOptions { audit: false, snapshot, ..Default::default() };
+        let session = hotline::sql::open_session(warehouse.dir(), options).unwrap();
+        let (_, batches) = session.collect(sql).unwrap();
+        let mut out = Vec::new();
+        for batch in &batches {
+            let column =
+                datafusion::arrow::compute::cast(batch.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
+                    .unwrap();
+            let column = datafusion::arrow::array::AsArray::as_string::<i32>(&column);
+            out.extend(column.iter().map(|v| v.unwrap_or("∅").to_owned()));
+        }
+        out
+    };
+    let statuses = "SELECT DISTINCT status FROM work_orders";
+    assert_eq!(at(Some(1), statuses), vec!["PENDING"]);
+    assert_eq!(at(Some(2), statuses), vec!["SIGNED"]);
+    assert_eq!(at(None, statuses), vec!["CLOSED"]);
+    assert_eq!(at(Some(1), "SELECT count(*) FROM work_orders_history"), vec!["0"]);
+    assert_eq!(at(Some(3), "SELECT count(*) FROM work_orders_history"), vec!["6"]);
+    let gone = hotline::sql::open_session(
+        warehouse.dir(),
+        hotline::sql::SessionOptions { audit: false, snapshot: Some(9), ..Default::default() },
+    );
+    let error = gone.err().expect("a snapshot never committed is refused").to_string();
+    assert!(error.contains("snapshot 9 is not kept") && error.contains("1, 2, 3, 4"), "{error}");
 }
 
 #[test]

@@ -73,11 +73,64 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Users of the explorer: `users add NAME --role investigator`, `users list`, `users remove NAME`.
     Users(serve::UsersArgs),
+    /// The warehouse's own state: `warehouse snapshots` lists the kept commits.
+    Warehouse {
+        #[command(subcommand)]
+        command: WarehouseCommand,
+    },
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
         command: resolve::EvalCommand,
     },
+}
+
+/// `hotline warehouse`.
+#[derive(Debug, Subcommand)]
+enum WarehouseCommand {
+    /// The committed snapshots still kept, oldest first: number, commit time and rows by table
+    /// (`hotline sql --snapshot N` reads one).
+    Snapshots {
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
+}
+
+/// Lists the kept snapshots with the rows of each table (history tables and empty ones left out).
+fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
+    let WarehouseCommand::Snapshots { warehouse } = command;
+    let opened = crate::warehouse::Warehouse::open(&warehouse)?;
+    let snapshots = opened.snapshots()?;
+    let mut out = std::io::stdout().lock();
+    if snapshots.is_empty() {
+        writeln!(out, "no snapshot: nothing has been committed to {}", warehouse.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for snapshot in &snapshots {
+        let at: chrono::DateTime<chrono::Utc> = snapshot.committed.into();
+        let mut counts = Vec::new();
+        for table in snapshot.tables.iter().filter(|t| !t.ends_with("_history")) {
+            let rows = snapshot.rows(table)?;
+            if rows > 0 {
+                counts.push(format!("{table} {rows}"));
+            }
+        }
+        let mark = if snapshot.current { "  (current)" } else { "" };
+        writeln!(out, "snapshot {}  {}{mark}", snapshot.id, at.format("%Y-%m-%d %H:%M:%S UTC"))?;
+        // Rows by table, wrapped to fit a terminal.
+        let mut line = String::from("   ");
+        for count in counts {
+            if line.len() > 3 && line.len() + count.len() > 76 {
+                writeln!(out, "{line}")?;
+                line = String::from("   ");
+            }
+            line.push(' ');
+            line.push_str(&count);
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +322,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(args) => link::run_graph(args),
         Command::Serve(args) => serve::run_serve(args),
         Command::Users(args) => serve::run_users(args),
+        Command::Warehouse { command } => run_warehouse(command),
     }
 }
 

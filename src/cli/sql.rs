@@ -33,6 +33,10 @@ pub struct SessionArgs {
     /// Seconds a statement may run before it is stopped.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Read an earlier committed snapshot, still kept, instead of the current one (`hotline
+    /// warehouse snapshots` lists them).
+    #[arg(long)]
+    pub snapshot: Option<u64>,
 }
 
 impl SessionArgs {
@@ -42,6 +46,7 @@ impl SessionArgs {
             role: self.role.into(),
             memory_limit: self.memory_limit,
             timeout: Duration::from_secs(self.timeout.max(1)),
+            snapshot: self.snapshot,
             ..SessionOptions::default()
         };
         open_session(&self.warehouse, options)

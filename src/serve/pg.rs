@@ -329,6 +329,7 @@ impl PgServer {
                 timeout: self.config.query_timeout,
                 memory_limit: self.config.memory_limit.or_else(|| Some(crate::sql::default_memory_limit() / 2)),
                 limits: self.config.limits,
+                snapshot: None,
             };
             let session = open_session(&self.config.warehouse, options)?;
             let ctx: SessionContext = session.context().clone();

@@ -103,6 +103,8 @@ pub struct SessionOptions {
     pub limits: Limits,
     /// Whether to write the audit log (always, except in the engine's own tests).
     pub audit: bool,
+    /// An earlier committed snapshot, still kept, to read instead of the current one.
+    pub snapshot: Option<crate::warehouse::SnapshotId>,
 }
 
 impl Default for SessionOptions {
@@ -113,6 +115,7 @@ impl Default for SessionOptions {
             timeout: Duration::from_secs(300),
             limits: Limits::default(),
             audit: true,
+            snapshot: None,
         }
     }
 }
@@ -273,12 +276,16 @@ fn audit_schema() -> SchemaRef {
     ]))
 }
 
-/// Opens a warehouse as a SQL session: the committed snapshot's tables for the role, the latest
+/// Opens a warehouse as a SQL session: the committed snapshot's tables (or a kept earlier one's,
+/// `options.snapshot`) for the role, the latest
 /// version of every key (history tables hold earlier ones), the analyst functions, a memory pool
 /// that spills, and read-only rules. This is the one place a `SessionContext` is built.
 pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlError> {
     let warehouse = Warehouse::open(dir)?;
-    let snapshot = warehouse.current()?;
+    let snapshot = match options.snapshot {
+        Some(id) => Some(warehouse.kept_snapshot(id)?),
+        None => warehouse.current()?,
+    };
     let city = warehouse.city_profile_or_empty()?;
     let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
     let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
