@@ -929,27 +929,6 @@ struct Districts<'a> {
     caller_calls_in: &'a [Vec<((u32, u32), u32)>],
 }
 
-/// log₂ P(X ≥ k), X ~ Binomial(n, p) (≤ 0).
-fn log2_binomial_tail(k: usize, n: usize, p: f64) -> f64 {
-    if k == 0 {
-        return 0.0;
-    }
-    if k > n || p <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if p >= 1.0 {
-        return 0.0;
-    }
-    let ln_term = |i: usize| -> f64 {
-        ln_factorial(n as u32) - ln_factorial(i as u32) - ln_factorial((n - i) as u32)
-            + i as f64 * p.ln()
-            + (n - i) as f64 * (1.0 - p).ln()
-    };
-    let first = ln_term(k);
-    let sum: f64 = (k..=n).map(|i| (ln_term(i) - first).exp()).sum();
-    ((first + sum.ln()) / std::f64::consts::LN_2).min(0.0)
-}
-
 /// Serial claimants of a category gathered in one district (a team working one area, each member
 /// claiming against different businesses): a caller's home district in a category is where more
 /// than half its calls of the category are; of the category's S serial claimants, k at home in
@@ -1025,7 +1004,7 @@ fn district_ties(
             let all = districts.calls_of_category.get(&category).copied().unwrap_or(0.0) - theirs;
             let p = ((here.max(0.0) + 1.0) / (all.max(0.0) + 1.0)).min(1.0);
             let k = run.len();
-            let bits = (-log2_binomial_tail(k, serial.max(k), p)).min(MAX_TIE_BITS);
+            let bits = (-super::concern::log2_binomial_tail(k, serial.max(k), p)).min(MAX_TIE_BITS);
             if bits < stands_out {
                 continue;
             }
@@ -2557,10 +2536,9 @@ mod tests {
     /// in `team_district(m)`, their calls interleaved with the others' in time.
     fn serial_claimants_beside(team_district: impl Fn(u32) -> u32) -> (Incidents, Callers) {
         let mut calls: Vec<(u32, u32)> = (0..400).map(|i| (i, i % 10)).collect();
-        for round in 0..3 {
+        for _ in 0..3 {
             calls.extend((0..10).map(|s| (400 + s, s)));
             calls.extend((0..6).map(|m| (410 + m, team_district(m))));
-            let _ = round;
         }
         let list: Vec<Call<'_>> = calls.iter().map(|&(e, _)| (e, e, "x", None, None)).collect();
         let mut x = incidents(&list);
@@ -2589,15 +2567,6 @@ mod tests {
         let (x, callers) = serial_claimants_beside(|m| (m * 3) % 10);
         let (found, _) = ties(&x, &callers, &[]);
         assert!(found.iter().all(|t| t.kind != TieKind::SameDistrict));
-    }
-
-    #[test]
-    fn binomial_tails_are_exact_at_the_edges() {
-        assert_eq!(log2_binomial_tail(0, 5, 0.3), 0.0);
-        assert!((log2_binomial_tail(5, 5, 0.5) - -5.0).abs() < 1e-9);
-        // P(X ≥ 1) of Binomial(2, 0.5) = 3/4.
-        assert!((log2_binomial_tail(1, 2, 0.5) - 0.75f64.log2()).abs() < 1e-9);
-        assert_eq!(log2_binomial_tail(3, 2, 0.5), f64::NEG_INFINITY);
     }
 
     #[test]
