@@ -5,7 +5,9 @@
 //! `DIR/current` is a symlink to the newest committed snapshot and `DIR/<table>` a symlink to
 //! `current/<table>`. A commit writes a new snapshot (hard-linking files it does not change), makes
 //! it durable, and then replaces `current` with one atomic rename. A plain Parquet reader pointed at
-//! `DIR/<table>` therefore sees one committed version, never a half-written batch.
+//! `DIR/<table>` therefore sees one committed version, never a half-written batch. Sessions hold
+//! the snapshot they read (`DIR/.readers/NNNNNNNN.lock`); old snapshots are removed four commits
+//! after they stop being current, or by `vacuum`, unless held.
 
 use std::fs;
 use std::io::Write;
@@ -30,6 +32,9 @@ pub const CITY_PROFILE: &str = "city.toml";
 
 /// Committed snapshots kept besides the current one.
 pub const SNAPSHOTS_KEPT: u64 = 4;
+
+/// Folder of the readers' holds on snapshots.
+const READERS: &str = ".readers";
 
 /// File of a snapshot holding the time of its commit (seconds since 1970).
 const COMMITTED_AT: &str = ".committed_at";
@@ -242,21 +247,79 @@ impl Warehouse {
     }
 
     /// Removes snapshots more than [`SNAPSHOTS_KEPT`] commits old (a reader that resolved an older
-    /// `current` is given that long to finish).
+    /// `current` is given that long to finish), except those a reader holds.
     fn retire_old_snapshots(&self, newest: SnapshotId) -> Result<(), WarehouseError> {
-        for id in newest.saturating_sub(SNAPSHOTS_KEPT + 8)..newest.saturating_sub(SNAPSHOTS_KEPT) {
-            let dir = self.snapshot_dir(id);
-            if dir.exists() {
-                fs::remove_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
-            }
-        }
-        Ok(())
+        self.remove_older(newest, SNAPSHOTS_KEPT).map(|_| ())
     }
 
-    /// Starts a commit based on the current snapshot. Only one commit runs at a time (an exclusive
-    /// lock on `DIR/.lock`, held until the commit ends, waits for any other); leftovers of a crashed
-    /// commit are removed first.
-    pub fn begin(&self) -> Result<Commit<'_>, WarehouseError> {
+    /// Removes the committed snapshots more than `keep` commits older than the current one,
+    /// never the current one and never one a session holds ([`Warehouse::hold`]); waits for a
+    /// running commit first.
+    pub fn vacuum(&self, keep: SnapshotId) -> Result<Vacuumed, WarehouseError> {
+        let _lock = self.writer_lock()?;
+        self.clean_up()?;
+        match self.current()? {
+            Some(current) => self.remove_older(current, keep),
+            None => Ok(Vacuumed::default()),
+        }
+    }
+
+    fn remove_older(&self, newest: SnapshotId, keep: SnapshotId) -> Result<Vacuumed, WarehouseError> {
+        let mut done = Vacuumed::default();
+        let folder = self.dir.join(SNAPSHOTS);
+        let entries = match fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+            Err(source) => return Err(WarehouseError::Io { path: folder, source }),
+        };
+        let mut old: Vec<SnapshotId> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<SnapshotId>().ok()))
+            .filter(|&id| id < newest.saturating_sub(keep))
+            .collect();
+        old.sort_unstable();
+        for id in old {
+            if self.held(id) {
+                done.held.push(id);
+                continue;
+            }
+            let dir = self.snapshot_dir(id);
+            done.bytes += bytes_only_here(&dir);
+            fs::remove_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+            let _ = fs::remove_file(self.hold_file(id));
+            done.removed.push(id);
+        }
+        Ok(done)
+    }
+
+    /// A reader's hold on a snapshot (a shared lock on `DIR/.readers/NNNNNNNN.lock`): while it
+    /// lives, neither a commit nor [`Warehouse::vacuum`] removes that snapshot. A reader that may
+    /// not write in the warehouse folder gets no hold, and reads as before (a snapshot is kept
+    /// four commits after it stops being current).
+    pub fn hold(&self, id: SnapshotId) -> SnapshotHold {
+        let path = self.hold_file(id);
+        let file = path
+            .parent()
+            .and_then(|dir| fs::create_dir_all(dir).ok())
+            .and_then(|_| fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).ok())
+            .filter(|file| file.lock_shared().is_ok());
+        SnapshotHold { _file: file }
+    }
+
+    fn hold_file(&self, id: SnapshotId) -> PathBuf {
+        self.dir.join(READERS).join(format!("{id:08}.lock"))
+    }
+
+    /// Whether a reader holds a snapshot.
+    fn held(&self, id: SnapshotId) -> bool {
+        match fs::OpenOptions::new().write(true).open(self.hold_file(id)) {
+            Ok(file) => matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
+    }
+
+    /// The writers' lock (`DIR/.lock`), waited for.
+    fn writer_lock(&self) -> Result<fs::File, WarehouseError> {
         let lock_path = self.dir.join(".lock");
         let lock = fs::OpenOptions::new()
             .create(true)
@@ -265,6 +328,14 @@ impl Warehouse {
             .open(&lock_path)
             .map_err(|source| WarehouseError::Io { path: lock_path.clone(), source })?;
         lock.lock().map_err(|source| WarehouseError::Io { path: lock_path, source })?;
+        Ok(lock)
+    }
+
+    /// Starts a commit based on the current snapshot. Only one commit runs at a time (an exclusive
+    /// lock on `DIR/.lock`, held until the commit ends, waits for any other); leftovers of a crashed
+    /// commit are removed first.
+    pub fn begin(&self) -> Result<Commit<'_>, WarehouseError> {
+        let lock = self.writer_lock()?;
         self.clean_up()?;
         let base = self.current()?;
         let id = base.unwrap_or(0) + 1;
@@ -275,6 +346,42 @@ impl Warehouse {
         fs::create_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
         Ok(Commit { warehouse: self, id, base, staging, committed: false, _lock: lock })
     }
+}
+
+/// Bytes of the files under `dir` that no other snapshot shares (a file a later snapshot kept is
+/// a hard link, freed only with its last name).
+fn bytes_only_here(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut bytes = 0;
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else { continue };
+            if meta.is_dir() {
+                folders.push(entry.path());
+            } else if meta.nlink() == 1 {
+                bytes += meta.len();
+            }
+        }
+    }
+    bytes
+}
+
+/// What [`Warehouse::vacuum`] did.
+#[derive(Debug, Default)]
+pub struct Vacuumed {
+    /// Snapshots removed.
+    pub removed: Vec<SnapshotId>,
+    /// Snapshots old enough to go but held by a reader, left.
+    pub held: Vec<SnapshotId>,
+    /// Bytes freed.
+    pub bytes: u64,
+}
+
+/// A reader's hold on a snapshot (see [`Warehouse::hold`]); released when dropped.
+#[derive(Debug)]
+pub struct SnapshotHold {
+    _file: Option<fs::File>,
 }
 
 /// A committed snapshot still kept.
@@ -643,6 +750,40 @@ mod tests {
         let error = wh.kept_snapshot(2).unwrap_err().to_string();
         assert!(error.contains("snapshot 2 is not kept") && error.contains("3, 4, 5, 6, 7"), "{error}");
         assert!(wh.kept_snapshot(8).is_err(), "a snapshot not yet committed");
+    }
+
+    #[test]
+    fn a_held_snapshot_outlives_its_retirement_and_vacuum_frees_the_rest_but_never_the_current() {
+        let wh = fresh("vacuum");
+        let commit_one = |i: u64| {
+            let commit = wh.begin().unwrap();
+            // A file of its own each time, and one every snapshot shares (hard-linked).
+            write(&commit, "t", "x", &"x".repeat(1000 + i as usize));
+            if i == 0 {
+                write(&commit, "s", "shared", "same");
+            }
+            commit.commit().unwrap()
+        };
+        for i in 0..8 {
+            commit_one(i);
+        }
+        let hold = wh.hold(4);
+        for i in 8..11 {
+            commit_one(i);
+        }
+        let ids = |wh: &Warehouse| wh.snapshots().unwrap().iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(&wh), vec![4, 7, 8, 9, 10, 11], "snapshot 4 is held past its retirement");
+        assert_eq!(fs::read_to_string(wh.snapshot_dir(4).join("t/x")).unwrap().len(), 1003);
+        let vacuumed = wh.vacuum(2).unwrap();
+        assert_eq!((vacuumed.removed, vacuumed.held), (vec![7, 8], vec![4]));
+        // Their own files and commit stamps; the shared file, still linked from later snapshots, is not freed.
+        assert!((1006 + 1007..1006 + 1007 + 64).contains(&vacuumed.bytes), "{} bytes", vacuumed.bytes);
+        drop(hold);
+        let vacuumed = wh.vacuum(0).unwrap();
+        assert_eq!(vacuumed.removed, vec![4, 9, 10]);
+        assert_eq!(ids(&wh), vec![11]);
+        assert_eq!(fs::read_to_string(wh.table_dir("s").join("shared")).unwrap(), "same");
+        assert_eq!(fs::read_to_string(wh.table_dir("t").join("x")).unwrap().len(), 1010);
     }
 
     #[test]

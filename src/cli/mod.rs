@@ -95,11 +95,42 @@ enum WarehouseCommand {
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
     },
+    /// Remove the snapshots more than --keep commits older than the current one (never the
+    /// current one, never one a running session reads) and free their files.
+    Vacuum {
+        /// Earlier snapshots to keep besides the current one.
+        #[arg(long, default_value_t = crate::warehouse::SNAPSHOTS_KEPT)]
+        keep: u64,
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
 }
 
-/// Lists the kept snapshots with the rows of each table (history tables and empty ones left out).
+/// Lists the kept snapshots with the rows of each table (history tables and empty ones left out),
+/// or removes old ones.
 fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
-    let WarehouseCommand::Snapshots { warehouse } = command;
+    let warehouse = match command {
+        WarehouseCommand::Snapshots { warehouse } => warehouse,
+        WarehouseCommand::Vacuum { keep, warehouse } => {
+            let done = crate::warehouse::Warehouse::open(&warehouse)?.vacuum(keep)?;
+            let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+            let mut out = std::io::stdout().lock();
+            match done.removed.as_slice() {
+                [] => writeln!(out, "nothing to remove: at most {keep} snapshot(s) before the current one")?,
+                removed => writeln!(
+                    out,
+                    "removed snapshot(s) {}; {:.1} MB freed",
+                    list(removed),
+                    done.bytes as f64 / 1_000_000.0
+                )?,
+            }
+            if !done.held.is_empty() {
+                writeln!(out, "kept snapshot(s) {}: a running session reads them", list(&done.held))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let opened = crate::warehouse::Warehouse::open(&warehouse)?;
     let snapshots = opened.snapshots()?;
     let mut out = std::io::stdout().lock();

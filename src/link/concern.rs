@@ -31,28 +31,6 @@ pub const SIGNAL_CAP: f64 = 40.0;
 /// Family-wise chance of one caller worth a look when nothing is of concern.
 pub const FAMILY_ALPHA: f64 = 0.01;
 
-/// ln Γ-free log of the binomial tail P(X ≥ k), X ~ Bin(n, p), in bits (≤ 0).
-pub fn log2_binomial_tail(k: usize, n: usize, p: f64) -> f64 {
-    if k == 0 {
-        return 0.0;
-    }
-    if k > n || p <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if p >= 1.0 {
-        return 0.0;
-    }
-    let ln_choose = |n: usize, k: usize| -> f64 { ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k) };
-    let ln_term = |i: usize| ln_choose(n, i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln();
-    let first = ln_term(k);
-    let sum: f64 = (k..=n).map(|i| (ln_term(i) - first).exp()).take_while(|t| *t > 1e-15).sum();
-    (first + sum.ln()) / std::f64::consts::LN_2
-}
-
-fn ln_factorial(n: usize) -> f64 {
-    (2..=n).map(|i| (i as f64).ln()).sum()
-}
-
 /// log2 of the upper tail of the standard normal at z (≤ 0).
 pub fn log2_normal_tail(z: f64) -> f64 {
     if z <= 0.0 {
@@ -451,6 +429,7 @@ fn weekly_counts(incidents: &Incidents, calls: &[u32]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::leads::log2_binomial_tail;
 
     #[test]
     fn language_levels_tell_threats_from_escalation() {

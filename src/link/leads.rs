@@ -211,6 +211,24 @@ fn ln_factorial(n: u32) -> f64 {
     (1..=n).map(|i| f64::from(i).ln()).sum()
 }
 
+/// log₂ P(X ≥ k), X ~ Binomial(n, p) (≤ 0).
+pub fn log2_binomial_tail(k: usize, n: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    if k > n || p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return 0.0;
+    }
+    let ln_choose = |n: usize, k: usize| ln_factorial(n as u32) - ln_factorial(k as u32) - ln_factorial((n - k) as u32);
+    let ln_term = |i: usize| ln_choose(n, i) + i as f64 * p.ln() + (n - i) as f64 * (1.0 - p).ln();
+    let first = ln_term(k);
+    let sum: f64 = (k..=n).map(|i| (ln_term(i) - first).exp()).take_while(|t| *t > 1e-15).sum();
+    (first + sum.ln()) / std::f64::consts::LN_2
+}
+
 /// A target of a call, within its category: the organisation it names (the branch in the call's
 /// district), else its 500 m cell (shared only by calls within [`PLACE_WINDOW_DAYS`] of each other).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -1004,7 +1022,7 @@ fn district_ties(
             let all = districts.calls_of_category.get(&category).copied().unwrap_or(0.0) - theirs;
             let p = ((here.max(0.0) + 1.0) / (all.max(0.0) + 1.0)).min(1.0);
             let k = run.len();
-            let bits = (-super::concern::log2_binomial_tail(k, serial.max(k), p)).min(MAX_TIE_BITS);
+            let bits = (-log2_binomial_tail(k, serial.max(k), p)).min(MAX_TIE_BITS);
             if bits < stands_out {
                 continue;
             }

@@ -178,6 +178,8 @@ pub struct Session {
     tables: Vec<TableInfo>,
     audit: Option<AuditLog>,
     city: crate::city::CityProfile,
+    /// The session's hold on the snapshot it reads.
+    _hold: Option<crate::warehouse::SnapshotHold>,
 }
 
 /// The analyst functions and tables, for help screens.
@@ -286,6 +288,14 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         Some(id) => Some(warehouse.kept_snapshot(id)?),
         None => warehouse.current()?,
     };
+    // Held while the session lives, so that neither a commit nor a vacuum removes it; checked
+    // again once held, in case it went between.
+    let hold = snapshot.map(|id| warehouse.hold(id));
+    if let Some(id) = snapshot
+        && !warehouse.snapshot_dir(id).is_dir()
+    {
+        warehouse.kept_snapshot(id)?;
+    }
     let city = warehouse.city_profile_or_empty()?;
     let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
     let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
@@ -344,6 +354,7 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         tables,
         audit,
         city,
+        _hold: hold,
     })
 }
 
