@@ -33,6 +33,9 @@ pub const CITY_PROFILE: &str = "city.toml";
 /// Committed snapshots kept besides the current one.
 pub const SNAPSHOTS_KEPT: u64 = 4;
 
+/// Folder of the audit log (outside the snapshots: it is appended to, never committed).
+pub const AUDIT_DIR: &str = "audit";
+
 /// Folder of the readers' holds on snapshots.
 const READERS: &str = ".readers";
 
@@ -71,6 +74,9 @@ pub enum WarehouseError {
     /// The stored city profile does not parse.
     #[error(transparent)]
     City(#[from] crate::city::CityError),
+    /// A backup or restore aimed at a folder that holds something.
+    #[error("{0}: not empty; a backup or a restore goes to a new or empty folder")]
+    TargetNotEmpty(PathBuf),
     /// A snapshot asked for that is not (or no longer) kept.
     #[error("snapshot {id} is not kept here (kept: {kept}); older ones are removed as new commits are made")]
     SnapshotNotKept {
@@ -292,6 +298,17 @@ impl Warehouse {
         Ok(done)
     }
 
+    /// Copies the current snapshot, held while it is copied (so commits may go on meanwhile), to
+    /// `to` as a warehouse of its own: that snapshot under the same number, the marker and the
+    /// city profile, and the audit log as it stands; never the key (keep it apart: the backup's
+    /// pseudonyms are that key's). `to` must not exist or be empty. Returns the snapshot copied.
+    pub fn backup(&self, to: &Path) -> Result<SnapshotId, WarehouseError> {
+        let id = self.current()?.ok_or_else(|| WarehouseError::SnapshotNotKept { id: 0, kept: "none".into() })?;
+        let _hold = self.hold(id);
+        copy_snapshot(&self.dir, &self.snapshot_dir(id), id, to)?;
+        Ok(id)
+    }
+
     /// A reader's hold on a snapshot (a shared lock on `DIR/.readers/NNNNNNNN.lock`): while it
     /// lives, neither a commit nor [`Warehouse::vacuum`] removes that snapshot. A reader that may
     /// not write in the warehouse folder gets no hold, and reads as before (a snapshot is kept
@@ -346,6 +363,78 @@ impl Warehouse {
         fs::create_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
         Ok(Commit { warehouse: self, id, base, staging, committed: false, _lock: lock })
     }
+}
+
+/// Brings a backup ([`Warehouse::backup`]) back as the warehouse `to` (which must not exist or be
+/// empty), reading only its committed snapshot. Returns that snapshot's number.
+pub fn restore(backup: &Path, to: &Path) -> Result<SnapshotId, WarehouseError> {
+    let from = Warehouse::open(backup)?;
+    let id = from.current()?.ok_or_else(|| WarehouseError::SnapshotNotKept { id: 0, kept: "none".into() })?;
+    copy_snapshot(backup, &from.snapshot_dir(id), id, to)?;
+    Ok(id)
+}
+
+/// Lays out `to` as a warehouse whose one snapshot, `id`, is a copy of `snapshot`, with the
+/// marker, city profile and audit log of the warehouse `from`. Every file is synced before
+/// `current` points at the copy, so a copy cut off midway is no warehouse at all.
+fn copy_snapshot(from: &Path, snapshot: &Path, id: SnapshotId, to: &Path) -> Result<(), WarehouseError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| WarehouseError::Io { path, source }
+    };
+    if to.exists() && fs::read_dir(to).map_err(io(to))?.next().is_some() {
+        return Err(WarehouseError::TargetNotEmpty(to.to_owned()));
+    }
+    if !snapshot.is_dir() {
+        return Err(WarehouseError::SnapshotNotKept { id, kept: "none".into() });
+    }
+    let target = to.join(SNAPSHOTS).join(format!("{id:08}"));
+    let mut stack = vec![(snapshot.to_owned(), target.clone())];
+    let mut tables = Vec::new();
+    while let Some((source, dest)) = stack.pop() {
+        fs::create_dir_all(&dest).map_err(io(&dest))?;
+        // A restricted table's folder stays as closed as it was (0700).
+        let mode = fs::metadata(&source).map_err(io(&source))?.permissions();
+        fs::set_permissions(&dest, mode).map_err(io(&dest))?;
+        for entry in fs::read_dir(&source).map_err(io(&source))? {
+            let entry = entry.map_err(io(&source))?;
+            let path = entry.path();
+            let copy = dest.join(entry.file_name());
+            if path.is_dir() {
+                if source == snapshot {
+                    tables.push(entry.file_name().to_string_lossy().into_owned());
+                }
+                stack.push((path, copy));
+            } else {
+                fs::copy(&path, &copy).map_err(io(&path))?;
+                fs::File::open(&copy).and_then(|f| f.sync_all()).map_err(io(&copy))?;
+            }
+        }
+        sync_dir(&dest)?;
+    }
+    for name in [CITY_PROFILE, AUDIT_DIR] {
+        let path = from.join(name);
+        if path.is_file() {
+            fs::copy(&path, to.join(name)).map_err(io(&path))?;
+        } else if path.is_dir() {
+            let dest = to.join(name);
+            fs::create_dir_all(&dest).map_err(io(&dest))?;
+            for entry in fs::read_dir(&path).map_err(io(&path))?.flatten() {
+                if entry.path().is_file() {
+                    fs::copy(entry.path(), dest.join(entry.file_name())).map_err(io(&entry.path()))?;
+                }
+            }
+        }
+    }
+    std::os::unix::fs::symlink(Path::new(SNAPSHOTS).join(format!("{id:08}")), to.join(CURRENT))
+        .map_err(io(&to.join(CURRENT)))?;
+    for table in tables.iter().filter(|t| valid_table_name(t)) {
+        std::os::unix::fs::symlink(Path::new(CURRENT).join(table), to.join(table)).map_err(io(&to.join(table)))?;
+    }
+    sync_dir(to)?;
+    // The marker last: until it is there, the copy is not a warehouse.
+    fs::copy(from.join(MARKER), to.join(MARKER)).map_err(io(&from.join(MARKER)))?;
+    sync_dir(to)
 }
 
 /// Bytes of the files under `dir` that no other snapshot shares (a file a later snapshot kept is
@@ -482,7 +571,9 @@ impl Commit<'_> {
         let to = self.table_dir(table)?;
         let mut kept = 0;
         let mut stack = vec![from.clone()];
+        let mut folders = Vec::new();
         while let Some(dir) = stack.pop() {
+            folders.push(dir.clone());
             let entries = fs::read_dir(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
             for entry in entries {
                 let entry = entry.map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
@@ -500,6 +591,15 @@ impl Commit<'_> {
                         .map_err(|source| WarehouseError::Io { path: target.clone(), source })?;
                     kept += 1;
                 }
+            }
+        }
+        // Folders keep their modes: a restricted table's stays 0700 in every later snapshot.
+        for dir in folders {
+            let target = to.join(dir.strip_prefix(&from).unwrap_or(&dir));
+            if target.is_dir() {
+                let mode = fs::metadata(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+                fs::set_permissions(&target, mode.permissions())
+                    .map_err(|source| WarehouseError::Io { path: target.clone(), source })?;
             }
         }
         Ok(kept)
@@ -784,6 +884,40 @@ mod tests {
         assert_eq!(ids(&wh), vec![11]);
         assert_eq!(fs::read_to_string(wh.table_dir("s").join("shared")).unwrap(), "same");
         assert_eq!(fs::read_to_string(wh.table_dir("t").join("x")).unwrap().len(), 1010);
+    }
+
+    #[test]
+    fn a_backup_is_a_warehouse_of_the_current_snapshot_and_restores_as_it_was() {
+        let wh = fresh("backup");
+        for i in 0..3 {
+            let commit = wh.begin().unwrap();
+            write(&commit, "t", "x", &i.to_string());
+            if i == 0 {
+                use std::os::unix::fs::PermissionsExt;
+                write(&commit, "secret", "y", "raw");
+                let folder = commit.table_dir("secret").unwrap();
+                fs::set_permissions(&folder, fs::Permissions::from_mode(0o700)).unwrap();
+            }
+            commit.commit().unwrap();
+        }
+        let backup = wh.dir().parent().unwrap().join("backup");
+        assert_eq!(wh.backup(&backup).unwrap(), 3);
+        assert!(matches!(wh.backup(&backup), Err(WarehouseError::TargetNotEmpty(_))), "never over another folder");
+        let copy = Warehouse::open(&backup).unwrap();
+        assert_eq!(copy.current().unwrap(), Some(3));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&wh.snapshot_dir(3).join("secret")), 0o700, "carried over closed, two commits on");
+        assert_eq!(mode(&copy.snapshot_dir(3).join("secret")), 0o700, "a restricted folder stays closed");
+        assert_eq!(fs::read_to_string(copy.table_dir("t").join("x")).unwrap(), "2");
+        let restored = wh.dir().parent().unwrap().join("restored");
+        assert_eq!(restore(&backup, &restored).unwrap(), 3);
+        let back = Warehouse::open(&restored).unwrap();
+        assert_eq!(fs::read_to_string(back.table_dir("t").join("x")).unwrap(), "2");
+        // The restored warehouse takes commits on top of the snapshot it came back as.
+        let commit = back.begin().unwrap();
+        write(&commit, "t", "x", "3");
+        assert_eq!(commit.commit().unwrap(), 4);
     }
 
     #[test]

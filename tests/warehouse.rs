@@ -81,3 +81,54 @@ fn commits_survive_sigkill_at_random_moments() {
     assert_eq!(leftovers.count(), 1, "only the new staging folder besides committed snapshots");
     assert_eq!(commit.commit().unwrap(), last_seen + 1);
 }
+
+#[test]
+fn a_backup_taken_while_commits_go_on_restores_one_whole_snapshot() {
+    let dir = scratch("backup-live").join("wh");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(MARKER), "{}").unwrap();
+    let warehouse = Warehouse::open(&dir).unwrap();
+    // A first commit, then a writer committing all the while the backup copies.
+    let commit = warehouse.begin().unwrap();
+    for table in ["calls", "calls_pii", "work_orders"] {
+        fs::write(commit.table_dir(table).unwrap().join("snapshot.txt"), "1").unwrap();
+    }
+    commit.commit().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (dir, stop) = (dir.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let warehouse = Warehouse::open(&dir).unwrap();
+            let bulk = "x".repeat(256 * 1024);
+            let mut commits = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let commit = warehouse.begin().unwrap();
+                let id = commit.id();
+                for table in ["calls", "calls_pii", "work_orders"] {
+                    let folder = commit.table_dir(table).unwrap();
+                    fs::write(folder.join("bulk.parquet"), &bulk).unwrap();
+                    fs::write(folder.join("snapshot.txt"), id.to_string()).unwrap();
+                }
+                commit.commit().unwrap();
+                commits += 1;
+            }
+            commits
+        })
+    };
+    let root = dir.parent().unwrap();
+    let mut backed = Vec::new();
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(30));
+        let to = root.join(format!("backup-{i}"));
+        let id = warehouse.backup(&to).unwrap();
+        let restored = root.join(format!("restored-{i}"));
+        assert_eq!(hotline::warehouse::restore(&to, &restored).unwrap(), id);
+        let seen: Vec<Option<u64>> =
+            ["calls", "calls_pii", "work_orders"].iter().map(|t| read_snapshot(&restored, t)).collect();
+        assert!(seen.iter().all(|s| *s == Some(id)), "backup {i} of snapshot {id} mixes snapshots: {seen:?}");
+        backed.push(id);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let commits = writer.join().unwrap();
+    assert!(commits > 0 && backed.windows(2).any(|w| w[0] < w[1]), "commits went on during the backups: {backed:?}");
+}

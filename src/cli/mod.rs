@@ -95,6 +95,23 @@ enum WarehouseCommand {
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
     },
+    /// Copy the current snapshot to a new folder as a warehouse of its own (commits may go on
+    /// meanwhile); the key is not copied: keep it apart.
+    Backup {
+        /// New or empty folder for the backup.
+        to: PathBuf,
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
+    /// Bring a backup back as a new warehouse (a new or empty folder).
+    Restore {
+        /// The backup's folder.
+        backup: PathBuf,
+        /// Warehouse folder to create.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
     /// Remove the snapshots more than --keep commits older than the current one (never the
     /// current one, never one a running session reads) and free their files.
     Vacuum {
@@ -112,6 +129,22 @@ enum WarehouseCommand {
 fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
     let warehouse = match command {
         WarehouseCommand::Snapshots { warehouse } => warehouse,
+        WarehouseCommand::Backup { to, warehouse } => {
+            let id = crate::warehouse::Warehouse::open(&warehouse)?
+                .backup(&to)
+                .with_context(|| format!("cannot back {} up to {}", warehouse.display(), to.display()))?;
+            println!("snapshot {id} of {} backed up to {} (the key is not in it)", warehouse.display(), to.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        WarehouseCommand::Restore { backup, warehouse } => {
+            let id = crate::warehouse::restore(&backup, &warehouse)
+                .with_context(|| format!("cannot restore {} as {}", backup.display(), warehouse.display()))?;
+            println!(
+                "snapshot {id} restored as {} (its pseudonyms need the key it was made with)",
+                warehouse.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         WarehouseCommand::Vacuum { keep, warehouse } => {
             let done = crate::warehouse::Warehouse::open(&warehouse)?.vacuum(keep)?;
             let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");

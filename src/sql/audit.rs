@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Role, SqlError};
 
 /// Folder of the audit log inside the warehouse.
-pub const AUDIT_DIR: &str = "audit";
+pub const AUDIT_DIR: &str = crate::warehouse::AUDIT_DIR;
 
 /// File of the audit log inside [`AUDIT_DIR`].
 pub const AUDIT_FILE: &str = "queries.jsonl";
