@@ -106,6 +106,12 @@ fn valid_table_name(name: &str) -> bool {
         && name.as_bytes()[0].is_ascii_lowercase()
 }
 
+/// The error of a file-system call on `path`, for `map_err`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + use<> {
+    let path = path.to_owned();
+    move |source| WarehouseError::Io { path, source }
+}
+
 fn sync_dir(path: &Path) -> Result<(), WarehouseError> {
     fs::File::open(path)
         .and_then(|d| d.sync_all())
@@ -170,10 +176,6 @@ impl Warehouse {
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>, WarehouseError> {
         let Some(current) = self.current()? else { return Ok(Vec::new()) };
         let folder = self.dir.join(SNAPSHOTS);
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| WarehouseError::Io { path, source }
-        };
         let mut out = Vec::new();
         for entry in fs::read_dir(&folder).map_err(io(&folder))? {
             let entry = entry.map_err(io(&folder))?;
@@ -378,10 +380,6 @@ pub fn restore(backup: &Path, to: &Path) -> Result<SnapshotId, WarehouseError> {
 /// marker, city profile and audit log of the warehouse `from`. Every file is synced before
 /// `current` points at the copy, so a copy cut off midway is no warehouse at all.
 fn copy_snapshot(from: &Path, snapshot: &Path, id: SnapshotId, to: &Path) -> Result<(), WarehouseError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| WarehouseError::Io { path, source }
-    };
     if to.exists() && fs::read_dir(to).map_err(io(to))?.next().is_some() {
         return Err(WarehouseError::TargetNotEmpty(to.to_owned()));
     }
@@ -722,10 +720,6 @@ pub fn key_file_for(dir: &Path) -> PathBuf {
 
 /// Lays out a new warehouse and makes sure it has a key; returns where the key came from.
 pub fn init(dir: &Path) -> Result<KeySource, WarehouseError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| WarehouseError::Io { path, source }
-    };
     if dir.join(MARKER).exists() {
         return Err(WarehouseError::AlreadyInitialised(dir.to_owned()));
     }

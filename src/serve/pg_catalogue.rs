@@ -94,10 +94,10 @@ impl ServedCatalogue {
     /// has not seen, and the bundled table holds the functions' names (`tidin`), which cannot
     /// be read as oids. `-` (no function) is 0; a name pg_proc lacks, NULL.
     async fn types(&self, table: Arc<dyn TableProvider>) -> Result<Arc<dyn TableProvider>> {
-        let Some(procs) = self.inner.table("pg_proc").await? else { return Ok(table) };
         let made = self
             .types
             .get_or_try_init(|| async {
+                let Some(procs) = self.inner.table("pg_proc").await? else { return Ok(table) };
                 let ctx = datafusion::prelude::SessionContext::new();
                 let schema = table.schema();
                 ctx.register_table("pg_type", table)?;
