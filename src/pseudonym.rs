@@ -158,6 +158,20 @@ impl PseudonymKey {
         digest.iter().flat_map(|b| [b >> 4, b & 0x0f]).take(PSEUDONYM_HEX).map(|n| char::from(b'a' + n)).collect()
     }
 
+    /// A keyed digest (HMAC-SHA256) of several parts in a domain: the audit log's chain uses it,
+    /// so that nobody without the key can rewrite a record and its successors consistently.
+    /// Each part is preceded by its length, so parts cannot be shifted into one another.
+    pub fn mac(&self, domain: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        for part in parts {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// `phone_key` of a canonical phone (see [`crate::pii::normalize_phone`]).
     pub fn phone_key(&self, canonical_phone: &str) -> String {
         self.pseudonym("phone", canonical_phone)

@@ -216,3 +216,34 @@ fn the_shell_reads_multi_line_statements_and_backslash_commands() {
     let history = std::fs::read_to_string(home.join(".local/state/hotline/sql_history")).unwrap_or_default();
     assert!(history.contains("orders_total"), "history is kept:\n{history}");
 }
+
+#[test]
+fn audit_verify_passes_an_untouched_log_and_names_the_first_edited_record() {
+    let warehouse = scratch("cli-audit").join("wh");
+    let init = hotline().env_remove("HOTLINE_KEY").args(["init", "--warehouse"]).arg(&warehouse).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    for sql in ["SELECT 1", "SELECT 2", "DROP TABLE calls", "SELECT 3"] {
+        hotline().env_remove("HOTLINE_KEY").args(["sql", sql, "--warehouse"]).arg(&warehouse).output().unwrap();
+    }
+    let verify = || {
+        hotline().env_remove("HOTLINE_KEY").args(["audit", "verify", "--warehouse"]).arg(&warehouse).output().unwrap()
+    };
+    let good = verify();
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{text}{}", String::from_utf8_lossy(&good.stderr));
+    assert!(text.contains("4 record(s) in 1 file(s) verified: 4 keyed"), "{text}");
+    // Someone who can write the file hides the refused DROP.
+    let log = warehouse.join("audit/queries.jsonl");
+    let edited = std::fs::read_to_string(&log).unwrap().replace("\"outcome\":\"refused\"", "\"outcome\":\"ok\"");
+    std::fs::write(&log, edited).unwrap();
+    let bad = verify();
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("line 3") && text.contains("record 2 was edited"), "{text}");
+    // Without the key there is nothing to verify against.
+    let key = warehouse.with_file_name("wh.key");
+    std::fs::rename(&key, key.with_extension("moved")).unwrap();
+    let keyless = verify();
+    assert!(!keyless.status.success());
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("needs the warehouse key"));
+}

@@ -275,6 +275,7 @@ fn audit_schema() -> SchemaRef {
         Field::new("duration_ms", DataType::Float64, true),
         Field::new("outcome", DataType::Utf8, true),
         Field::new("error", DataType::Utf8, true),
+        Field::new("seq", DataType::Int64, true),
     ]))
 }
 
