@@ -42,6 +42,9 @@ const READERS: &str = ".readers";
 /// File of a snapshot holding the time of its commit (seconds since 1970).
 const COMMITTED_AT: &str = ".committed_at";
 
+/// File of a snapshot naming the command that committed it.
+const COMMITTED_BY: &str = ".committed_by";
+
 /// The symlink to the committed snapshot.
 const CURRENT: &str = "current";
 
@@ -184,11 +187,9 @@ impl Warehouse {
                 continue;
             }
             let path = entry.path();
-            let stamped = fs::read_to_string(path.join(COMMITTED_AT)).ok().and_then(|t| t.trim().parse::<u64>().ok());
-            let committed = match stamped {
-                Some(seconds) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
-                // Snapshots committed before the time was written down: the folder's own time.
-                None => fs::metadata(&path).and_then(|m| m.modified()).map_err(io(&path))?,
+            let committed = match committed_at(&path) {
+                Some(at) => at,
+                None => continue,
             };
             let mut tables: Vec<String> = fs::read_dir(&path)
                 .map_err(io(&path))?
@@ -198,7 +199,8 @@ impl Warehouse {
                 .filter(|n| valid_table_name(n))
                 .collect();
             tables.sort();
-            out.push(SnapshotInfo { id, committed, current: id == current, dir: path, tables });
+            let command = fs::read_to_string(path.join(COMMITTED_BY)).ok().map(|c| c.trim().to_owned());
+            out.push(SnapshotInfo { id, committed, command, current: id == current, dir: path, tables });
         }
         out.sort_by_key(|s| s.id);
         Ok(out)
@@ -254,25 +256,64 @@ impl Warehouse {
         Ok(())
     }
 
-    /// Removes snapshots more than [`SNAPSHOTS_KEPT`] commits old (a reader that resolved an older
-    /// `current` is given that long to finish), except those a reader holds.
+    /// Removes the snapshots the manifest's retention lets go (the one before the current is always
+    /// kept, for a reader that resolved `current` just before this commit), except those a reader
+    /// holds.
     fn retire_old_snapshots(&self, newest: SnapshotId) -> Result<(), WarehouseError> {
-        self.remove_older(newest, SNAPSHOTS_KEPT).map(|_| ())
+        let retention = self.retention()?;
+        self.remove_older(newest, Retention { keep: retention.keep.max(1), ..retention }).map(|_| ())
     }
 
-    /// Removes the committed snapshots more than `keep` commits older than the current one,
-    /// never the current one and never one a session holds ([`Warehouse::hold`]); waits for a
+    /// The retention kept in the manifest (four commits, any age, unless set).
+    pub fn retention(&self) -> Result<Retention, WarehouseError> {
+        let path = self.dir.join(MARKER);
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| WarehouseError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        })?;
+        match manifest.get("retention") {
+            None => Ok(Retention::default()),
+            Some(value) => serde_json::from_value(value.clone()).map_err(|e| WarehouseError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("retention: {e}")),
+            }),
+        }
+    }
+
+    /// Stores a retention in the manifest (it applies from the next commit or vacuum).
+    pub fn set_retention(&self, retention: Retention) -> Result<(), WarehouseError> {
+        let _lock = self.writer_lock()?;
+        let path = self.dir.join(MARKER);
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let mut manifest: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({}));
+        if !manifest.is_object() {
+            manifest = serde_json::json!({});
+        }
+        manifest["retention"] = serde_json::to_value(retention).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+        text.push('\n');
+        write_atomically(&path, text.as_bytes())
+    }
+
+    /// Removes the committed snapshots that `retention` (the manifest's, when none is given) lets
+    /// go, never the current one and never one a session holds ([`Warehouse::hold`]); waits for a
     /// running commit first.
-    pub fn vacuum(&self, keep: SnapshotId) -> Result<Vacuumed, WarehouseError> {
+    pub fn vacuum(&self, retention: Option<Retention>) -> Result<Vacuumed, WarehouseError> {
+        let retention = match retention {
+            Some(r) => r,
+            None => self.retention()?,
+        };
         let _lock = self.writer_lock()?;
         self.clean_up()?;
         match self.current()? {
-            Some(current) => self.remove_older(current, keep),
+            Some(current) => self.remove_older(current, retention),
             None => Ok(Vacuumed::default()),
         }
     }
 
-    fn remove_older(&self, newest: SnapshotId, keep: SnapshotId) -> Result<Vacuumed, WarehouseError> {
+    fn remove_older(&self, newest: SnapshotId, retention: Retention) -> Result<Vacuumed, WarehouseError> {
+        let keep = retention.keep;
         let mut done = Vacuumed::default();
         let folder = self.dir.join(SNAPSHOTS);
         let entries = match fs::read_dir(&folder) {
@@ -286,6 +327,11 @@ impl Warehouse {
             .filter(|&id| id < newest.saturating_sub(keep))
             .collect();
         old.sort_unstable();
+        if let Some(secs) = retention.older_than_secs {
+            // A snapshot was readable as current until the next one was committed.
+            let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+            old.retain(|&id| self.superseded_at(id).is_some_and(|at| at < cutoff));
+        }
         for id in old {
             if self.held(id) {
                 done.held.push(id);
@@ -298,6 +344,12 @@ impl Warehouse {
             done.removed.push(id);
         }
         Ok(done)
+    }
+
+    /// When a snapshot stopped being current: the commit time of the next snapshot kept.
+    fn superseded_at(&self, id: SnapshotId) -> Option<std::time::SystemTime> {
+        let current = self.current().ok().flatten()?;
+        (id + 1..=current).find_map(|next| committed_at(&self.snapshot_dir(next)))
     }
 
     /// Copies the current snapshot, held while it is copied (so commits may go on meanwhile), to
@@ -363,7 +415,7 @@ impl Warehouse {
             fs::remove_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
         }
         fs::create_dir_all(&staging).map_err(|source| WarehouseError::Io { path: staging.clone(), source })?;
-        Ok(Commit { warehouse: self, id, base, staging, committed: false, _lock: lock })
+        Ok(Commit { warehouse: self, id, base, staging, command: None, committed: false, _lock: lock })
     }
 }
 
@@ -454,6 +506,25 @@ fn bytes_only_here(dir: &Path) -> u64 {
     bytes
 }
 
+/// How long superseded snapshots are kept, from the warehouse's manifest: a snapshot goes once it
+/// is more than `keep` commits older than the current one and, when `older_than` is set, was
+/// superseded longer ago than that (so "what could be read on day D" stays answerable for that
+/// long). Commits retire snapshots by it; `vacuum` by it or by its own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Retention {
+    /// Snapshots kept before the current one, whatever their age.
+    pub keep: SnapshotId,
+    /// Seconds a superseded snapshot is kept at least (none: age does not matter).
+    #[serde(default)]
+    pub older_than_secs: Option<u64>,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention { keep: SNAPSHOTS_KEPT, older_than_secs: None }
+    }
+}
+
 /// What [`Warehouse::vacuum`] did.
 #[derive(Debug, Default)]
 pub struct Vacuumed {
@@ -478,6 +549,8 @@ pub struct SnapshotInfo {
     pub id: SnapshotId,
     /// When its commit was made.
     pub committed: std::time::SystemTime,
+    /// The command that made it (none for snapshots of older builds).
+    pub command: Option<String>,
     /// Whether it is the current one.
     pub current: bool,
     /// Its folder.
@@ -524,6 +597,7 @@ pub struct Commit<'a> {
     id: SnapshotId,
     base: Option<SnapshotId>,
     staging: PathBuf,
+    command: Option<String>,
     committed: bool,
     _lock: fs::File,
 }
@@ -603,6 +677,12 @@ impl Commit<'_> {
         Ok(kept)
     }
 
+    /// Names the command making this commit (`ingest`, `resolve` …), for `hotline warehouse snapshots`.
+    pub fn by(mut self, command: &str) -> Self {
+        self.command = Some(command.to_owned());
+        self
+    }
+
     /// Makes the snapshot durable and visible in one atomic step; returns its id.
     pub fn commit(mut self) -> Result<SnapshotId, WarehouseError> {
         // 0. Temporary files are not part of the snapshot.
@@ -628,6 +708,10 @@ impl Commit<'_> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let stamp = self.staging.join(COMMITTED_AT);
         fs::write(&stamp, now.to_string()).map_err(|source| WarehouseError::Io { path: stamp, source })?;
+        if let Some(command) = &self.command {
+            let by = self.staging.join(COMMITTED_BY);
+            fs::write(&by, command).map_err(io(&by))?;
+        }
         // 1. Every file and folder of the staging snapshot reaches the disk.
         let mut stack = vec![self.staging.clone()];
         let mut tables = Vec::new();
@@ -696,6 +780,16 @@ pub enum KeySource {
     NewFile(PathBuf),
     /// A key file that was already there (kept, so earlier pseudonyms still match).
     ExistingFile(PathBuf),
+}
+
+/// When a snapshot folder was committed: its stamp, or for snapshots committed before the time was
+/// written down the folder's own time; none when the folder is gone.
+fn committed_at(snapshot: &Path) -> Option<std::time::SystemTime> {
+    let stamped = fs::read_to_string(snapshot.join(COMMITTED_AT)).ok().and_then(|t| t.trim().parse::<u64>().ok());
+    match stamped {
+        Some(seconds) => Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds)),
+        None => fs::metadata(snapshot).and_then(|m| m.modified()).ok(),
+    }
 }
 
 /// Writes a file whole or not at all: a staging file beside it, synced, then renamed over it.
@@ -868,16 +962,49 @@ mod tests {
         let ids = |wh: &Warehouse| wh.snapshots().unwrap().iter().map(|s| s.id).collect::<Vec<_>>();
         assert_eq!(ids(&wh), vec![4, 7, 8, 9, 10, 11], "snapshot 4 is held past its retirement");
         assert_eq!(fs::read_to_string(wh.snapshot_dir(4).join("t/x")).unwrap().len(), 1003);
-        let vacuumed = wh.vacuum(2).unwrap();
+        let vacuumed = wh.vacuum(Some(Retention { keep: 2, older_than_secs: None })).unwrap();
         assert_eq!((vacuumed.removed, vacuumed.held), (vec![7, 8], vec![4]));
         // Their own files and commit stamps; the shared file, still linked from later snapshots, is not freed.
         assert!((1006 + 1007..1006 + 1007 + 64).contains(&vacuumed.bytes), "{} bytes", vacuumed.bytes);
         drop(hold);
-        let vacuumed = wh.vacuum(0).unwrap();
+        let vacuumed = wh.vacuum(Some(Retention { keep: 0, older_than_secs: None })).unwrap();
         assert_eq!(vacuumed.removed, vec![4, 9, 10]);
         assert_eq!(ids(&wh), vec![11]);
         assert_eq!(fs::read_to_string(wh.table_dir("s").join("shared")).unwrap(), "same");
         assert_eq!(fs::read_to_string(wh.table_dir("t").join("x")).unwrap().len(), 1010);
+    }
+
+    #[test]
+    fn retention_by_age_keeps_what_was_readable_within_the_period_and_lives_in_the_manifest() {
+        let wh = fresh("retention");
+        let day = 86_400u64;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        // Six commits made 100, 80, 60, 40, 20 and 0 days ago (their stamps set back).
+        for i in 0..6u64 {
+            let commit = wh.begin().unwrap();
+            write(&commit, "t", "x", &i.to_string());
+            let id = commit.commit().unwrap();
+            fs::write(wh.snapshot_dir(id).join(COMMITTED_AT), (now - (100 - 20 * i) * day).to_string()).unwrap();
+        }
+        assert_eq!(wh.retention().unwrap(), Retention::default());
+        let ids = |wh: &Warehouse| wh.snapshots().unwrap().iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(&wh), vec![2, 3, 4, 5, 6], "four kept before the current one by default");
+        // 50 days: snapshot 3 was current until 40 days ago (when 4 came) and stays; 2 gave way 60
+        // days ago and goes, though only 1 commit is to be kept whatever the age.
+        let fifty = Retention { keep: 1, older_than_secs: Some(50 * day) };
+        let vacuumed = wh.vacuum(Some(fifty)).unwrap();
+        assert_eq!(vacuumed.removed, vec![2]);
+        assert_eq!(ids(&wh), vec![3, 4, 5, 6]);
+        // Stored in the manifest, the policy governs later commits: 3 (current until 40 days ago)
+        // ages out, 4 (until 20 days ago) stays, and the marker still marks a warehouse.
+        wh.set_retention(Retention { keep: 1, older_than_secs: Some(30 * day) }).unwrap();
+        assert_eq!(wh.retention().unwrap().older_than_secs, Some(30 * day));
+        let commit = wh.begin().unwrap();
+        write(&commit, "t", "x", "7");
+        commit.commit().unwrap();
+        assert_eq!(ids(&wh), vec![4, 5, 6, 7]);
+        assert!(Warehouse::open(wh.dir()).is_ok());
+        assert_eq!(fs::read_to_string(wh.table_dir("t").join("x")).unwrap(), "7");
     }
 
     #[test]

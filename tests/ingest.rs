@@ -200,6 +200,7 @@ fn orders_re_exported_as_they_progress_end_in_their_latest_state_with_history_ke
     // Time travel: each kept snapshot answers as the warehouse stood after its commit.
     let kept: Vec<u64> = warehouse.snapshots().unwrap().iter().map(|s| s.id).collect();
     assert_eq!(kept, vec![1, 2, 3, 4]);
+    assert!(warehouse.snapshots().unwrap().iter().all(|s| s.command.as_deref() == Some("ingest")));
     let at = |snapshot: Option<u64>, sql: &str| -> Vec<String> {
         let options = hotline::sql::SessionOptions { audit: false, snapshot, ..Default::default() };
         let session = hotline::sql::open_session(warehouse.dir(), options).unwrap();

@@ -78,6 +78,12 @@ enum Command {
         #[command(subcommand)]
         command: WarehouseCommand,
     },
+    /// The audit log's chain: `audit verify` names the first edited, removed or inserted record;
+    /// `audit seal` appends a keyed record that seals those written without the key.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Measure a stage against generator truth.
     Eval {
         #[command(subcommand)]
@@ -112,16 +118,128 @@ enum WarehouseCommand {
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
     },
-    /// Remove the snapshots more than --keep commits older than the current one (never the
-    /// current one, never one a running session reads) and free their files.
+    /// Remove the snapshots the retention lets go (the manifest's, or --keep / --older-than given
+    /// here), never the current one, never one a running session reads, and free their files.
     Vacuum {
-        /// Earlier snapshots to keep besides the current one.
-        #[arg(long, default_value_t = crate::warehouse::SNAPSHOTS_KEPT)]
-        keep: u64,
+        /// Earlier snapshots to keep besides the current one, whatever their age.
+        #[arg(long)]
+        keep: Option<u64>,
+        /// Keep also every snapshot that was current within this period (`90d`, `12h`, `2w`).
+        #[arg(long, value_parser = parse_age)]
+        older_than: Option<u64>,
         /// Warehouse folder.
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
     },
+    /// Show the retention kept in the manifest, or set it (it governs every later commit and
+    /// vacuum).
+    Retention {
+        /// Earlier snapshots to keep besides the current one, whatever their age.
+        #[arg(long)]
+        keep: Option<u64>,
+        /// Keep also every snapshot that was current within this period (`90d`; `0` for none).
+        #[arg(long, value_parser = parse_age)]
+        older_than: Option<u64>,
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
+}
+
+/// A period such as `90d`, `12h`, `2w`, `30m` or `45s`, in seconds.
+fn parse_age(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(0);
+    }
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = number.parse().map_err(|_| format!("{text:?}: a number and a unit, such as 90d, 12h or 2w"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{text:?}: the unit is s, m, h, d or w (90d, 12h, 2w)")),
+    };
+    n.checked_mul(unit).ok_or_else(|| format!("{text:?}: too long a period"))
+}
+
+fn describe_retention(r: crate::warehouse::Retention) -> String {
+    match r.older_than_secs {
+        Some(secs) if secs > 0 => format!(
+            "keep {} snapshot(s) before the current one, and every one current within the last {}",
+            r.keep,
+            if secs % 86_400 == 0 { format!("{} day(s)", secs / 86_400) } else { format!("{secs} s") }
+        ),
+        _ => format!("keep {} snapshot(s) before the current one", r.keep),
+    }
+}
+
+/// `hotline audit`.
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check every record of the audit log against the warehouse key (needs the key); exits 1 and
+    /// names the first broken record.
+    Verify {
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
+    /// Append a keyed record, sealing the records written by sessions that had no key.
+    Seal {
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
+}
+
+fn run_audit(command: AuditCommand) -> Result<ExitCode> {
+    use crate::sql::audit;
+    match command {
+        AuditCommand::Seal { warehouse } => {
+            crate::warehouse::Warehouse::open(&warehouse)?;
+            let log = audit::AuditLog::open(&warehouse, crate::sql::Role::Investigator)?;
+            log.seal()?;
+            println!("sealed the audit log of {}", warehouse.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { warehouse } => {
+            crate::warehouse::Warehouse::open(&warehouse)?;
+            let key_file = crate::warehouse::key_file_for(&warehouse);
+            let key = crate::pseudonym::PseudonymKey::resolve(&key_file)
+                .context("verifying the audit log needs the warehouse key")?;
+            let done = audit::verify(&warehouse, &key)?;
+            let mut out = std::io::stdout().lock();
+            if let Some(broken) = &done.broken {
+                writeln!(
+                    out,
+                    "BROKEN at {} line {}: {}\n{} record(s) before it verified",
+                    broken.file.display(),
+                    broken.line,
+                    broken.reason,
+                    done.records
+                )?;
+                return Ok(ExitCode::from(1));
+            }
+            writeln!(
+                out,
+                "{} record(s) in {} file(s) verified: {} keyed, {} written before the chain began",
+                done.records, done.files, done.keyed, done.unchained
+            )?;
+            if let Some((seq, chain)) = &done.last {
+                writeln!(out, "last record {seq}, chain value {chain} (keep it elsewhere: it shows a log cut short)")?;
+            }
+            if done.unsealed > 0 {
+                writeln!(
+                    out,
+                    "{} record(s) at the end were written without the key and are not sealed yet; run `hotline audit seal`",
+                    done.unsealed
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// Lists the kept snapshots with the rows of each table (history tables and empty ones left out),
@@ -145,12 +263,32 @@ fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        WarehouseCommand::Vacuum { keep, warehouse } => {
-            let done = crate::warehouse::Warehouse::open(&warehouse)?.vacuum(keep)?;
+        WarehouseCommand::Retention { keep, older_than, warehouse } => {
+            let opened = crate::warehouse::Warehouse::open(&warehouse)?;
+            let mut retention = opened.retention()?;
+            if keep.is_some() || older_than.is_some() {
+                retention.keep = keep.unwrap_or(retention.keep);
+                if let Some(secs) = older_than {
+                    retention.older_than_secs = (secs > 0).then_some(secs);
+                }
+                opened.set_retention(retention)?;
+            }
+            println!("{}: {}", warehouse.display(), describe_retention(retention));
+            return Ok(ExitCode::SUCCESS);
+        }
+        WarehouseCommand::Vacuum { keep, older_than, warehouse } => {
+            let opened = crate::warehouse::Warehouse::open(&warehouse)?;
+            let mut retention = opened.retention()?;
+            retention.keep = keep.unwrap_or(retention.keep);
+            if let Some(secs) = older_than {
+                retention.older_than_secs = (secs > 0).then_some(secs);
+            }
+            let done = opened.vacuum(Some(retention))?;
+            let keep = describe_retention(retention);
             let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
             let mut out = std::io::stdout().lock();
             match done.removed.as_slice() {
-                [] => writeln!(out, "nothing to remove: at most {keep} snapshot(s) before the current one")?,
+                [] => writeln!(out, "nothing to remove ({keep})")?,
                 removed => writeln!(
                     out,
                     "removed snapshot(s) {}; {:.1} MB freed",
@@ -181,7 +319,8 @@ fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
             }
         }
         let mark = if snapshot.current { "  (current)" } else { "" };
-        writeln!(out, "snapshot {}  {}{mark}", snapshot.id, at.format("%Y-%m-%d %H:%M:%S UTC"))?;
+        let by = snapshot.command.as_deref().map(|c| format!("  {c}")).unwrap_or_default();
+        writeln!(out, "snapshot {}  {}{by}{mark}", snapshot.id, at.format("%Y-%m-%d %H:%M:%S UTC"))?;
         // Rows by table, wrapped to fit a terminal.
         let mut line = String::from("   ");
         for count in counts {
@@ -387,6 +526,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::run_serve(args),
         Command::Users(args) => serve::run_users(args),
         Command::Warehouse { command } => run_warehouse(command),
+        Command::Audit { command } => run_audit(command),
     }
 }
 

@@ -454,7 +454,7 @@ pub fn find_hotspots(session: &Session, settings: &HotspotSettings) -> Result<Ho
 pub fn hotspots(warehouse: &Warehouse, settings: &HotspotSettings) -> Result<HotspotReport, HotspotError> {
     let session = open_session(warehouse.dir(), SessionOptions { audit: false, ..SessionOptions::default() })?;
     let mut report = find_hotspots(&session, settings)?;
-    let commit = warehouse.begin()?;
+    let commit = warehouse.begin()?.by("hotspots");
     let snapshot = commit.id();
     let dir = commit.table_dir(HOTSPOT_CELLS.name)?;
     let write_error = |e: TableError| HotspotError::Write { path: dir.clone(), message: e.to_string() };

@@ -680,7 +680,7 @@ pub fn ingest(
     progress: &mut dyn FnMut(u64),
 ) -> Result<IngestSummary, IngestError> {
     let started = chrono::Utc::now().timestamp_micros();
-    let commit = warehouse.begin()?;
+    let commit = warehouse.begin()?.by("ingest");
     let batch = format!("{:08}", commit.id());
     let mut seen: HashSet<String> = HashSet::new();
     for file in table_files(warehouse, INGEST_FILES.name)? {

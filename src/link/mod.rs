@@ -184,7 +184,7 @@ pub fn link(warehouse: &Warehouse, progress: &mut dyn FnMut(Stage)) -> Result<Li
     }
 
     progress(Stage::Write);
-    let commit = warehouse.begin()?;
+    let commit = warehouse.begin()?.by("link");
     let snapshot = commit.id();
     let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(LinkError::from);
     let call_id = |c: u32| incidents.call_ids[c as usize].as_str();

@@ -323,7 +323,7 @@ pub fn resolve(
     let named = name_entities(&mut clusters, &records, &profiles, &earlier);
 
     progress(Stage::Write);
-    let commit = warehouse.begin()?;
+    let commit = warehouse.begin()?.by("resolve");
     let snapshot = commit.id();
     write_entities(&commit, &records, &profiles, &clusters, &earlier, &handed_off, &named)?;
     write_model(&commit, &model, started_at)?;

@@ -354,7 +354,7 @@ pub struct RunRecord {
 
 /// Appends a row to `report_runs` in its own commit (earlier rows are carried over).
 pub fn record(warehouse: &Warehouse, run: &RunRecord) -> Result<(), ScheduleError> {
-    let commit = warehouse.begin()?;
+    let commit = warehouse.begin()?.by("schedule");
     let snapshot = commit.id();
     commit.keep(REPORT_RUNS.name, |_| false)?;
     let dir = commit.table_dir(REPORT_RUNS.name)?;

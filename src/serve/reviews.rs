@@ -53,7 +53,7 @@ pub fn record(
     user: &str,
 ) -> Result<(), ServeError> {
     let write = |e: &dyn std::fmt::Display| ServeError::Write(e.to_string());
-    let commit = warehouse.begin()?;
+    let commit = warehouse.begin()?.by("review");
     let snapshot = commit.id();
     commit.keep(LEAD_REVIEWS.name, |_| false)?;
     let dir = commit.table_dir(LEAD_REVIEWS.name)?;
