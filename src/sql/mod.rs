@@ -5,6 +5,7 @@
 //! the server will too.
 
 pub mod audit;
+pub mod compact;
 pub mod export;
 pub mod functions;
 pub mod guard;
@@ -303,9 +304,23 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     let runtime_env =
         RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(memory))).build_arc().map_err(engine)?;
     let mut config = SessionConfig::new().with_information_schema(true);
+    // Each sorting partition sets this much aside to merge its spill files; DataFusion's 10 MiB
+    // would leave nothing of a small limit, so a quarter of each partition's share at most.
+    let partitions = config.options().execution.target_partitions.max(1);
+    config.options_mut().execution.sort_spill_reservation_bytes =
+        config.options().execution.sort_spill_reservation_bytes.min(memory / (4 * partitions));
     config.options_mut().sql_parser.recursion_limit =
         datafusion::config::ConfigNonZeroUsize::try_new(options.limits.max_depth.max(1)).map_err(engine)?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime_env);
+    // DataFusion's own plan rules, then batches compacted before each sort (see `compact`).
+    let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
+    rules.push(Arc::new(compact::CompactBeforeSort));
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime_env)
+        .with_default_features()
+        .with_physical_optimizer_rules(rules)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx).map_err(engine)?;
     named::register(&ctx)?;
 
