@@ -12,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 calls="${1:-1000000}"
 cargo build --release --locked --quiet
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/hotline"
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" = /* ]] || target_dir="$(pwd)/$target_dir"
+bin="$target_dir/release/hotline"
 venv="${HOTLINE_BENCH_VENV:-${CARGO_TARGET_DIR:-target}/bench-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c "import duckdb, pytz, splink" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb pytz splink==5.0.0

@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(1000000 10000000)
 cargo build --release --locked --quiet
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/release/hotline"
+target_dir="${CARGO_TARGET_DIR:-target}"
+[[ "$target_dir" = /* ]] || target_dir="$(pwd)/$target_dir"
+bin="$target_dir/release/hotline"
 venv="${HOTLINE_BENCH_VENV:-${CARGO_TARGET_DIR:-target}/bench-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c "import duckdb, pytz" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb pytz
