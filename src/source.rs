@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::contract::{Call, Presence, Reason, Table, Violation, WorkOrder, validate_call, validate_work_order};
@@ -225,7 +226,9 @@ impl SourceReader {
                 (table, unknown, Inner::Jsonl { reader, line, buffer: String::new(), first })
             }
             SourceFormat::Parquet => {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
+                let builder = std::panic::catch_unwind(|| ParquetRecordBatchReaderBuilder::try_new(file))
+                    .map_err(|_| parquet_error(path, "corrupt footer (the decoder gave up)"))?
+                    .map_err(|e| parquet_error(path, e))?;
                 let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
                 let (table, positions, unknown) = check_columns(path, &names, table)?;
                 let reader = builder.with_batch_size(8192).build().map_err(|e| parquet_error(path, e))?;
@@ -327,7 +330,13 @@ impl SourceReader {
                     }
                     *rows_before += current.num_rows() as u64;
                 }
-                match reader.next() {
+                // The parquet crate panics on some corrupt pages (a bit-packed run longer than its
+                // buffer, found by tests/fuzz.rs): such a file is refused like any corrupt one.
+                let next =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())).unwrap_or_else(|_| {
+                        Some(Err(ArrowError::ParquetError("corrupt page (the decoder gave up)".into())))
+                    });
+                match next {
                     None => return None,
                     Some(Err(e)) => return Some(Err(parquet_error(path, e))),
                     Some(Ok(raw)) => match parquet_as_text(&raw, positions) {

@@ -53,7 +53,7 @@ fn start_with(change: impl FnOnce(&mut PgConfig)) -> Result<u16, String> {
     })
 }
 
-fn port() -> u16 {
+pub(crate) fn port() -> u16 {
     static PORT: OnceLock<u16> = OnceLock::new();
     *PORT.get_or_init(|| start_with(|_| {}).unwrap())
 }

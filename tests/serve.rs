@@ -72,7 +72,7 @@ fn start_with(ttl: Duration, tls: Option<(PathBuf, PathBuf)>) -> Result<String, 
     })
 }
 
-fn server() -> &'static str {
+pub(crate) fn server() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| start(Duration::from_secs(3600)))
 }
@@ -86,13 +86,13 @@ fn agent() -> ureq::Agent {
 }
 
 /// A signed-in client: its cookie and CSRF token.
-struct Client {
+pub(crate) struct Client {
     base: String,
-    cookie: String,
-    csrf: String,
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-fn sign_in(base: &str, user: &str, password: &str) -> Client {
+pub(crate) fn sign_in(base: &str, user: &str, password: &str) -> Client {
     let mut response =
         agent().post(format!("{base}/api/login")).send_json(json!({ "user": user, "password": password })).unwrap();
     assert_eq!(response.status(), 200, "sign-in of {user}");

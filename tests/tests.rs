@@ -4,6 +4,7 @@ mod util;
 
 mod architecture;
 mod cli;
+mod fuzz;
 mod generate;
 mod hotspot;
 mod ingest;

@@ -1221,7 +1221,12 @@ impl PgBound {
             let (handlers, tls) = (handlers.clone(), self.tls.clone());
             tokio::spawn(async move {
                 let _permit = permit;
-                let _ = pgwire::tokio::process_socket(socket, tls, handlers).await;
+                // pgwire 0.41 panics on some malformed frames (a length field shorter than the
+                // frame, found by tests/fuzz.rs); that ends this one connection, never the server.
+                let connection = pgwire::tokio::process_socket(socket, tls, handlers);
+                if futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(connection)).await.is_err() {
+                    eprintln!("hotline pg: closed a connection that sent a malformed message");
+                }
             });
         }
     }
