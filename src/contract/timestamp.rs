@@ -95,6 +95,10 @@ fn parse_offset(zone: &str) -> Option<i64> {
         _ => return None,
     };
     let rest = &zone[1..];
+    // Sliced by bytes below: anything but ASCII digits and a colon is no offset anyway.
+    if !rest.is_ascii() {
+        return None;
+    }
     let (hours, minutes) = match rest.len() {
         2 => (rest, "00"),
         4 => (&rest[..2], &rest[2..]),
@@ -166,6 +170,13 @@ mod tests {
     use super::*;
 
     const T: i64 = 1_689_742_931 * MICROS_PER_SEC; // 2023-07-19T05:02:11Z
+
+    #[test]
+    fn a_zone_with_a_character_of_several_bytes_is_no_timestamp() {
+        // Found by tests/fuzz.rs: the offset was sliced by bytes inside `段`.
+        assert_eq!(parse_timestamp("2023-07-19T13:02:11+0段"), None);
+        assert_eq!(parse_timestamp("2023-07-19T13:02:11-段段"), None);
+    }
 
     #[test]
     fn all_contract_forms_parse_to_the_same_instant() {
