@@ -339,3 +339,30 @@ fn a_statement_past_its_time_limit_is_cancelled_and_a_huge_cross_join_is_refused
     let small = psql_at(port, "li", Some("analyst password"), "disable", small);
     assert!(small.ok && small.out.contains("pairs"), "{}", small.err);
 }
+
+#[test]
+fn a_connection_to_hotline_at_n_reads_that_kept_snapshot() {
+    let run = |database: &str| {
+        let out = Command::new("psql")
+            .arg(format!("host=127.0.0.1 port={} user=li dbname={database} sslmode=disable connect_timeout=30", port()))
+            .args(["--no-psqlrc", "-w", "-X", "-A", "-t", "-c", "SELECT COUNT(*) FROM caller_entities"])
+            .env("PGPASSWORD", "analyst password")
+            .output()
+            .expect("psql runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The sample warehouse: snapshot 1 is its ingest, snapshot 2 (current) its resolve.
+    let (ok, now, err) = run("hotline");
+    assert!(ok && now.parse::<u64>().unwrap() > 0, "{now} {err}");
+    let (ok, before, err) = run("hotline@1");
+    assert!(ok, "{err}");
+    assert_eq!(before, "0", "before resolve there was no caller entity");
+    let (ok, _, err) = run("hotline@99");
+    assert!(!ok && err.contains("snapshot 99 is not kept"), "{err}");
+    let (ok, _, err) = run("hotline@yesterday");
+    assert!(!ok && err.contains("snapshot number"), "{err}");
+}

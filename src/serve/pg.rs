@@ -292,6 +292,8 @@ pub struct PgServer {
     audit: AuditLog,
     throttle: Mutex<Throttle>,
     services: Mutex<Option<Arc<Services>>>,
+    /// Sessions of earlier snapshots that connections asked for (`hotline@N`), a few kept.
+    earlier: Mutex<std::collections::BTreeMap<u64, Arc<Services>>>,
     loading: tokio::sync::Mutex<()>,
     connections: Arc<tokio::sync::Semaphore>,
     running: Arc<tokio::sync::Semaphore>,
@@ -311,17 +313,19 @@ impl PgServer {
             audit,
             throttle: Mutex::new(Throttle::default()),
             services: Mutex::new(None),
+            earlier: Mutex::new(std::collections::BTreeMap::new()),
             loading: tokio::sync::Mutex::new(()),
             connections,
             running,
         };
-        let first = server.build()?;
+        let first = server.build(None)?;
         *server.services.lock().map_err(|_| super::poisoned())? = Some(Arc::new(first));
         Ok(server)
     }
 
-    /// The sessions of the committed snapshot (blocking: opens the warehouse's tables).
-    fn build(&self) -> Result<Services, ServeError> {
+    /// The sessions of the committed snapshot, or of an earlier kept one (blocking: opens the
+    /// warehouse's tables).
+    fn build(&self, earlier: Option<u64>) -> Result<Services, ServeError> {
         let open = |role: Role| -> Result<Arc<DfSessionService>, ServeError> {
             let options = SessionOptions {
                 role,
@@ -329,7 +333,7 @@ impl PgServer {
                 timeout: self.config.query_timeout,
                 memory_limit: self.config.memory_limit.or_else(|| Some(crate::sql::default_memory_limit() / 2)),
                 limits: self.config.limits,
-                snapshot: None,
+                snapshot: earlier,
             };
             let session = open_session(&self.config.warehouse, options)?;
             let ctx: SessionContext = session.context().clone();
@@ -354,8 +358,36 @@ impl PgServer {
             ];
             Ok(Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)))
         };
-        let snapshot = self.warehouse.current()?.map_or(0, |s| s as i64);
+        let snapshot = match earlier {
+            Some(id) => id as i64,
+            None => self.warehouse.current()?.map_or(0, |s| s as i64),
+        };
         Ok(Services { snapshot, analyst: open(Role::Analyst)?, investigator: open(Role::Investigator)? })
+    }
+
+    /// The sessions a connection reads: the current snapshot's, or those of the earlier one it
+    /// asked for by its database name (`hotline@N`, read-only like every session here).
+    async fn services_for(self: &Arc<Self>, who: &Asker) -> PgWireResult<Arc<Services>> {
+        let Some(id) = who.snapshot else { return self.services().await };
+        let internal = |e: String| pg_error("ERROR", "XX000", e);
+        if let Some(found) = self.earlier.lock().map_err(|_| internal("a lock is poisoned".into()))?.get(&id) {
+            return Ok(found.clone());
+        }
+        self.warehouse.kept_snapshot(id).map_err(|e| pg_error("FATAL", "3D000", e.to_string()))?;
+        let _loading = self.loading.lock().await;
+        let server = self.clone();
+        let built = tokio::task::spawn_blocking(move || server.build(Some(id)))
+            .await
+            .map_err(|e| internal(e.to_string()))?
+            .map_err(|e| internal(e.to_string()))?;
+        let built = Arc::new(built);
+        let mut earlier = self.earlier.lock().map_err(|_| internal("a lock is poisoned".into()))?;
+        // A few earlier snapshots stay open; each holds its snapshot against vacuum meanwhile.
+        while earlier.len() >= 4 {
+            earlier.pop_first();
+        }
+        earlier.insert(id, built.clone());
+        Ok(built)
     }
 
     /// The sessions of the newest committed snapshot, built anew when it changed.
@@ -375,7 +407,7 @@ impl PgServer {
         }
         let server = self.clone();
         // Opening a session starts (and drops) a runtime of its own: not on this runtime's threads.
-        let built = tokio::task::spawn_blocking(move || server.build())
+        let built = tokio::task::spawn_blocking(move || server.build(None))
             .await
             .map_err(|e| internal(e.to_string()))?
             .map_err(|e| internal(e.to_string()))?;
@@ -394,7 +426,9 @@ impl PgServer {
             .find(|u| u.name == user)
             .map(|u| u.role())
             .ok_or_else(|| pg_error("FATAL", "28000", format!("no user {user:?}")))?;
-        Ok(Asker { user, role, client: client.socket_addr().to_string() })
+        let database = client.metadata().get(pgwire::api::METADATA_DATABASE).map(String::as_str).unwrap_or(DATABASE);
+        let snapshot = snapshot_of_database(database)?;
+        Ok(Asker { user, role, client: client.socket_addr().to_string(), snapshot })
     }
 
     /// Appends one audit record (off the runtime's threads: the log is synced to disk).
@@ -443,6 +477,19 @@ struct Asker {
     user: String,
     role: Role,
     client: String,
+    /// An earlier snapshot asked for by connecting to `hotline@N`; none: the current one.
+    snapshot: Option<u64>,
+}
+
+/// The snapshot a database name asks for: `hotline@N` reads snapshot N, any other name the
+/// current one.
+fn snapshot_of_database(database: &str) -> PgWireResult<Option<u64>> {
+    match database.rsplit_once('@') {
+        None => Ok(None),
+        Some((_, number)) => number.parse::<u64>().map(Some).map_err(|_| {
+            pg_error("FATAL", "3D000", format!("database {database:?}: after @ comes a snapshot number (hotline@12)"))
+        }),
+    }
 }
 
 /// Whether an error is a refusal by the guard (outcome `refused` in the audit log).
@@ -917,7 +964,7 @@ impl SimpleQueryHandler for Queries {
             self.server.audit(&who, 0, started, &shown, 0, Some(&error));
             return Err(error);
         }
-        let services = self.server.services().await?;
+        let services = self.server.services_for(&who).await?;
         let ticket = self.ticket(who.clone(), services.snapshot, query, started);
         let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
         if !catalogue_only_text(query) {
@@ -962,7 +1009,7 @@ impl QueryParser for RoleParser {
             self.server.audit(&who, 0, started, &shown, 0, Some(&error));
             return Err(error);
         }
-        let services = self.server.services().await?;
+        let services = self.server.services_for(&who).await?;
         let parsed = services.of(who.role).query_parser().parse_sql(client, sql, types).await;
         if let Err(e) = &parsed {
             self.server.audit(&who, services.snapshot, started, sql, 0, Some(e));
@@ -1011,7 +1058,7 @@ impl ExtendedQueryHandler for Queries {
     {
         let started = (chrono::Utc::now(), Instant::now());
         let who = self.server.who(client)?;
-        let services = self.server.services().await?;
+        let services = self.server.services_for(&who).await?;
         let ticket = self.ticket(who.clone(), services.snapshot, &portal.statement.statement.0, started);
         let deadline = tokio::time::Instant::now() + self.server.config.query_timeout;
         let light = portal.statement.statement.1.as_ref().is_none_or(|(statement, _)| catalogue_only(statement));
@@ -1109,7 +1156,7 @@ impl ErrorHandler for Errors {
             }
             // PostgreSQL's own words, which clients and people search for.
             let refusal = pg_error("FATAL", "28P01", format!("password authentication failed for user \"{user}\""));
-            let who = Asker { user, role: Role::Analyst, client: client.socket_addr().to_string() };
+            let who = Asker { user, role: Role::Analyst, client: client.socket_addr().to_string(), snapshot: None };
             self.server.audit(&who, 0, (chrono::Utc::now(), Instant::now()), "sign-in", 0, Some(&refusal));
             *error = refusal;
         }
