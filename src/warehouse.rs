@@ -330,7 +330,7 @@ impl Warehouse {
         if let Some(secs) = retention.older_than_secs {
             // A snapshot was readable as current until the next one was committed.
             let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
-            old.retain(|&id| self.superseded_at(id).is_some_and(|at| at < cutoff));
+            old.retain(|&id| self.superseded_at(id, newest).is_some_and(|at| at < cutoff));
         }
         for id in old {
             if self.held(id) {
@@ -346,10 +346,9 @@ impl Warehouse {
         Ok(done)
     }
 
-    /// When a snapshot stopped being current: the commit time of the next snapshot kept.
-    fn superseded_at(&self, id: SnapshotId) -> Option<std::time::SystemTime> {
-        let current = self.current().ok().flatten()?;
-        (id + 1..=current).find_map(|next| committed_at(&self.snapshot_dir(next)))
+    /// When a snapshot stopped being current: the commit time of the next snapshot kept, up to `newest`.
+    fn superseded_at(&self, id: SnapshotId, newest: SnapshotId) -> Option<std::time::SystemTime> {
+        (id + 1..=newest).find_map(|next| committed_at(&self.snapshot_dir(next)))
     }
 
     /// Copies the current snapshot, held while it is copied (so commits may go on meanwhile), to

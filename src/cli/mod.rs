@@ -121,12 +121,8 @@ enum WarehouseCommand {
     /// Remove the snapshots the retention lets go (the manifest's, or --keep / --older-than given
     /// here), never the current one, never one a running session reads, and free their files.
     Vacuum {
-        /// Earlier snapshots to keep besides the current one, whatever their age.
-        #[arg(long)]
-        keep: Option<u64>,
-        /// Keep also every snapshot that was current within this period (`90d`, `12h`, `2w`).
-        #[arg(long, value_parser = parse_age)]
-        older_than: Option<u64>,
+        #[command(flatten)]
+        retention: RetentionArgs,
         /// Warehouse folder.
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
@@ -134,16 +130,38 @@ enum WarehouseCommand {
     /// Show the retention kept in the manifest, or set it (it governs every later commit and
     /// vacuum).
     Retention {
-        /// Earlier snapshots to keep besides the current one, whatever their age.
-        #[arg(long)]
-        keep: Option<u64>,
-        /// Keep also every snapshot that was current within this period (`90d`; `0` for none).
-        #[arg(long, value_parser = parse_age)]
-        older_than: Option<u64>,
+        #[command(flatten)]
+        retention: RetentionArgs,
         /// Warehouse folder.
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
     },
+}
+
+/// A retention given on the command line, over the one kept in the manifest.
+#[derive(Debug, Args)]
+struct RetentionArgs {
+    /// Earlier snapshots to keep besides the current one, whatever their age.
+    #[arg(long)]
+    keep: Option<u64>,
+    /// Keep also every snapshot that was current within this period (`90d`, `12h`, `2w`; `0` for none).
+    #[arg(long, value_parser = parse_age)]
+    older_than: Option<u64>,
+}
+
+impl RetentionArgs {
+    fn given(&self) -> bool {
+        self.keep.is_some() || self.older_than.is_some()
+    }
+
+    /// `base` with what was given here put over it.
+    fn over(&self, mut base: crate::warehouse::Retention) -> crate::warehouse::Retention {
+        base.keep = self.keep.unwrap_or(base.keep);
+        if let Some(secs) = self.older_than {
+            base.older_than_secs = (secs > 0).then_some(secs);
+        }
+        base
+    }
 }
 
 /// A period such as `90d`, `12h`, `2w`, `30m` or `45s`, in seconds.
@@ -263,26 +281,18 @@ fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        WarehouseCommand::Retention { keep, older_than, warehouse } => {
+        WarehouseCommand::Retention { retention: given, warehouse } => {
             let opened = crate::warehouse::Warehouse::open(&warehouse)?;
-            let mut retention = opened.retention()?;
-            if keep.is_some() || older_than.is_some() {
-                retention.keep = keep.unwrap_or(retention.keep);
-                if let Some(secs) = older_than {
-                    retention.older_than_secs = (secs > 0).then_some(secs);
-                }
+            let retention = given.over(opened.retention()?);
+            if given.given() {
                 opened.set_retention(retention)?;
             }
             println!("{}: {}", warehouse.display(), describe_retention(retention));
             return Ok(ExitCode::SUCCESS);
         }
-        WarehouseCommand::Vacuum { keep, older_than, warehouse } => {
+        WarehouseCommand::Vacuum { retention: given, warehouse } => {
             let opened = crate::warehouse::Warehouse::open(&warehouse)?;
-            let mut retention = opened.retention()?;
-            retention.keep = keep.unwrap_or(retention.keep);
-            if let Some(secs) = older_than {
-                retention.older_than_secs = (secs > 0).then_some(secs);
-            }
+            let retention = given.over(opened.retention()?);
             let done = opened.vacuum(Some(retention))?;
             let keep = describe_retention(retention);
             let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
