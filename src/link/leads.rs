@@ -1569,6 +1569,7 @@ pub fn find_leads(
     }
 
     let serial = SerialTail::build(incidents, callers);
+    let category_share = category_shares(incidents);
     let context = GroupContext {
         incidents,
         callers,
@@ -1581,6 +1582,7 @@ pub fn find_leads(
         taken: &taken,
         serial: &serial,
         taxonomy: Taxonomy::builtin(),
+        category_share: &category_share,
     };
     let mut leads: Vec<Lead> =
         members.iter().filter_map(|(community, group)| group_lead(&context, *community, group)).collect();
@@ -1604,6 +1606,50 @@ struct GroupContext<'a> {
     taken: &'a HashSet<u32>,
     serial: &'a SerialTail,
     taxonomy: &'a Taxonomy,
+    /// Each category's share of the original calls.
+    category_share: &'a HashMap<u32, f64>,
+}
+
+/// Each category's share of the original calls (transfer records left out).
+fn category_shares(incidents: &Incidents) -> HashMap<u32, f64> {
+    let mut counts: HashMap<u32, f64> = HashMap::new();
+    for x in incidents.list.iter().filter(|x| x.source.is_none()) {
+        *counts.entry(x.category).or_default() += 1.0;
+    }
+    let total: f64 = counts.values().sum::<f64>().max(1.0);
+    counts.into_iter().map(|(k, n)| (k, n / total)).collect()
+}
+
+/// Categories a group works beyond those its evidence names: where more of its callers call
+/// than each caller's number of calls and the category's share of all calls explain (a group
+/// staging accidents whose members also report frauds), by a tie's worth of bits.
+fn shared_categories(
+    incidents: &Incidents,
+    callers: &Callers,
+    category_share: &HashMap<u32, f64>,
+    group: &[u32],
+) -> Vec<u32> {
+    let mut present: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut sizes: Vec<i32> = Vec::with_capacity(group.len());
+    for &c in group {
+        let original = callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].source.is_none());
+        let mut seen: Vec<u32> = original.map(|&x| incidents.list[x as usize].category).collect();
+        sizes.push(seen.len() as i32);
+        seen.sort_unstable();
+        seen.dedup();
+        for k in seen {
+            *present.entry(k).or_default() += 1;
+        }
+    }
+    present
+        .into_iter()
+        .filter(|&(k, n)| {
+            let share = category_share.get(&k).copied().unwrap_or(1.0);
+            let expected: f64 = sizes.iter().map(|&m| 1.0 - (1.0 - share).powi(m)).sum();
+            n >= 2 && -log2_poisson_tail(n, expected) >= MIN_TIE_BITS
+        })
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// The lead of one group of callers: its evidence in bits, its calls, key members and sentences;
@@ -1622,6 +1668,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         taken,
         serial,
         taxonomy,
+        ..
     } = *context;
     let community = &community;
     // A lone caller another group took in is part of that group's lead.
@@ -1718,8 +1765,9 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         + usize::from(strong("attached") && !strong("co_target"));
     let total: f64 = capped.values().sum();
     let score = if kinds >= 2 { total } else { total / 2.0 };
-    let categories: HashSet<u32> =
+    let mut categories: HashSet<u32> =
         category_counts.iter().filter(|(k, n)| Some(**k) == top || **n >= 2).map(|(k, _)| *k).collect();
+    categories.extend(shared_categories(incidents, callers, context.category_share, group));
     let mut calls: Vec<u32> = group
         .iter()
         .flat_map(|&c| callers.calls[c as usize].iter().copied())
@@ -2651,6 +2699,39 @@ mod tests {
         assert!(!one_campaign((0, 360 * day), (5 * day, 350 * day), year));
         // Similar lengths that hardly overlap.
         assert!(!one_campaign((0, 60 * day), (50 * day, 110 * day), year));
+    }
+
+    #[test]
+    fn a_rare_category_most_members_call_about_is_the_groups_and_a_common_one_is_not() {
+        // 1,000 strangers' calls: category 0 (accidents) 60%, 1 (noise) 39%, 2 (fraud) 1%.
+        let mut calls: Vec<Call<'_>> = (0..1000).map(|i| (i, i, "x", None, None)).collect();
+        // A group of four: accidents each, three of them also a fraud, all four a noise call.
+        for m in 1000..1004 {
+            calls.extend((0..3).map(|_| (m, m, "y", None, None)));
+        }
+        let mut x = incidents(&calls);
+        for (i, call) in x.list.iter_mut().enumerate() {
+            call.category = match i {
+                0..600 => 0,
+                600..990 => 1,
+                990..1000 => 2,
+                _ => match (i - 1000) % 3 {
+                    0 => 0,
+                    1 => 1,
+                    _ if i < 1009 => 2,
+                    _ => 0,
+                },
+            };
+        }
+        let callers = Callers::build(&x);
+        let shares = category_shares(&x);
+        let group: Vec<u32> = (1000..1004).map(|e| callers.of_entity[e]).collect();
+        let found = shared_categories(&x, &callers, &shares, &group);
+        assert!(found.contains(&2), "three of four members reporting a 1% category: {found:?}");
+        assert!(!found.contains(&1), "everybody's noise calls are no sign of the group: {found:?}");
+        // One member's fraud alone is not enough.
+        let lone = shared_categories(&x, &callers, &shares, &group[..1]);
+        assert!(!lone.contains(&2));
     }
 
     #[test]
