@@ -472,6 +472,39 @@ fn every_data_request_is_audited_with_its_user_and_no_number() {
 }
 
 #[test]
+fn an_earlier_snapshot_is_read_with_snapshot_n_audited_as_such_and_never_changed() {
+    let client = sign_in(server(), "li", "analyst password");
+    // The sample warehouse: snapshot 1 is its ingest, 2 its resolve, 3 its link.
+    let (status, body) = client.get("/api/leads?snapshot=2");
+    assert_eq!(status, 409, "no leads before the link run: {body}");
+    let (status, then) = client.get("/api/leads?top=3&snapshot=3");
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(then["leads"].as_array().unwrap().len(), 3, "{then}");
+    let (status, call) = client.get("/api/calls/12345-20230101-000001?snapshot=1");
+    assert_eq!(status, 200, "{call}");
+    let (status, body) = client.get("/api/leads?snapshot=99");
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not kept"), "{body}");
+    for bad in ["/api/leads?snapshot=abc", "/api/leads?snapshot=0", "/api/leads?snapshot=-1"] {
+        assert_eq!(client.get(bad).0, 400, "{bad}");
+    }
+    let investigator = sign_in(server(), "wang", "investigator password");
+    let (status, body) =
+        investigator.post("/api/leads/L0001/review?snapshot=3", json!({ "status": "confirmed" }), true);
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("read-only"), "{body}");
+    // The audit log says which snapshot each request read.
+    let log = std::fs::read_to_string(warehouse().join("audit/queries.jsonl")).unwrap();
+    let read: Vec<i64> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["sql"] == "GET /api/leads?top=3&snapshot=3" && r["os_user"] == "web:li")
+        .filter_map(|r| r["snapshot"].as_i64())
+        .collect();
+    assert!(!read.is_empty() && read.iter().all(|&s| s == 3), "{read:?}");
+}
+
+#[test]
 fn the_page_is_served_with_a_strict_policy_and_sets_text_never_markup() {
     let base = server();
     let page = agent().get(format!("{base}/")).call().unwrap();

@@ -65,6 +65,9 @@ impl From<ServeError> for ApiError {
                 ApiError(StatusCode::CONFLICT, "the warehouse is not linked yet: run `hotline link`".into())
             }
             ServeError::Link(LinkError::Unknown { kind, id }) => ApiError::not_found(format!("no {kind} {id:?}")),
+            ServeError::Warehouse(e @ crate::warehouse::WarehouseError::SnapshotNotKept { .. }) => {
+                ApiError::not_found(e.to_string())
+            }
             ServeError::Sql(crate::sql::SqlError::Timeout(_)) => {
                 ApiError(StatusCode::SERVICE_UNAVAILABLE, "the query ran past the server's time limit".into())
             }
@@ -149,9 +152,13 @@ fn number(q: &HashMap<String, String>, name: &str, default: usize, max: usize) -
     }
 }
 
+/// Checks a request's parameters: those named, and `snapshot` (read when the request is taken).
 fn only(q: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
-    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad(format!("unknown parameter {k:?}; this endpoint takes {}", allowed.join(", ")))),
+    match q.keys().find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "snapshot") {
+        Some(k) => Err(ApiError::bad(format!(
+            "unknown parameter {k:?}; this endpoint takes {} (and snapshot)",
+            allowed.join(", ")
+        ))),
         None => Ok(()),
     }
 }
@@ -215,6 +222,24 @@ pub struct Asked {
     app: Arc<App>,
     who: SignIn,
     line: String,
+    /// The earlier snapshot a reading request asked for (`?snapshot=N`); None reads the current.
+    snapshot: Option<u64>,
+}
+
+/// The snapshot a request's query names (`snapshot=N`), if any.
+fn asked_snapshot(query: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(query) = query else { return Ok(None) };
+    let mut found = None;
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name == "snapshot" {
+            let id = value.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                ApiError::bad("snapshot must be a snapshot number (see `hotline warehouse snapshots`)")
+            })?;
+            found = Some(id);
+        }
+    }
+    Ok(found)
 }
 
 impl FromRequestParts<Arc<App>> for Asked {
@@ -232,7 +257,11 @@ impl FromRequestParts<Arc<App>> for Asked {
         } else {
             format!("{} {}", parts.method, parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str()))
         };
-        Ok(Asked { app: app.clone(), who, line })
+        let snapshot = asked_snapshot(parts.uri.query())?;
+        if snapshot.is_some() && parts.method != Method::GET {
+            return Err(ApiError::bad("an earlier snapshot is read-only: leave out snapshot= to change anything"));
+        }
+        Ok(Asked { app: app.clone(), who, line, snapshot })
     }
 }
 
@@ -243,10 +272,10 @@ impl Asked {
     where
         F: FnOnce(&App, &Loaded, &SignIn) -> Result<(Value, u64), ApiError> + Send + 'static,
     {
-        let Asked { app, who, line: request } = self;
+        let Asked { app, who, line: request, snapshot } = self;
         let started = (chrono::Utc::now(), Instant::now());
         let outcome = tokio::task::spawn_blocking(move || {
-            let loaded = app.current().map_err(ApiError::from);
+            let loaded = app.at(snapshot).map_err(ApiError::from);
             let snapshot = loaded.as_ref().map_or(0, |l| l.snapshot);
             let result = loaded.and_then(|loaded| work(&app, &loaded, &who));
             let (rows, error) = match &result {

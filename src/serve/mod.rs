@@ -145,9 +145,14 @@ pub struct App {
     pub key: Option<crate::pseudonym::PseudonymKey>,
     /// What the current snapshot gives (reloaded when a new snapshot is committed).
     loaded: Mutex<Option<Arc<Loaded>>>,
+    /// Earlier snapshots requests asked for (`?snapshot=N`), a few kept loaded.
+    earlier: Mutex<std::collections::BTreeMap<u64, Arc<Loaded>>>,
     /// Held while a snapshot is being loaded, so two requests do not load it twice.
     loading: Mutex<()>,
 }
+
+/// How many earlier snapshots stay loaded at once.
+const EARLIER_KEPT: usize = 4;
 
 impl App {
     /// Opens the warehouse and the users file and loads the current snapshot.
@@ -166,6 +171,7 @@ impl App {
             audit,
             key,
             loaded: Mutex::new(None),
+            earlier: Mutex::new(std::collections::BTreeMap::new()),
             loading: Mutex::new(()),
         };
         app.current()?;
@@ -187,19 +193,58 @@ impl App {
         {
             return Ok(loaded.clone());
         }
+        let previous = self.loaded.lock().map_err(|_| poisoned())?.clone();
+        let loaded = self.load(snapshot, None, previous)?;
+        *self.loaded.lock().map_err(|_| poisoned())? = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// What a snapshot gives: the current one for `None` (or its own number), else an earlier
+    /// kept one, read-only like every session here. A few earlier snapshots stay loaded, each
+    /// held against vacuum meanwhile (blocking: call from a blocking task).
+    pub fn at(&self, snapshot: Option<u64>) -> Result<Arc<Loaded>, ServeError> {
+        let Some(id) = snapshot else { return self.current() };
+        if self.warehouse.current()? == Some(id) {
+            return self.current();
+        }
+        if let Some(found) = self.earlier.lock().map_err(|_| poisoned())?.get(&id) {
+            return Ok(found.clone());
+        }
+        self.warehouse.kept_snapshot(id)?;
+        let _loading = self.loading.lock().map_err(|_| poisoned())?;
+        if let Some(found) = self.earlier.lock().map_err(|_| poisoned())?.get(&id) {
+            return Ok(found.clone());
+        }
+        let loaded = self.load(id, Some(id), None)?;
+        let mut earlier = self.earlier.lock().map_err(|_| poisoned())?;
+        while earlier.len() >= EARLIER_KEPT {
+            earlier.pop_first();
+        }
+        earlier.insert(id, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Opens a snapshot's sessions and graph; `earlier` names an earlier snapshot to read, and
+    /// `previous` is what was loaded before (its graph is kept when the tables are the same files).
+    fn load(
+        &self,
+        snapshot: u64,
+        earlier: Option<u64>,
+        previous: Option<Arc<Loaded>>,
+    ) -> Result<Arc<Loaded>, ServeError> {
         let open = |role: Role| -> Result<Arc<Session>, ServeError> {
             let options = SessionOptions {
                 role,
                 audit: false,
                 timeout: self.config.query_timeout,
                 memory_limit: self.config.memory_limit,
+                snapshot: earlier,
                 ..SessionOptions::default()
             };
             Ok(Arc::new(open_session(&self.config.warehouse, options)?))
         };
         let (analyst, investigator) = (open(Role::Analyst)?, open(Role::Investigator)?);
         let graph_files = self.graph_files(snapshot);
-        let previous = self.loaded.lock().map_err(|_| poisoned())?.clone();
         // A review commits a snapshot too: the graph's tables are then the same files, hard-linked.
         let leads = std::sync::OnceLock::new();
         let graph = match previous {
@@ -216,9 +261,7 @@ impl App {
             },
         };
         let reviews = std::sync::OnceLock::new();
-        let loaded = Arc::new(Loaded { snapshot, analyst, investigator, graph, graph_files, leads, reviews });
-        *self.loaded.lock().map_err(|_| poisoned())? = Some(loaded.clone());
-        Ok(loaded)
+        Ok(Arc::new(Loaded { snapshot, analyst, investigator, graph, graph_files, leads, reviews }))
     }
 }
 
