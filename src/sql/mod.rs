@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod compact;
+pub mod distinct;
 pub mod export;
 pub mod functions;
 pub mod guard;
@@ -311,7 +312,8 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         config.options().execution.sort_spill_reservation_bytes.min(memory / (4 * partitions));
     config.options_mut().sql_parser.recursion_limit =
         datafusion::config::ConfigNonZeroUsize::try_new(options.limits.max_depth.max(1)).map_err(engine)?;
-    // DataFusion's own plan rules, then batches compacted before each sort (see `compact`).
+    // DataFusion's own plan rules, then batches compacted before each sort (see `compact`);
+    // several distinct counts split into groupings that spill (see `distinct`).
     let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
     rules.push(Arc::new(compact::CompactBeforeSort));
     let state = datafusion::execution::SessionStateBuilder::new()
@@ -319,6 +321,7 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         .with_runtime_env(runtime_env)
         .with_default_features()
         .with_physical_optimizer_rules(rules)
+        .with_optimizer_rule(distinct::rule())
         .build();
     let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx).map_err(engine)?;
