@@ -106,6 +106,27 @@ fn hostile_queries_end_in_an_error_and_the_process_lives_on() {
 }
 
 #[test]
+fn under_a_chosen_memory_limit_joins_are_planned_to_spill_and_give_the_same_rows() {
+    let join = "SELECT c.call_id, w.order_id, w.department FROM calls c JOIN work_orders w ON w.call_id = c.call_id \
+                ORDER BY c.call_id, w.order_id";
+    let open = |spill_joins: bool| {
+        let options = SessionOptions { memory_limit: Some(256 << 20), spill_joins, ..SessionOptions::default() };
+        open_session(&sample_warehouse(), options).unwrap()
+    };
+    let plan = |s: &Session| -> String {
+        let (_, batches) = s.collect(&format!("EXPLAIN {join}")).unwrap();
+        to_csv(&batches)
+    };
+    let (hashed, spilling) = (open(false), open(true));
+    assert!(plan(&hashed).contains("HashJoinExec"), "{}", plan(&hashed));
+    assert!(plan(&spilling).contains("SortMergeJoin"), "{}", plan(&spilling));
+    let rows = |s: &Session| to_csv(&s.collect(join).unwrap().1);
+    let same = rows(&hashed);
+    assert!(same.lines().count() > 100, "the sample's calls have work orders");
+    assert_eq!(rows(&spilling), same);
+}
+
+#[test]
 fn a_query_past_its_time_limit_is_stopped() {
     let options = SessionOptions { timeout: std::time::Duration::from_millis(200), ..SessionOptions::default() };
     let s = open_session(&sample_warehouse(), options).unwrap();

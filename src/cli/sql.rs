@@ -27,7 +27,8 @@ pub struct SessionArgs {
     /// Role: analyst (pseudonymised tables) or investigator (adds raw personal data and the audit log).
     #[arg(long, value_enum, default_value_t = RoleArg::Analyst)]
     pub role: RoleArg,
-    /// Memory queries may hold before they spill to disk or fail, e.g. 2G or 512M (default: half the RAM).
+    /// Memory queries may hold before they spill to disk or fail, e.g. 2G or 512M (default: half
+    /// the RAM). With a limit set, joins are planned as sort-merge joins, which spill.
     #[arg(long, value_parser = parse_bytes)]
     pub memory_limit: Option<usize>,
     /// Seconds a statement may run before it is stopped.
@@ -47,6 +48,7 @@ impl SessionArgs {
             memory_limit: self.memory_limit,
             timeout: Duration::from_secs(self.timeout.max(1)),
             snapshot: self.snapshot,
+            spill_joins: self.memory_limit.is_some(),
             ..SessionOptions::default()
         };
         open_session(&self.warehouse, options)

@@ -107,6 +107,9 @@ pub struct SessionOptions {
     pub audit: bool,
     /// An earlier committed snapshot, still kept, to read instead of the current one.
     pub snapshot: Option<crate::warehouse::SnapshotId>,
+    /// Plan joins to spill (sort-merge) rather than to hold one side (hash): set with a memory
+    /// limit someone chose, at some cost in speed.
+    pub spill_joins: bool,
 }
 
 impl Default for SessionOptions {
@@ -118,6 +121,7 @@ impl Default for SessionOptions {
             limits: Limits::default(),
             audit: true,
             snapshot: None,
+            spill_joins: false,
         }
     }
 }
@@ -310,6 +314,11 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     let partitions = config.options().execution.target_partitions.max(1);
     config.options_mut().execution.sort_spill_reservation_bytes =
         config.options().execution.sort_spill_reservation_bytes.min(memory / (4 * partitions));
+    // Under a limit someone set, joins are planned as sort-merge joins, which spill (a hash join
+    // must hold its build side whole: at 10M calls, calls × work orders failed under 512 MB).
+    if options.spill_joins {
+        config.options_mut().optimizer.prefer_hash_join = false;
+    }
     config.options_mut().sql_parser.recursion_limit =
         datafusion::config::ConfigNonZeroUsize::try_new(options.limits.max_depth.max(1)).map_err(engine)?;
     // DataFusion's own plan rules, then batches compacted before each sort (see `compact`);
