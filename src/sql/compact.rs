@@ -1,8 +1,8 @@
-//! Batches compacted before a sort: a window's or merge's output batches are slices of one large
-//! buffer, and the sorter counts that whole buffer for every slice, so a sort after a window asked
-//! for gigabytes to hold a hundred megabytes (apache/datafusion#12136). A plan rule puts
-//! [`CompactExec`] under every sort and window; it copies a batch only when it holds far more
-//! than its rows need.
+//! Batches compacted before a sort or a merge: a window's or a merge's output batches are slices
+//! of one large buffer, and the sorter counts that whole buffer for every slice, so a sort after
+//! a window asked for gigabytes to hold a hundred megabytes (apache/datafusion#12136). A plan rule
+//! puts [`CompactExec`] under every sort, window, sort-preserving merge and sort-merge join; it
+//! copies a batch only when it holds far more than its rows need.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,7 +18,9 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::joins::SortMergeJoinExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
@@ -139,25 +141,36 @@ pub fn compact(batch: RecordBatch) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
-/// The plan rule: a [`CompactExec`] under every sort and every window whose input is not a plain
-/// file scan. Under a window it matters as much: a sort that spilled hands on merged batches that
-/// each point into the buffers of every spill file being read, and the window's buffer kept them
-/// all (at 10M calls, 1.9 GB resident under a 512 MB limit, and 27 s in the window).
+/// The plan rule: a [`CompactExec`] under every sort, window, sort-preserving merge and sort-merge
+/// join whose input is not a plain file scan. A sort that spilled hands on merged batches that
+/// each point into the buffers of every spill file being read: a window's buffer kept them all
+/// (at 10M calls, 1.9 GB resident under a 512 MB limit, and 27 s in the window), and the merge of
+/// a second sort's partitions counted them for each batch (78 MB for one).
 #[derive(Debug, Default)]
 pub struct CompactBeforeSort;
 
 impl PhysicalOptimizerRule for CompactBeforeSort {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
-            let gathers = node.is::<SortExec>() || node.is::<BoundedWindowAggExec>() || node.is::<WindowAggExec>();
-            let [input] = node.children()[..] else { return Ok(Transformed::no(node)) };
-            if !gathers || input.children().is_empty() || input.is::<CompactExec>() {
+            let gathers = node.is::<SortExec>()
+                || node.is::<BoundedWindowAggExec>()
+                || node.is::<WindowAggExec>()
+                || node.is::<SortPreservingMergeExec>()
+                || node.is::<SortMergeJoinExec>();
+            let wrap = |input: &Arc<dyn ExecutionPlan>| !input.children().is_empty() && !input.is::<CompactExec>();
+            if !gathers || !node.children().into_iter().any(wrap) {
                 return Ok(Transformed::no(node));
             }
-            let compacted: Arc<dyn ExecutionPlan> = Arc::new(CompactExec::new(Arc::clone(input)));
-            // The node's input keeps its properties: CompactExec passes them through.
+            let children = node
+                .children()
+                .into_iter()
+                .map(|input| -> Arc<dyn ExecutionPlan> {
+                    if wrap(input) { Arc::new(CompactExec::new(Arc::clone(input))) } else { Arc::clone(input) }
+                })
+                .collect();
+            // The node's inputs keep their properties: CompactExec passes them through.
             let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep);
-            let node = Arc::clone(&node).replace_children(vec![compacted], keep)?;
+            let node = Arc::clone(&node).replace_children(children, keep)?;
             match node.downcast_ref::<BoundedWindowAggExec>().map(unviewed_window).transpose()? {
                 Some(Some(rewritten)) => Ok(Transformed::yes(rewritten)),
                 _ => Ok(Transformed::yes(node)),

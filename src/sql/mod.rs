@@ -12,6 +12,7 @@ pub mod functions;
 pub mod guard;
 pub mod named;
 pub mod normalised;
+pub mod pool;
 pub mod queries;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::disk_manager::DiskManagerBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
@@ -306,12 +307,16 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     let city = warehouse.city_profile_or_empty()?;
     let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
     let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
-    let runtime_env =
-        RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(memory))).build_arc().map_err(engine)?;
     let mut config = SessionConfig::new().with_information_schema(true);
+    let partitions = config.options().execution.target_partitions.max(1);
+    let disk = DiskManagerBuilder::default().with_max_spill_merge_fan_in(pool::merge_fan_in(memory, partitions));
+    let runtime_env = RuntimeEnvBuilder::new()
+        .with_memory_pool(pool::session_pool(memory))
+        .with_disk_manager_builder(disk)
+        .build_arc()
+        .map_err(engine)?;
     // Each sorting partition sets this much aside to merge its spill files; DataFusion's 10 MiB
     // would leave nothing of a small limit, so a quarter of each partition's share at most.
-    let partitions = config.options().execution.target_partitions.max(1);
     config.options_mut().execution.sort_spill_reservation_bytes =
         config.options().execution.sort_spill_reservation_bytes.min(memory / (4 * partitions));
     // Under a limit someone set, joins are planned as sort-merge joins, which spill (a hash join
