@@ -239,7 +239,6 @@ impl App {
                 timeout: self.config.query_timeout,
                 memory_limit: self.config.memory_limit,
                 snapshot: earlier,
-                spill_joins: self.config.memory_limit.is_some(),
                 ..SessionOptions::default()
             };
             Ok(Arc::new(open_session(&self.config.warehouse, options)?))

@@ -334,7 +334,6 @@ impl PgServer {
                 memory_limit: self.config.memory_limit.or_else(|| Some(crate::sql::default_memory_limit() / 2)),
                 limits: self.config.limits,
                 snapshot: earlier,
-                spill_joins: self.config.memory_limit.is_some(),
             };
             let session = open_session(&self.config.warehouse, options)?;
             let ctx: SessionContext = session.context().clone();
