@@ -334,6 +334,7 @@ impl PgServer {
                 memory_limit: self.config.memory_limit.or_else(|| Some(crate::sql::default_memory_limit() / 2)),
                 limits: self.config.limits,
                 snapshot: earlier,
+                spill_joins: false,
             };
             let session = open_session(&self.config.warehouse, options)?;
             let ctx: SessionContext = session.context().clone();
