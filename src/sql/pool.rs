@@ -11,6 +11,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use datafusion::common::human_readable_size;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation, TrackConsumersPool,
@@ -67,21 +68,22 @@ impl HeadroomPool {
         DataFusionError::ResourcesExhausted(format!(
             "Failed to allocate additional {} for {} with {} already allocated for this reservation - {} remain \
              available for the total memory pool: {self}",
-            mib(additional),
+            human_readable_size(additional),
             reservation.consumer().name(),
-            mib(reservation.size()),
-            mib(available),
+            human_readable_size(reservation.size()),
+            human_readable_size(available),
         ))
     }
 }
 
-fn mib(bytes: usize) -> String {
-    format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
-}
-
 impl fmt::Display for HeadroomPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "headroom(pool_size: {}, kept for what cannot spill: {})", mib(self.size), mib(self.headroom))
+        write!(
+            f,
+            "headroom(pool_size: {}, kept for what cannot spill: {})",
+            human_readable_size(self.size),
+            human_readable_size(self.headroom)
+        )
     }
 }
 
