@@ -195,6 +195,10 @@ pub use functions::HELP as FUNCTION_HELP;
 /// Month-partitioned tables carry the partition as a `month` column ('YYYY-MM', Asia/Shanghai).
 const PARTITION_COLUMN: &str = "month";
 
+/// The size past which a repartition's spill file is sealed: one byte, so every spilled batch has
+/// a file of its own (see `open_session`).
+const REPARTITION_SPILL_FILE_BYTES: usize = 1;
+
 /// What a table holds: the catalogue's tables, and the two the session adds itself.
 fn about(name: &str) -> &'static str {
     match name {
@@ -286,27 +290,9 @@ fn audit_schema() -> SchemaRef {
     ]))
 }
 
-/// Opens a warehouse as a SQL session: the committed snapshot's tables (or a kept earlier one's,
-/// `options.snapshot`) for the role, the latest
-/// version of every key (history tables hold earlier ones), the analyst functions, a memory pool
-/// that spills, and read-only rules. This is the one place a `SessionContext` is built.
-pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlError> {
-    let warehouse = Warehouse::open(dir)?;
-    let snapshot = match options.snapshot {
-        Some(id) => Some(warehouse.kept_snapshot(id)?),
-        None => warehouse.current()?,
-    };
-    // Held while the session lives, so that neither a commit nor a vacuum removes it; checked
-    // again once held, in case it went between.
-    let hold = snapshot.map(|id| warehouse.hold(id));
-    if let Some(id) = snapshot
-        && !warehouse.snapshot_dir(id).is_dir()
-    {
-        warehouse.kept_snapshot(id)?;
-    }
-    let city = warehouse.city_profile_or_empty()?;
-    let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
-    let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
+/// The engine every session runs on, before any table: `memory` bytes in a pool that spills,
+/// spill and join settings, this crate's plan rules, the analyst functions and named queries.
+fn engine_context(memory: usize, options: &SessionOptions) -> Result<SessionContext, SqlError> {
     let mut config = SessionConfig::new().with_information_schema(true);
     let partitions = config.options().execution.target_partitions.max(1);
     let disk = DiskManagerBuilder::default().with_max_spill_merge_fan_in(pool::merge_fan_in(memory, partitions));
@@ -319,9 +305,15 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     // would leave nothing of a small limit, so a quarter of each partition's share at most.
     config.options_mut().execution.sort_spill_reservation_bytes =
         config.options().execution.sort_spill_reservation_bytes.min(memory / (4 * partitions));
+    // A repartition that spills writes its batches to a pool of files and reads back only the
+    // oldest; two of its inputs spilling at once opened two files, the batch the reader waited
+    // for was in the newer one, and the query stopped with every thread idle (apache/datafusion
+    // #24883, fixed after 55.2). One file per spilled batch is sealed before its batch is
+    // announced, so the oldest file always holds what the reader waits for.
+    config.options_mut().execution.max_spill_file_size_bytes =
+        datafusion::config::ConfigNonZeroUsize::try_new(REPARTITION_SPILL_FILE_BYTES).map_err(engine)?;
     // Asked for, joins are planned as sort-merge joins, which spill (a hash join must hold its
-    // build side whole: at 10M calls, calls × work orders failed under 512 MB). Not the default:
-    // DataFusion 55's sort-merge join over two groupings stalled in about one run in ten.
+    // build side whole: at 10M calls, calls × work orders failed under 512 MB).
     if options.spill_joins {
         config.options_mut().optimizer.prefer_hash_join = false;
     }
@@ -341,6 +333,32 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx).map_err(engine)?;
     named::register(&ctx)?;
+    Ok(ctx)
+}
+
+/// Opens a warehouse as a SQL session: the committed snapshot's tables (or a kept earlier one's,
+/// `options.snapshot`) for the role, the latest
+/// version of every key (history tables hold earlier ones), the analyst functions, a memory pool
+/// that spills, and read-only rules. This is the one place a `SessionContext` is built (through
+/// `engine_context`, which the engine's own tests use without a warehouse).
+pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlError> {
+    let warehouse = Warehouse::open(dir)?;
+    let snapshot = match options.snapshot {
+        Some(id) => Some(warehouse.kept_snapshot(id)?),
+        None => warehouse.current()?,
+    };
+    // Held while the session lives, so that neither a commit nor a vacuum removes it; checked
+    // again once held, in case it went between.
+    let hold = snapshot.map(|id| warehouse.hold(id));
+    if let Some(id) = snapshot
+        && !warehouse.snapshot_dir(id).is_dir()
+    {
+        warehouse.kept_snapshot(id)?;
+    }
+    let city = warehouse.city_profile_or_empty()?;
+    let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
+    let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
+    let ctx = engine_context(memory, &options)?;
 
     let mut tables = Vec::new();
     let investigator = options.role == Role::Investigator;
@@ -605,5 +623,97 @@ impl Session {
         };
         task.abort();
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    use datafusion::physical_plan::{ExecutionPlan, collect};
+
+    /// Four partitions of 25,000 rows in batches of 1,000: a group, and two texts long enough
+    /// that a repartition's buffered batches outgrow a small pool.
+    fn table() -> Arc<MemTable> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("g", DataType::Int64, false),
+            Field::new("a", DataType::Utf8, false),
+            Field::new("b", DataType::Utf8, false),
+        ]));
+        let partitions = (0..4i64)
+            .map(|p| {
+                let rows = (0..25_000i64).map(|i| p * 25_000 + i);
+                let g = Int64Array::from_iter_values(rows.clone().map(|x| x % 17));
+                let a =
+                    StringArray::from_iter_values(rows.clone().map(|x| format!("caller {:>24}", x * 7919 % 30_011)));
+                let b = StringArray::from_iter_values(rows.map(|x| format!("narrative {:>40}", x % 9_973)));
+                let columns: Vec<datafusion::arrow::array::ArrayRef> = vec![Arc::new(g), Arc::new(a), Arc::new(b)];
+                RecordBatch::try_new(Arc::clone(&schema), columns)
+                    .map(|batch| (0..25).map(|i| batch.slice(i * 1_000, 1_000)).collect::<Vec<_>>())
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .unwrap();
+        Arc::new(MemTable::try_new(schema, partitions).unwrap())
+    }
+
+    /// Batches the plan's repartitions wrote to disk.
+    fn spilled_by_repartitions(plan: &Arc<dyn ExecutionPlan>) -> usize {
+        let own = match plan.downcast_ref::<RepartitionExec>() {
+            Some(_) => plan.metrics().and_then(|m| m.spill_count()).unwrap_or(0),
+            None => 0,
+        };
+        own + plan.children().into_iter().map(spilled_by_repartitions).sum::<usize>()
+    }
+
+    /// The engine's spilling repartitions (DataFusion 55 reads their spill files through a pool
+    /// that stalled with two files open, apache/datafusion#24883): under a limit that makes them
+    /// spill, distinct counts over sort-merge joins finish every time with the rows an unlimited
+    /// run gives. The stall itself showed at 1M calls and more (1 run in 13 before the setting
+    /// in `engine_context`, 0 in 40 after); at this size it did not show in 40 runs without it.
+    #[test]
+    fn repartitions_that_spill_from_several_inputs_at_once_finish_with_the_right_rows() {
+        let sql = "SELECT g, COUNT(DISTINCT a) AS callers, COUNT(DISTINCT b) AS texts FROM t GROUP BY g ORDER BY g";
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_stack_size(16 << 20)
+            .enable_all()
+            .build()
+            .unwrap();
+        let run = |memory: usize| {
+            let options = SessionOptions { spill_joins: true, ..SessionOptions::default() };
+            let ctx = engine_context(memory, &options).unwrap();
+            ctx.register_table("t", table()).unwrap();
+            runtime.block_on(async {
+                let plan = ctx.sql(sql).await?.create_physical_plan().await?;
+                let work = collect(Arc::clone(&plan), ctx.task_ctx());
+                match tokio::time::timeout(Duration::from_secs(20), work).await {
+                    Ok(batches) => Ok(Some((batches?, spilled_by_repartitions(&plan)))),
+                    Err(_) => Ok::<_, datafusion::error::DataFusionError>(None),
+                }
+            })
+        };
+        let (expected, spilled) = run(1 << 30).unwrap().expect("the query finishes with memory to spare");
+        assert_eq!(spilled, 0);
+        let expected = datafusion::arrow::util::pretty::pretty_format_batches(&expected).unwrap().to_string();
+        let mut spills = 0;
+        for attempt in 0..20 {
+            let Some((batches, spilled)) = run(limit()).unwrap_or_else(|e| panic!("attempt {attempt}: {e}")) else {
+                panic!("attempt {attempt} stopped: a spilling repartition waited for a batch it never read")
+            };
+            let got = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+            assert_eq!(got, expected, "attempt {attempt}");
+            spills += spilled;
+        }
+        assert!(spills > 0, "the limit makes the repartitions spill");
+    }
+
+    /// A limit under which the repartitions spill and the rest of the plan still fits: 18 MB for
+    /// each partition the engine plans (a partition's operators share the pool).
+    fn limit() -> usize {
+        let partitions = SessionConfig::new().options().execution.target_partitions.max(1);
+        partitions * (18 << 20)
     }
 }
