@@ -3,7 +3,8 @@
 # its own `hotline sql` process under /usr/bin/time, writing CSV to /dev/null (the CLI streams
 # rows, so the result is never held whole). Usage: scripts/bench_memory.sh LIMIT SIZE... (e.g.
 # 512M 1000000 10000000). Warehouses come from HOTLINE_BENCH_WORK (as bench_sql.sh makes them)
-# or are generated there (seed 11). Prints a Markdown table for BENCHMARKS.md.
+# or are generated there (seed 11). HOTLINE_SQL_ARGS adds arguments to every `hotline sql` (e.g.
+# --spill-joins). Prints a Markdown table for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit="${1:-512M}"
@@ -16,6 +17,7 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 bin="$target_dir/release/hotline"
 work="${HOTLINE_BENCH_WORK:-$(mktemp -d)}"
 export HOTLINE_KEY="${HOTLINE_KEY:-$(printf '5a%.0s' $(seq 32))}"
+read -r -a extra <<< "${HOTLINE_SQL_ARGS:-}"
 queries=(
   "window then sort|SELECT name_masked, narrative, count(*) OVER (PARTITION BY phone_key ORDER BY received_at) AS k FROM calls ORDER BY narrative, received_at"
   "sort by text|SELECT call_id, narrative, received_at FROM calls ORDER BY narrative, received_at"
@@ -24,7 +26,7 @@ queries=(
 )
 # The process's own footprint (runtime, catalogue, one planned query), the fixed overhead.
 base_of() {
-  /usr/bin/time -f "%M" "$bin" sql --warehouse "$1" --memory-limit "$limit" --format csv "SELECT 1" 2>&1 >/dev/null | tail -1
+  /usr/bin/time -f "%M" "$bin" sql --warehouse "$1" --memory-limit "$limit" "${extra[@]}" --format csv "SELECT 1" 2>&1 >/dev/null | tail -1
 }
 limit_kb=$(numfmt --from=iec "$limit" | awk '{print int($1/1024)}')
 echo "| calls | query | outcome | seconds | peak RSS MB | RSS − fixed | (RSS − fixed) / limit |"
@@ -43,7 +45,7 @@ for calls in "${sizes[@]}"; do
     name="${entry%%|*}"
     sql="${entry#*|}"
     start=$(date +%s.%N)
-    if out=$(/usr/bin/time -f "%M" "$bin" sql --warehouse "$wh" --memory-limit "$limit" --format csv "$sql" 2>&1 >/dev/null); then
+    if out=$(/usr/bin/time -f "%M" "$bin" sql --warehouse "$wh" --memory-limit "$limit" "${extra[@]}" --format csv "$sql" 2>&1 >/dev/null); then
       outcome=ok
     else
       outcome="failed: $(echo "$out" | head -1 | cut -c1-80)"

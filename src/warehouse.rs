@@ -339,7 +339,13 @@ impl Warehouse {
             }
             let dir = self.snapshot_dir(id);
             done.bytes += bytes_only_here(&dir);
-            fs::remove_dir_all(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
+            // Renamed out of the snapshots' names first: a removal cut off midway must not leave a
+            // half snapshot that is still listed and readable by number. The next commit or
+            // vacuum removes what is left (`clean_up`).
+            let doomed = dir.with_extension("removing");
+            fs::rename(&dir, &doomed).map_err(io(&dir))?;
+            sync_dir(&self.dir.join(SNAPSHOTS))?;
+            fs::remove_dir_all(&doomed).map_err(io(&doomed))?;
             let _ = fs::remove_file(self.hold_file(id));
             done.removed.push(id);
         }
@@ -428,8 +434,9 @@ pub fn restore(backup: &Path, to: &Path) -> Result<SnapshotId, WarehouseError> {
 }
 
 /// Lays out `to` as a warehouse whose one snapshot, `id`, is a copy of `snapshot`, with the
-/// marker, city profile and audit log of the warehouse `from`. Every file is synced before
-/// `current` points at the copy, so a copy cut off midway is no warehouse at all.
+/// marker, city profile and audit log of the warehouse `from`. Every file is synced before the
+/// copy takes the name `to`, so a copy cut off midway is no warehouse at all, and the same copy
+/// made again succeeds.
 fn copy_snapshot(from: &Path, snapshot: &Path, id: SnapshotId, to: &Path) -> Result<(), WarehouseError> {
     if to.exists() && fs::read_dir(to).map_err(io(to))?.next().is_some() {
         return Err(WarehouseError::TargetNotEmpty(to.to_owned()));
@@ -437,6 +444,25 @@ fn copy_snapshot(from: &Path, snapshot: &Path, id: SnapshotId, to: &Path) -> Res
     if !snapshot.is_dir() {
         return Err(WarehouseError::SnapshotNotKept { id, kept: "none".into() });
     }
+    // Laid out in a hidden folder beside `to` and renamed into place whole: a copy cut off midway
+    // leaves only that folder, which the next backup or restore to `to` starts by removing.
+    let name = to.file_name().ok_or_else(|| WarehouseError::TargetNotEmpty(to.to_owned()))?;
+    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io(parent))?;
+    let partial = parent.join(format!(".{}.partial", name.to_string_lossy()));
+    if partial.exists() {
+        fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    lay_out_copy(from, snapshot, id, &partial)?;
+    if to.exists() {
+        fs::remove_dir(to).map_err(io(to))?;
+    }
+    fs::rename(&partial, to).map_err(io(to))?;
+    sync_dir(parent)
+}
+
+/// Writes the copy [`copy_snapshot`] makes into the new folder `to`.
+fn lay_out_copy(from: &Path, snapshot: &Path, id: SnapshotId, to: &Path) -> Result<(), WarehouseError> {
     let target = to.join(SNAPSHOTS).join(format!("{id:08}"));
     let mut stack = vec![(snapshot.to_owned(), target.clone())];
     let mut tables = Vec::new();

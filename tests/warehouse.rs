@@ -136,8 +136,13 @@ fn a_backup_taken_while_commits_go_on_restores_one_whole_snapshot() {
 /// Rows of every table of the current snapshot, each counted in SQL (a table that cannot be read
 /// fails the caller); the run logs (`*_runs`), which grow with every finished run, left out.
 fn table_counts(dir: &Path) -> std::collections::BTreeMap<String, i64> {
+    table_counts_at(dir, None)
+}
+
+/// [`table_counts`] of a kept snapshot (`None`: the current one).
+fn table_counts_at(dir: &Path, snapshot: Option<u64>) -> std::collections::BTreeMap<String, i64> {
     use hotline::sql::{Role, SessionOptions, open_session};
-    let options = SessionOptions { role: Role::Investigator, audit: false, ..SessionOptions::default() };
+    let options = SessionOptions { role: Role::Investigator, audit: false, snapshot, ..SessionOptions::default() };
     let session = open_session(dir, options).expect("the warehouse opens");
     let mut counts = std::collections::BTreeMap::new();
     for table in session.tables().iter().map(|t| t.name.clone()).filter(|t| !t.ends_with("_runs")) {
@@ -213,6 +218,149 @@ fn resolve_link_and_hotspots_killed_at_random_leave_a_readable_warehouse_and_a_r
         assert!(spawn(command, &target).wait().unwrap().success(), "{command} runs after the kills");
     }
     assert_eq!(table_counts(&target), want);
+}
+
+/// Vacuum, backup and restore, each killed with SIGKILL at random moments: every snapshot still
+/// listed reads whole, the source warehouse keeps its current snapshot, a cut-off copy is either
+/// absent or a whole warehouse, and the same command run again finishes with what an
+/// uninterrupted run gives.
+#[test]
+fn vacuum_backup_and_restore_killed_at_random_leave_whole_snapshots_and_a_rerun_converges() {
+    use std::ffi::OsStr;
+    use std::process::Stdio;
+    let wanted: u32 = std::env::var("HOTLINE_TEST_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
+    let root = scratch("kill-copies");
+    // Thirteen snapshots: the sample, committed again unchanged twelve times.
+    let base = root.join("base");
+    crate::util::copy_dir(&crate::util::sample_warehouse(), &base);
+    let warehouse = Warehouse::open(&base).unwrap();
+    warehouse.set_retention(hotline::warehouse::Retention { keep: 1000, older_than_secs: None }).unwrap();
+    for _ in 0..12 {
+        warehouse.begin().unwrap().by("test").commit().unwrap();
+    }
+    let current = warehouse.current().unwrap().unwrap();
+    let want = table_counts(&base);
+    let kept: std::collections::BTreeMap<u64, _> =
+        warehouse.snapshots().unwrap().iter().map(|s| (s.id, table_counts_at(&base, Some(s.id)))).collect();
+    assert!(kept.len() >= 13, "{} snapshots kept", kept.len());
+    let backup = root.join("backup");
+    warehouse.backup(&backup).unwrap();
+    let run = |args: &[&OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(args)
+            .env("HOTLINE_KEY", "5a".repeat(32))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // The command of each kind, for a round's fresh target.
+    let command = |kind: usize, target: &Path| -> Vec<std::ffi::OsString> {
+        let words: Vec<&OsStr> = match kind {
+            0 => vec![
+                "warehouse".as_ref(),
+                "vacuum".as_ref(),
+                "--keep".as_ref(),
+                "0".as_ref(),
+                "--warehouse".as_ref(),
+                target.as_os_str(),
+            ],
+            1 => vec![
+                "warehouse".as_ref(),
+                "backup".as_ref(),
+                target.as_os_str(),
+                "--warehouse".as_ref(),
+                base.as_os_str(),
+            ],
+            _ => vec![
+                "warehouse".as_ref(),
+                "restore".as_ref(),
+                backup.as_os_str(),
+                "--warehouse".as_ref(),
+                target.as_os_str(),
+            ],
+        };
+        words.into_iter().map(OsStr::to_owned).collect()
+    };
+    let prepare = |kind: usize, round: u32| -> std::path::PathBuf {
+        let target = root.join(format!("target-{round}"));
+        if kind == 0 {
+            crate::util::copy_dir(&base, &target);
+        }
+        target
+    };
+    // Each kind once, uninterrupted and timed.
+    let mut spans = Vec::new();
+    for kind in 0..3 {
+        let target = prepare(kind, 1000 + kind as u32);
+        let args = command(kind, &target);
+        let started = std::time::Instant::now();
+        assert!(run(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>()).wait().unwrap().success());
+        spans.push((started.elapsed().as_millis() as u64 * 3 / 2).max(10));
+    }
+    let names = ["vacuum", "backup", "restore"];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let (mut kills, mut finished) = (0u32, 0u32);
+    let mut killed = [0u32; 3];
+    for round in 0..wanted * 4 {
+        if kills >= wanted {
+            break;
+        }
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let kind = (state % 3) as usize;
+        let target = prepare(kind, round);
+        let args = command(kind, &target);
+        let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let mut child = run(&args);
+        std::thread::sleep(Duration::from_millis((state >> 8) % spans[kind]));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+            killed[kind] += 1;
+        } else {
+            finished += 1;
+        }
+        child.wait().unwrap();
+        let what = format!("round {round} ({})", names[kind]);
+        // What the cut-off command left: the source is untouched, every snapshot still listed
+        // reads whole, and a copy is there whole or not at all.
+        assert_eq!(Warehouse::open(&base).unwrap().current().unwrap(), Some(current), "{what}");
+        if kind == 0 {
+            for snapshot in Warehouse::open(&target).unwrap().snapshots().unwrap() {
+                assert_eq!(
+                    Some(&table_counts_at(&target, Some(snapshot.id))),
+                    kept.get(&snapshot.id),
+                    "{what}: snapshot {}",
+                    snapshot.id
+                );
+            }
+        }
+        // Run again to the end, unless a copy had been made whole (a copy never overwrites a
+        // warehouse): the same as an uninterrupted run.
+        if kind == 0 || !target.join(MARKER).exists() {
+            let again = Command::new(env!("CARGO_BIN_EXE_hotline"))
+                .args(&args)
+                .env("HOTLINE_KEY", "5a".repeat(32))
+                .output()
+                .unwrap();
+            assert!(
+                again.status.success(),
+                "{what}: the command runs again after the kill: {}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+        }
+        assert_eq!(table_counts(&target), want, "{what}");
+        let left: Vec<u64> = Warehouse::open(&target).unwrap().snapshots().unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(left, vec![current], "{what}: the kept snapshots");
+        let folders = fs::read_dir(target.join(".snapshots")).unwrap().count();
+        assert_eq!(folders, 1, "{what}: no leftover folder beside the current snapshot");
+        fs::remove_dir_all(&target).unwrap();
+    }
+    assert!(kills >= wanted, "only {kills} of {wanted} runs were killed mid-way ({finished} finished)");
+    eprintln!("killed: {killed:?} (vacuum, backup, restore); {finished} runs finished before their kill");
+    assert!(root.read_dir().unwrap().flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".partial")));
 }
 
 /// What a reader saw in one session: the snapshot and the rows of three stages' tables.

