@@ -40,6 +40,26 @@ fn read_snapshot(dir: &Path, table: &str) -> Option<u64> {
     fs::read_to_string(dir.join(table).join("snapshot.txt")).ok().map(|t| t.parse().expect("a whole number"))
 }
 
+/// The next number of a xorshift sequence: the tests' random moments, the same on every run.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// Kills `child` with SIGKILL after `random % span_ms` milliseconds unless it has ended by then,
+/// and waits for it; says whether it was killed.
+fn kill_at_random(child: &mut std::process::Child, random: u64, span_ms: u64) -> bool {
+    std::thread::sleep(Duration::from_millis(random % span_ms.max(1)));
+    let running = child.try_wait().unwrap().is_none();
+    if running {
+        child.kill().unwrap();
+    }
+    child.wait().unwrap();
+    running
+}
+
 #[test]
 fn commits_survive_sigkill_at_random_moments() {
     let dir = scratch("crash").join("wh");
@@ -48,9 +68,7 @@ fn commits_survive_sigkill_at_random_moments() {
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut last_seen = 0;
     for round in 0..24 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let random = next_random(&mut state);
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--ignored", "--exact", "warehouse::crash_writer_child", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &dir)
@@ -58,7 +76,7 @@ fn commits_survive_sigkill_at_random_moments() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(20 + state % 150));
+        std::thread::sleep(Duration::from_millis(20 + random % 150));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
 
@@ -193,19 +211,14 @@ fn resolve_link_and_hotspots_killed_at_random_leave_a_readable_warehouse_and_a_r
         if kills >= wanted {
             break;
         }
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let which = (state % 3) as usize;
+        let random = next_random(&mut state);
+        let which = (random % 3) as usize;
         let mut child = spawn(commands[which], &target);
-        std::thread::sleep(Duration::from_millis((state >> 8) % spans[which]));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
+        if kill_at_random(&mut child, random >> 8, spans[which]) {
             kills += 1;
         } else {
             finished += 1;
         }
-        child.wait().unwrap();
         // Readable, table by table, and not one accepted row of the ingested tables lost.
         let now = table_counts(&target);
         for table in ["calls", "calls_pii", "work_orders", "quarantine", "ingest_files"] {
@@ -306,23 +319,17 @@ fn vacuum_backup_and_restore_killed_at_random_leave_whole_snapshots_and_a_rerun_
         if kills >= wanted {
             break;
         }
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let kind = (state % 3) as usize;
+        let random = next_random(&mut state);
+        let kind = (random % 3) as usize;
         let target = prepare(kind, round);
         let args = command(kind, &target);
         let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-        let mut child = run(&args);
-        std::thread::sleep(Duration::from_millis((state >> 8) % spans[kind]));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
+        if kill_at_random(&mut run(&args), random >> 8, spans[kind]) {
             kills += 1;
             killed[kind] += 1;
         } else {
             finished += 1;
         }
-        child.wait().unwrap();
         let what = format!("round {round} ({})", names[kind]);
         // What the cut-off command left: the source is untouched, every snapshot still listed
         // reads whole, and a copy is there whole or not at all.
