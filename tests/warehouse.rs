@@ -451,3 +451,63 @@ fn readers_see_whole_snapshots_while_two_ingests_resolve_and_link_commit() {
         assert_eq!(*counts, truth, "snapshot {snapshot}");
     }
 }
+
+/// Key rotation: the accepted records written back out as contract CSV (raw personal data, files
+/// 0600, investigators only) and ingested into a new warehouse under a new key give the same calls
+/// and work orders, with not one pseudonym in common with the old key's.
+#[test]
+fn a_source_export_ingested_under_a_new_key_keeps_every_record_and_changes_every_pseudonym() {
+    use std::collections::BTreeSet;
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::util::{rows, rows_as};
+    use hotline::pseudonym::PseudonymKey;
+    use hotline::sql::export::export_source;
+    use hotline::sql::{Role, SessionOptions, SqlError, open_session};
+    let root = scratch("rekey");
+    let old = crate::util::sample_warehouse();
+    let options = |role| SessionOptions { role, audit: false, ..SessionOptions::default() };
+    let analyst = open_session(&old, options(Role::Analyst)).unwrap();
+    assert!(matches!(export_source(&analyst, &root.join("refused")), Err(SqlError::Refused(_))));
+    let files = root.join("source");
+    let investigator = open_session(&old, options(Role::Investigator)).unwrap();
+    let done = export_source(&investigator, &files).unwrap();
+    for name in ["calls.csv", "work_orders.csv"] {
+        let mode = fs::metadata(files.join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} holds raw personal data");
+    }
+    assert!(export_source(&investigator, &files).is_err(), "an export never writes over files");
+
+    let new = root.join("wh");
+    hotline::warehouse::init(&new).unwrap();
+    let key = PseudonymKey::from_hex(&"6b".repeat(32), "test").unwrap();
+    let sources = [files.join("calls.csv"), files.join("work_orders.csv")];
+    hotline::ingest::ingest(&Warehouse::open(&new).unwrap(), &sources, None, &key, &mut |_| {}).unwrap();
+
+    let calls = "SELECT call_id, platform, received_at, name_masked, address, district, grid_id, lon, lat, category, \
+                 counterparty, counterparty_kind, narrative, disposition, source_call_id FROM calls ORDER BY call_id";
+    let orders = "SELECT order_id, call_id, created_at, from_platform, to_platform, channel, department, signed_at, \
+                  feedback_at, closed_at, status, satisfaction, callback_at FROM work_orders ORDER BY order_id";
+    let raw = "SELECT call_id, caller_phone, caller_name, caller_id_number, counterparty, narrative FROM calls_pii \
+               ORDER BY call_id";
+    let before = rows(&old, calls);
+    assert_eq!(before.len() as u64, done.calls);
+    assert!(before.len() > 9_000, "the sample's calls");
+    assert_eq!(rows(&new, calls), before);
+    assert_eq!(rows(&new, orders), rows(&old, orders));
+    assert_eq!(rows(&new, orders).len() as u64, done.work_orders);
+    assert_eq!(rows_as(&new, Role::Investigator, raw), rows_as(&old, Role::Investigator, raw));
+    // Every pseudonym is the new key's: as many distinct phones and ID numbers, none in common.
+    for column in ["phone_key", "id_key"] {
+        let keys = |dir: &Path| -> BTreeSet<String> {
+            rows(dir, &format!("SELECT DISTINCT {column} FROM calls WHERE {column} IS NOT NULL"))
+                .into_iter()
+                .map(|mut r| r.remove(0))
+                .collect()
+        };
+        let (was, now) = (keys(&old), keys(&new));
+        assert!(was.len() > 100, "{column}: {}", was.len());
+        assert_eq!(was.len(), now.len(), "{column}: one pseudonym for one value, as before");
+        assert!(was.is_disjoint(&now), "{column}: a pseudonym of the old key survived");
+    }
+}

@@ -118,6 +118,16 @@ enum WarehouseCommand {
         #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
         warehouse: PathBuf,
     },
+    /// Write the current calls and work orders back out as the data contract's CSV files, with
+    /// the raw personal data (investigators' data: the files are 0600): to ingest them into a new
+    /// warehouse under a new key when the key is rotated.
+    ExportSource {
+        /// Folder for calls.csv and work_orders.csv (existing files are never overwritten).
+        to: PathBuf,
+        /// Warehouse folder.
+        #[arg(long, env = crate::warehouse::WAREHOUSE_ENV, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
     /// Remove the snapshots the retention lets go (the manifest's, or --keep / --older-than given
     /// here), never the current one, never one a running session reads, and free their files.
     Vacuum {
@@ -288,6 +298,22 @@ fn run_warehouse(command: WarehouseCommand) -> Result<ExitCode> {
                 opened.set_retention(retention)?;
             }
             println!("{}: {}", warehouse.display(), describe_retention(retention));
+            return Ok(ExitCode::SUCCESS);
+        }
+        WarehouseCommand::ExportSource { to, warehouse } => {
+            let options = crate::sql::SessionOptions { role: crate::sql::Role::Investigator, ..Default::default() };
+            let session = crate::sql::open_session(&warehouse, options)
+                .with_context(|| format!("cannot open the warehouse {}", warehouse.display()))?;
+            let done = crate::sql::export::export_source(&session, &to)
+                .with_context(|| format!("cannot export {} to {}", warehouse.display(), to.display()))?;
+            println!(
+                "{} calls and {} work orders of snapshot {} written to {} as contract CSV, with raw personal data: \
+                 keep them as closed as the warehouse, and remove them once ingested",
+                done.calls,
+                done.work_orders,
+                session.snapshot(),
+                to.display()
+            );
             return Ok(ExitCode::SUCCESS);
         }
         WarehouseCommand::Vacuum { retention: given, warehouse } => {

@@ -156,3 +156,80 @@ pub fn append_display_rows(
     }
     Ok(())
 }
+
+/// The calls of the current snapshot as the contract's `calls` file: analyst columns, with the
+/// caller's phone, name, ID number, counterparty and narrative as given (the restricted table's).
+const SOURCE_CALLS: &str = "SELECT c.call_id, c.platform, c.received_at, p.caller_phone, p.caller_name, \
+     p.caller_id_number, c.address, c.district, c.grid_id, c.lon, c.lat, c.category, p.counterparty, \
+     p.narrative, c.disposition, c.source_call_id FROM calls c JOIN calls_pii p ON p.call_id = c.call_id";
+
+/// The work orders of the current snapshot as the contract's `work_orders` file.
+const SOURCE_ORDERS: &str = "SELECT order_id, call_id, created_at, from_platform, to_platform, channel, department, \
+     signed_at, feedback_at, closed_at, status, satisfaction, callback_at FROM work_orders";
+
+/// Rows written by [`export_source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceExport {
+    /// Calls written to `calls.csv`.
+    pub calls: u64,
+    /// Work orders written to `work_orders.csv`.
+    pub work_orders: u64,
+}
+
+/// Writes the warehouse's accepted records back out as the data contract's CSV files
+/// (`calls.csv`, `work_orders.csv` in `dir`, created 0600, never over existing files), with the raw
+/// personal data of the restricted tables: what a new warehouse ingests under a new key when the
+/// key is rotated. Needs an investigator's session; its statements are audited as any other.
+/// Earlier versions of updated rows (the history tables) and quarantined records are not written.
+pub fn export_source(session: &super::Session, dir: &std::path::Path) -> Result<SourceExport, SqlError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if session.role() != super::Role::Investigator {
+        return Err(SqlError::Refused(
+            "the source export writes raw personal data: it needs the investigator role".into(),
+        ));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| SqlError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))))?;
+    let mut counts = [0u64; 2];
+    for ((name, sql), count) in
+        [("calls.csv", SOURCE_CALLS), ("work_orders.csv", SOURCE_ORDERS)].into_iter().zip(&mut counts)
+    {
+        let path = dir.join(name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| SqlError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
+        let mut writer: Option<ResultWriter<std::io::BufWriter<std::fs::File>>> = None;
+        let mut header = String::new();
+        let mut out = Some(std::io::BufWriter::new(file));
+        session.run(sql, &mut |output| {
+            match output {
+                super::Output::Schema(schema) => {
+                    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    header = names.join(",");
+                    if let Some(out) = out.take() {
+                        writer = Some(ResultWriter::new(ExportFormat::Csv, out, schema)?);
+                    }
+                }
+                super::Output::Batch(batch) => {
+                    if let Some(writer) = writer.as_mut() {
+                        writer.write(batch)?;
+                        *count += batch.num_rows() as u64;
+                    }
+                }
+            }
+            Ok(super::Flow::More)
+        })?;
+        if let Some(writer) = writer {
+            writer.finish()?;
+        }
+        // The CSV writer writes its header with the first rows; a table without rows still gets one.
+        if *count == 0 {
+            std::fs::write(&path, format!("{header}\n"))
+                .map_err(|e| SqlError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
+        }
+    }
+    Ok(SourceExport { calls: counts[0], work_orders: counts[1] })
+}

@@ -62,7 +62,7 @@ pub enum SqlError {
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
     /// Results could not be written.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
