@@ -537,8 +537,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Whether the reader of our output went away (`hotline sql … | head`): an I/O error of that kind
+/// anywhere in the chain, on its own or as a SQL result that could not be written.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+    let broken = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
+    error.chain().any(|cause| {
+        cause.downcast_ref::<io::Error>().is_some_and(broken)
+            || matches!(cause.downcast_ref::<crate::sql::SqlError>(), Some(crate::sql::SqlError::Io(e)) if broken(e))
+    })
 }
 
 /// Runs a parsed command.
