@@ -40,6 +40,13 @@ fn read_snapshot(dir: &Path, table: &str) -> Option<u64> {
     fs::read_to_string(dir.join(table).join("snapshot.txt")).ok().map(|t| t.parse().expect("a whole number"))
 }
 
+/// The `hotline` binary with the tests' key, its output discarded unless asked for.
+fn hotline<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    command.args(args).env("HOTLINE_KEY", "5a".repeat(32));
+    command
+}
+
 /// The next number of a xorshift sequence: the tests' random moments, the same on every run.
 fn next_random(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -181,11 +188,7 @@ fn resolve_link_and_hotspots_killed_at_random_leave_a_readable_warehouse_and_a_r
     let wanted: u32 = std::env::var("HOTLINE_TEST_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
     let commands = ["resolve", "link", "hotspots"];
     let spawn = |command: &str, dir: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_hotline"))
-            .arg(command)
-            .arg("--warehouse")
-            .arg(dir)
-            .env("HOTLINE_KEY", "5a".repeat(32))
+        hotline([command.as_ref(), "--warehouse".as_ref(), dir.as_os_str()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -258,15 +261,7 @@ fn vacuum_backup_and_restore_killed_at_random_leave_whole_snapshots_and_a_rerun_
     assert!(kept.len() >= 13, "{} snapshots kept", kept.len());
     let backup = root.join("backup");
     warehouse.backup(&backup).unwrap();
-    let run = |args: &[&OsStr]| {
-        Command::new(env!("CARGO_BIN_EXE_hotline"))
-            .args(args)
-            .env("HOTLINE_KEY", "5a".repeat(32))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let run = |args: &[&OsStr]| hotline(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     // The command of each kind, for a round's fresh target.
     let command = |kind: usize, target: &Path| -> Vec<std::ffi::OsString> {
         let words: Vec<&OsStr> = match kind {
@@ -347,11 +342,7 @@ fn vacuum_backup_and_restore_killed_at_random_leave_whole_snapshots_and_a_rerun_
         // Run again to the end, unless a copy had been made whole (a copy never overwrites a
         // warehouse): the same as an uninterrupted run.
         if kind == 0 || !target.join(MARKER).exists() {
-            let again = Command::new(env!("CARGO_BIN_EXE_hotline"))
-                .args(&args)
-                .env("HOTLINE_KEY", "5a".repeat(32))
-                .output()
-                .unwrap();
+            let again = hotline(&args).output().unwrap();
             assert!(
                 again.status.success(),
                 "{what}: the command runs again after the kill: {}",
