@@ -736,14 +736,15 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             across.push((run[0].0, run[0].1, k, run.iter().map(|o| o.2).collect()));
         }
     }
-    overlaps.retain(|o| o.3 >= 2);
     // A tie that stands out among the pairs of its category that overlap at all is kept on its
-    // own: where few callers share two targets (travelling claimants), a rarer overlap needs fewer
-    // bits than where thousands of neighbours do.
+    // own: where few callers share a target (travelling claimants), a rarer overlap needs fewer
+    // bits than where thousands of neighbours do. Every pair that shares one target could have
+    // shared two by chance, so all of them count as tried, not only those that did.
     let mut candidates: HashMap<u32, f64> = HashMap::new();
     for o in &overlaps {
         *candidates.entry(o.2).or_default() += 1.0;
     }
+    overlaps.retain(|o| o.3 >= 2);
     let mut significant: HashSet<(u32, u32)> = HashSet::new();
     let serial = SerialTail::build(incidents, callers);
     // First and last call of a caller in a category.
@@ -2664,6 +2665,38 @@ mod tests {
         assert_eq!(caller(2000), caller(2002));
         assert_ne!(caller(2003), caller(2004), "a name one caller in fifty gives is no evidence");
         assert_ne!(caller(0), caller(2000), "nor is the name itself, outside the serial claimants");
+    }
+
+    #[test]
+    fn a_weak_overlap_of_two_targets_counts_against_every_pair_that_shares_one() {
+        // 2,400 strangers (entities 0–2399) call once each about one of 40 organisations, 60 to
+        // each, so some 70,000 pairs share a target. 2400 and 2401 call three times each about
+        // organisations 0 and 1 (about 6.6 bits): the only pair that shares two, but one of
+        // thousands that could have, so no tie. 2402 and 2403 both call about organisations 10
+        // to 14, which chance hardly explains (about 15 bits): a tie.
+        let surnames: Vec<String> = (0..2404).map(|i| format!("s{i}")).collect();
+        let mut calls: Vec<Call<'_>> = (0..2400).map(|i| (i, i, surnames[i as usize].as_str(), None, None)).collect();
+        let mut targets: Vec<u32> = (0..2400).map(|i| i % 40).collect();
+        let claims: [(u32, &[u32]); 4] =
+            [(2400, &[0, 1, 0]), (2401, &[0, 1, 1]), (2402, &[10, 11, 12, 13, 14]), (2403, &[10, 11, 12, 13, 14])];
+        for (entity, list) in claims {
+            for &t in list {
+                calls.push((entity, entity, surnames[entity as usize].as_str(), None, None));
+                targets.push(t);
+            }
+        }
+        let mut incidents = incidents(&calls);
+        for (x, t) in incidents.list.iter_mut().zip(&targets) {
+            x.organisation = Some(*t);
+        }
+        let callers = Callers::build(&incidents);
+        let (ties, _) = ties(&incidents, &callers, &[]);
+        let pairs: Vec<(u32, u32, u32)> = ties
+            .iter()
+            .filter(|t| t.kind == TieKind::CoTarget)
+            .map(|t| (callers.list[t.a as usize][0], callers.list[t.b as usize][0], t.count))
+            .collect();
+        assert_eq!(pairs, [(2402, 2403, 5)], "{ties:?}");
     }
 
     #[test]
