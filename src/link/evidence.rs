@@ -401,6 +401,18 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
             }
             candidates.sort_unstable();
             candidates.dedup();
+            // How many callers could have fitted: those of the candidate calls in the window, at
+            // the branch the report is about (the organisation's calls in its district).
+            let mut could: Vec<u32> = candidates
+                .iter()
+                .map(|&c| &incidents.list[c as usize])
+                .filter(|x| x.entity != r.entity && (0..=NAMED_WINDOW_DAYS * DAY).contains(&(r.time - x.time)))
+                .filter(|x| r.district.is_none() || x.district.is_none() || x.district == r.district)
+                .map(|x| x.entity)
+                .collect();
+            could.sort_unstable();
+            could.dedup();
+            let could = could.len().max(1);
             let mut fits: Vec<(i64, u32, &'static str)> = candidates
                 .into_iter()
                 .filter_map(|c| {
@@ -437,7 +449,7 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
                 b: report,
                 evidence: Evidence::NamedPerson,
                 weight: if how == "full name" { 0.9 } else { 0.7 },
-                detail: format!("named by {how}"),
+                detail: format!("named by {how}, one of {could} caller(s) there"),
             })
         })
         .collect()

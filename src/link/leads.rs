@@ -184,6 +184,25 @@ pub struct Lead {
     pub span: (i64, i64),
 }
 
+/// Bits of one report's naming of a caller (a `named_person` link's detail): a full name at the
+/// rate two strangers share one; a surname at the chance that any of the callers who could have
+/// fitted there (the count the detail gives) has that surname and sex, so that a surname among
+/// a busy place's many callers says less than among a quiet one's few.
+pub fn naming_bits(detail: &str, rates: &ChanceRates) -> f64 {
+    if detail.contains("full name") {
+        return rates.full_name_bits;
+    }
+    let could: f64 = detail
+        .split("one of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(1.0, |n| f64::from(n.max(1)));
+    let one = (-rates.surname_bits).exp2();
+    let any = 1.0 - (1.0 - one).powf(could);
+    -any.max(one).log2()
+}
+
 /// log2 P(X ≥ k), X ~ Poisson(λ) (≤ 0).
 pub fn log2_poisson_tail(k: u32, lambda: f64) -> f64 {
     // log2 P(X >= k), X ~ Poisson(lambda): sum the terms from k on in log space.
@@ -866,14 +885,15 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
 
     // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
     // in the category of the call that fits.
-    let mut fitting: BTreeMap<u32, Vec<(u32, u32, bool)>> = BTreeMap::new();
+    let mut fitting: BTreeMap<u32, Vec<(u32, u32, bool, f64)>> = BTreeMap::new();
     for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
         let c = callers.of_call(incidents, link.a);
         let category = incidents.list[link.a as usize].category;
         let repeat =
             callers.calls[c as usize].iter().filter(|&&x| incidents.list[x as usize].category == category).count() >= 2;
         if repeat {
-            fitting.entry(link.b).or_default().push((c, category, link.detail.contains("full name")));
+            let bits = naming_bits(&link.detail, &rates);
+            fitting.entry(link.b).or_default().push((c, category, link.detail.contains("full name"), bits));
         }
     }
     let mut together: BTreeMap<(u32, u32), (u32, f64)> = BTreeMap::new();
@@ -881,7 +901,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         for (i, x) in list.iter().enumerate() {
             for y in &list[i + 1..] {
                 if x.0 != y.0 && x.1 == y.1 {
-                    let bits = if x.2 && y.2 { rates.full_name_bits } else { rates.surname_bits };
+                    let bits = if x.2 && y.2 { rates.full_name_bits } else { x.3.min(y.3) };
                     let slot = together.entry((x.0.min(y.0), x.0.max(y.0))).or_default();
                     slot.0 += 1;
                     slot.1 += bits;
@@ -1548,7 +1568,7 @@ pub fn find_leads(
     let index = AttachIndex::build(incidents, callers);
     let mut taken: HashSet<u32> = members.values().filter(|g| g.len() >= 2).flatten().copied().collect();
     let mut attachments: HashMap<u32, Vec<(u32, f64, String)>> = HashMap::new();
-    let named_callers: HashMap<u32, usize> = reports_naming.iter().map(|(c, r)| (*c, r.len())).collect();
+    let named_callers = named_counts(incidents, callers, links, rates);
     let mut order: Vec<u32> = members.keys().copied().collect();
     order.sort_by_key(|k| (std::cmp::Reverse(members[k].len()), *k));
     for community in order {
@@ -1716,7 +1736,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
     // Each reporter counts once.
     let mut reporters: BTreeMap<u32, f64> = BTreeMap::new();
     for (_, r, how) in &reports {
-        let b = if how.contains("full name") { rates.full_name_bits } else { rates.surname_bits };
+        let b = naming_bits(how, rates);
         let reporter = callers.of_call(incidents, *r);
         let slot = reporters.entry(reporter).or_default();
         *slot = slot.max(b);
@@ -2096,13 +2116,19 @@ pub fn report_fits(incidents: &Incidents, callers: &Callers, links: &[CallLink])
     fits_of_report
 }
 
-/// How many reports by others name each caller.
-pub fn named_counts(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> HashMap<u32, usize> {
-    let mut reports: HashMap<u32, HashSet<u32>> = HashMap::new();
+/// How many reports by others name each caller, and their bits together (see [`naming_bits`]).
+pub fn named_counts(
+    incidents: &Incidents,
+    callers: &Callers,
+    links: &[CallLink],
+    rates: &ChanceRates,
+) -> HashMap<u32, (usize, f64)> {
+    let mut reports: HashMap<u32, BTreeMap<u32, f64>> = HashMap::new();
     for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
-        reports.entry(callers.of_call(incidents, link.a)).or_default().insert(link.b);
+        let slot = reports.entry(callers.of_call(incidents, link.a)).or_default().entry(link.b).or_default();
+        *slot = slot.max(naming_bits(&link.detail, rates));
     }
-    reports.into_iter().map(|(c, r)| (c, r.len())).collect()
+    reports.into_iter().map(|(c, r)| (c, (r.len(), r.values().sum()))).collect()
 }
 
 /// Callers a group can hold before its component is split into Louvain communities.
@@ -2189,7 +2215,7 @@ impl AttachIndex {
         group: &[u32],
         taken: &HashSet<u32>,
         fits_of_report: &HashMap<u32, Vec<u32>>,
-        named_callers: &HashMap<u32, usize>,
+        named_callers: &HashMap<u32, (usize, f64)>,
         rates: &ChanceRates,
     ) -> Vec<(u32, f64, String)> {
         let group_named = group.iter().any(|m| named_callers.contains_key(m));
@@ -2269,8 +2295,8 @@ impl AttachIndex {
             let name_bits =
                 if same_name { (rates.full_name_bits - (full_names.len().max(1) as f64).log2()).max(0.0) } else { 0.0 };
             // Named by victims too, as the group is: each reporter counts at the surname rate.
-            let own_reports = if group_named { named_callers.get(&x).copied().unwrap_or(0) } else { 0 };
-            let own_named = own_reports as f64 * rates.surname_bits;
+            let (own_reports, own_named) =
+                if group_named { named_callers.get(&x).copied().unwrap_or((0, 0.0)) } else { (0, 0.0) };
             let bits = co_target + named + name_bits + own_named;
             // A report names a surname, which many share: it joins a caller who also claimed
             // against one of the group's own targets, or who gives a member's full name.
@@ -2697,6 +2723,28 @@ mod tests {
             .map(|t| (callers.list[t.a as usize][0], callers.list[t.b as usize][0], t.count))
             .collect();
         assert_eq!(pairs, [(2402, 2403, 5)], "{ties:?}");
+    }
+
+    #[test]
+    fn a_surname_among_many_callers_who_could_fit_says_less_than_among_few() {
+        let rates = ChanceRates {
+            shared_phone_bits: 9.0,
+            script_pair_bits: 9.0,
+            full_name_bits: 14.0,
+            surname_bits: 6.0,
+            mention_bits: [5.0; 3],
+        };
+        let one = naming_bits("named by surname and sex, one of 1 caller(s) there", &rates);
+        let few = naming_bits("named by surname, one of 3 caller(s) there", &rates);
+        let many = naming_bits("named by surname, one of 200 caller(s) there", &rates);
+        assert!((one - 6.0).abs() < 1e-9, "{one}");
+        // 1 − (63/64)³ ≈ 0.046: about 4.4 bits.
+        assert!((4.3..4.6).contains(&few), "{few}");
+        // Among 200 some stranger almost surely has the surname.
+        assert!(many < 0.1, "{many}");
+        assert_eq!(naming_bits("named by full name, one of 200 caller(s) there", &rates), 14.0);
+        // A link written before the count was recorded weighs as the surname rate.
+        assert!((naming_bits("named by surname", &rates) - 6.0).abs() < 1e-9);
     }
 
     #[test]
