@@ -57,7 +57,7 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
     let links = collect_evidence(&incidents);
     let callers = Callers::build(&incidents);
     let (ties, rates) = ties(&incidents, &callers, &links);
-    let fits = report_fits(&incidents, &callers, &links);
+    let fits = report_fits(&incidents, &callers, &links, &rates);
     let named = named_counts(&incidents, &callers, &links, &rates);
     let index = AttachIndex::build(&incidents, &callers);
     let mut links_of: HashMap<u32, Vec<usize>> = HashMap::new();

@@ -1564,7 +1564,7 @@ pub fn find_leads(
 
     // Grow each group by callers whose claims land on its targets far beyond chance, or who fit
     // the person a report about its targets names, or who give a member's full name.
-    let fits_of_report = report_fits(incidents, callers, links);
+    let fits_of_report = report_fits(incidents, callers, links, rates);
     let index = AttachIndex::build(incidents, callers);
     let mut taken: HashSet<u32> = members.values().filter(|g| g.len() >= 2).flatten().copied().collect();
     let mut attachments: HashMap<u32, Vec<(u32, f64, String)>> = HashMap::new();
@@ -2103,14 +2103,21 @@ fn key_members(
     KeyMembers { first: ranked.first().map(|r| (r.1, r.3)), callers: lead_callers, centrality, entities }
 }
 
-/// The callers each report's named person fits.
-pub fn report_fits(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> HashMap<u32, Vec<u32>> {
-    let mut fits_of_report: HashMap<u32, Vec<u32>> = HashMap::new();
+/// The callers each report's named person fits, each with the bits of its fit (see [`naming_bits`]).
+pub fn report_fits(
+    incidents: &Incidents,
+    callers: &Callers,
+    links: &[CallLink],
+    rates: &ChanceRates,
+) -> HashMap<u32, Vec<(u32, f64)>> {
+    let mut fits_of_report: HashMap<u32, Vec<(u32, f64)>> = HashMap::new();
     for link in links.iter().filter(|l| l.evidence == Evidence::NamedPerson) {
         let list = fits_of_report.entry(link.b).or_default();
         let c = callers.of_call(incidents, link.a);
-        if !list.contains(&c) {
-            list.push(c);
+        let bits = naming_bits(&link.detail, rates);
+        match list.iter_mut().find(|f| f.0 == c) {
+            Some(f) => f.1 = f.1.max(bits),
+            None => list.push((c, bits)),
         }
     }
     fits_of_report
@@ -2214,7 +2221,7 @@ impl AttachIndex {
         callers: &Callers,
         group: &[u32],
         taken: &HashSet<u32>,
-        fits_of_report: &HashMap<u32, Vec<u32>>,
+        fits_of_report: &HashMap<u32, Vec<(u32, f64)>>,
         named_callers: &HashMap<u32, (usize, f64)>,
         rates: &ChanceRates,
     ) -> Vec<(u32, f64, String)> {
@@ -2246,12 +2253,15 @@ impl AttachIndex {
                 }
             }
         }
-        let mut named_with: HashMap<u32, u32> = HashMap::new();
+        // Reports whose named person fits a member and x: how many, and x's fits' bits together.
+        let mut named_with: HashMap<u32, (u32, f64)> = HashMap::new();
         for fits in fits_of_report.values() {
-            if fits.iter().any(|c| group.contains(c)) {
-                for &x in fits {
+            if fits.iter().any(|(c, _)| group.contains(c)) {
+                for &(x, bits) in fits {
                     if !taken.contains(&x) && !group.contains(&x) {
-                        *named_with.entry(x).or_default() += 1;
+                        let slot = named_with.entry(x).or_default();
+                        slot.0 += 1;
+                        slot.1 += bits;
                     }
                 }
             }
@@ -2286,7 +2296,7 @@ impl AttachIndex {
                 .map(|t| 1.0 - (1.0 - self.calls_on.get(t).copied().unwrap_or(0.0) / total).powi(n_group as i32))
                 .sum();
             let co_target = if k >= 2 { (-log2_poisson_tail(k, lambda)).clamp(0.0, MAX_TIE_BITS) } else { 0.0 };
-            let named = f64::from(named_with.get(&x).copied().unwrap_or(0)) * rates.surname_bits;
+            let named = named_with.get(&x).map_or(0.0, |n| n.1);
             let same_name = callers.list[x as usize]
                 .iter()
                 .flat_map(|e| incidents.full_names.get(e).into_iter().flatten())
@@ -2306,7 +2316,7 @@ impl AttachIndex {
                     why.push(format!("{k} of its targets are the group's where chance explains {lambda:.1}"));
                 }
                 if named > 0.0 {
-                    why.push(format!("fits the person named in {} report(s) with a member", named_with[&x]));
+                    why.push(format!("fits the person named in {} report(s) with a member", named_with[&x].0));
                 }
                 if same_name {
                     why.push("gives a member's full name".to_owned());
