@@ -1940,8 +1940,16 @@ fn describe(facts: &Facts<'_>) -> Description {
     } else {
         format!("at {} places", targets.len())
     };
-    let shown =
-        |b: f64| if b > KIND_CAP { format!("{b:.0} bits, counted {KIND_CAP:.0}") } else { format!("{b:.0} bits") };
+    let shown = |b: f64| {
+        if b > KIND_CAP {
+            format!("{b:.0} bits, counted {KIND_CAP:.0}")
+        } else if b < 0.5 {
+            // A surname among a busy place's many callers: shown, but it hardly counts.
+            "under 1 bit".to_owned()
+        } else {
+            format!("{b:.0} bits")
+        }
+    };
     let mut evidence = vec![format!(
         "{} caller(s) ({} resolved entities) using {} phone(s) filed {} {} call(s) {} in {} district(s) between {} and {}",
         group.len(),
