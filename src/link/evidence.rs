@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::load::Incidents;
+use super::load::{Incident, Incidents};
 use super::text::{MINHASH_BANDS, band_keys, jaccard};
 use crate::geo::metres_between;
 use crate::text::PersonRef;
@@ -337,6 +337,18 @@ pub fn name_fits(incidents: &Incidents, call: u32, person: &PersonRef) -> Option
     }
 }
 
+/// A `named_person` link's detail: how the name fits, and how many callers there could have
+/// fitted it (read back by [`could_have_fitted`]).
+fn naming_detail(how: &str, could: usize) -> String {
+    format!("named by {how}, one of {could} caller(s) there")
+}
+
+/// How many callers could have fitted a `named_person` link's name, from its detail (see
+/// [`naming_detail`]); none for a detail that does not say.
+pub fn could_have_fitted(detail: &str) -> Option<u32> {
+    detail.split("one of ").nth(1)?.split(' ').next()?.parse().ok()
+}
+
 /// A call that names a person (a victim naming who extorted them) tied to earlier calls whose
 /// caller fits the name and that concern an organisation the narrative mentions or happened within
 /// 300 m, up to 60 days before: the latest such call of each caller, for at most eight callers.
@@ -401,12 +413,15 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
             }
             candidates.sort_unstable();
             candidates.dedup();
+            // A candidate call by someone else up to the window before the report.
+            let in_window =
+                |x: &Incident| x.entity != r.entity && (0..=NAMED_WINDOW_DAYS * DAY).contains(&(r.time - x.time));
             // How many callers could have fitted: those of the candidate calls in the window, at
             // the branch the report is about (the organisation's calls in its district).
             let mut could: Vec<u32> = candidates
                 .iter()
                 .map(|&c| &incidents.list[c as usize])
-                .filter(|x| x.entity != r.entity && (0..=NAMED_WINDOW_DAYS * DAY).contains(&(r.time - x.time)))
+                .filter(|x| in_window(x))
                 .filter(|x| r.district.is_none() || x.district.is_none() || x.district == r.district)
                 .map(|x| x.entity)
                 .collect();
@@ -417,8 +432,7 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
                 .into_iter()
                 .filter_map(|c| {
                     let x = &incidents.list[c as usize];
-                    let before = r.time - x.time;
-                    if c == report || x.entity == r.entity || !(0..=NAMED_WINDOW_DAYS * DAY).contains(&before) {
+                    if c == report || !in_window(x) {
                         return None;
                     }
                     name_fits(incidents, c, person).map(|how| (x.time, c, how))
@@ -449,7 +463,7 @@ pub fn named_person(incidents: &Incidents) -> Vec<CallLink> {
                 b: report,
                 evidence: Evidence::NamedPerson,
                 weight: if how == "full name" { 0.9 } else { 0.7 },
-                detail: format!("named by {how}, one of {could} caller(s) there"),
+                detail: naming_detail(how, could),
             })
         })
         .collect()

@@ -192,12 +192,7 @@ pub fn naming_bits(detail: &str, rates: &ChanceRates) -> f64 {
     if detail.contains("full name") {
         return rates.full_name_bits;
     }
-    let could: f64 = detail
-        .split("one of ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse::<u32>().ok())
-        .map_or(1.0, |n| f64::from(n.max(1)));
+    let could = f64::from(super::evidence::could_have_fitted(detail).unwrap_or(1).max(1));
     let one = (-rates.surname_bits).exp2();
     let any = 1.0 - (1.0 - one).powf(could);
     -any.max(one).log2()
@@ -2312,7 +2307,7 @@ impl AttachIndex {
             // Any of the group's names could be shared by chance: the more names, the likelier.
             let name_bits =
                 if same_name { (rates.full_name_bits - (full_names.len().max(1) as f64).log2()).max(0.0) } else { 0.0 };
-            // Named by victims too, as the group is: each reporter counts at the surname rate.
+            // Named by victims too, as the group is: each report at its naming's bits.
             let (own_reports, own_named) =
                 if group_named { named_callers.get(&x).copied().unwrap_or((0, 0.0)) } else { (0, 0.0) };
             let bits = co_target + named + name_bits + own_named;
