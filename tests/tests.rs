@@ -4,6 +4,8 @@ mod util;
 
 mod architecture;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod fuzz;
 mod generate;
 mod hotspot;

@@ -1,5 +1,6 @@
 //! The command-line delivery layer: parses arguments into settings, calls the engine and prints; nothing else lives here.
 
+pub mod cluster;
 pub mod hotspots;
 pub mod link;
 pub mod report;
@@ -83,6 +84,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Run SQL on several machines: a Ballista scheduler and executors (`hotline sql --cluster`).
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
     },
     /// Measure a stage against generator truth.
     Eval {
@@ -569,6 +575,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Users(args) => serve::run_users(args),
         Command::Warehouse { command } => run_warehouse(command),
         Command::Audit { command } => run_audit(command),
+        Command::Cluster { command } => cluster::run_cluster(command),
     }
 }
 

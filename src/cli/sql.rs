@@ -42,6 +42,10 @@ pub struct SessionArgs {
     /// warehouse snapshots` lists them).
     #[arg(long)]
     pub snapshot: Option<u64>,
+    /// Run the queries on a Ballista cluster: its scheduler, HOST:PORT (`hotline cluster
+    /// scheduler`). Every executor must read the warehouse at this same path.
+    #[arg(long, env = "HOTLINE_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 impl SessionArgs {
@@ -53,6 +57,7 @@ impl SessionArgs {
             timeout: Duration::from_secs(self.timeout.max(1)),
             snapshot: self.snapshot,
             spill_joins: self.spill_joins,
+            cluster: self.cluster.clone(),
             ..SessionOptions::default()
         };
         open_session(&self.warehouse, options)

@@ -335,6 +335,7 @@ impl PgServer {
                 limits: self.config.limits,
                 snapshot: earlier,
                 spill_joins: false,
+                cluster: None,
             };
             let session = open_session(&self.config.warehouse, options)?;
             let ctx: SessionContext = session.context().clone();

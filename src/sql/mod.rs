@@ -5,6 +5,8 @@
 //! the server will too.
 
 pub mod audit;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod compact;
 pub mod distinct;
 pub mod export;
@@ -111,6 +113,9 @@ pub struct SessionOptions {
     /// Plan joins to spill (sort-merge) rather than to hold one side (hash), at some cost in
     /// speed; `hotline sql --spill-joins`.
     pub spill_joins: bool,
+    /// A Ballista scheduler (`HOST:PORT`) to run the queries on instead of this process
+    /// (`hotline sql --cluster`); needs the `cluster` feature.
+    pub cluster: Option<String>,
 }
 
 impl Default for SessionOptions {
@@ -123,6 +128,7 @@ impl Default for SessionOptions {
             audit: true,
             snapshot: None,
             spill_joins: false,
+            cluster: None,
         }
     }
 }
@@ -178,6 +184,9 @@ pub enum Flow {
 /// An open warehouse as a SQL session over one committed snapshot.
 pub struct Session {
     ctx: SessionContext,
+    /// On a cluster, this process's own context over the same tables, for the statements the
+    /// cluster would answer wrongly.
+    local: Option<SessionContext>,
     /// Always `Some` until the session is dropped (see its `Drop`).
     runtime: Option<tokio::runtime::Runtime>,
     options: SessionOptions,
@@ -185,6 +194,8 @@ pub struct Session {
     tables: Vec<TableInfo>,
     audit: Option<AuditLog>,
     city: crate::city::CityProfile,
+    /// The warehouse folder (named in a cluster's errors: every executor must read it).
+    dir: PathBuf,
     /// The session's hold on the snapshot it reads.
     _hold: Option<crate::warehouse::SnapshotHold>,
 }
@@ -336,6 +347,33 @@ fn engine_context(memory: usize, options: &SessionOptions) -> Result<SessionCont
     Ok(ctx)
 }
 
+/// The session's context with its queries sent to the Ballista scheduler at `scheduler`.
+#[cfg(feature = "cluster")]
+fn remote_context(local: &SessionContext, scheduler: &str) -> Result<SessionContext, SqlError> {
+    cluster::client_context(local, scheduler)
+}
+
+/// Whether a statement's plan must run in this process rather than on the cluster.
+#[cfg(feature = "cluster")]
+fn needs_one_process(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> bool {
+    cluster::needs_one_process(plan)
+}
+
+/// Without the `cluster` feature every plan runs in this process.
+#[cfg(not(feature = "cluster"))]
+fn needs_one_process(_plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> bool {
+    true
+}
+
+/// Without the `cluster` feature there is no Ballista client to hand the queries to.
+#[cfg(not(feature = "cluster"))]
+fn remote_context(_local: &SessionContext, scheduler: &str) -> Result<SessionContext, SqlError> {
+    Err(SqlError::Refused(format!(
+        "this hotline was built without the cluster feature, so it cannot run queries on {scheduler}; \
+         build it with `cargo build --release --features cluster`"
+    )))
+}
+
 /// Opens a warehouse as a SQL session: the committed snapshot's tables (or a kept earlier one's,
 /// `options.snapshot`) for the role, the latest
 /// version of every key (history tables hold earlier ones), the analyst functions, a memory pool
@@ -359,6 +397,13 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
     let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
     let ctx = engine_context(memory, &options)?;
+    // On a cluster the session keeps its local context for the plans Ballista cannot run right
+    // (`needs_one_process`). Both share one catalogue list, made before any table is registered:
+    // building the remote state puts a fresh default catalogue into it.
+    let (ctx, local) = match &options.cluster {
+        None => (ctx, None),
+        Some(scheduler) => (remote_context(&ctx, scheduler)?, Some(ctx)),
+    };
 
     let mut tables = Vec::new();
     let investigator = options.role == Role::Investigator;
@@ -400,12 +445,14 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
         .map_err(SqlError::Io)?;
     Ok(Session {
         ctx,
+        local,
         runtime: Some(runtime),
         options,
         snapshot: snapshot.map_or(0, |s| s as i64),
         tables,
         audit,
         city,
+        dir: dir.to_path_buf(),
         _hold: hold,
     })
 }
@@ -483,7 +530,7 @@ impl Session {
             let started_at = chrono::Utc::now();
             let started = Instant::now();
             let mut rows = 0u64;
-            let outcome = self.run_statement(statement, &mut rows, output);
+            let outcome = self.run_statement(statement, &mut rows, output).map_err(|e| self.on_cluster(e));
             self.audit(started_at, &text, rows, started.elapsed(), outcome.as_ref().map(|_| ()))?;
             outcome?;
             all.push(QueryStats { rows, elapsed: started.elapsed() });
@@ -532,6 +579,23 @@ impl Session {
         Ok((schema, vec![sorted]))
     }
 
+    /// Whether a (single, read-only) statement would run on the session's cluster: false for a
+    /// local session, and for the plans a cluster would answer wrongly, which run here.
+    pub fn runs_on_cluster(&self, sql: &str) -> Result<bool, SqlError> {
+        let Some(local) = &self.local else {
+            return Ok(false);
+        };
+        let statements = guard::read_only_statements(sql, &self.options.limits)?;
+        let [statement] = statements.as_slice() else {
+            return Err(SqlError::Refused(format!("one statement, not {}", statements.len())));
+        };
+        self.runtime().block_on(async {
+            let plan = local.state().statement_to_plan(statement.clone()).await?;
+            let physical = local.state().create_physical_plan(&plan).await?;
+            Ok(!needs_one_process(&physical))
+        })
+    }
+
     /// Runs SQL and collects the result (for the engine's own stages and tests; audited like any query).
     pub fn collect(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
         let mut schema = None;
@@ -561,6 +625,26 @@ impl Session {
         }
     }
 
+    /// An engine error of a session on a cluster, saying so, and what to check when a file could
+    /// not be read (an executor without the warehouse at the same path).
+    fn on_cluster(&self, error: SqlError) -> SqlError {
+        let (Some(scheduler), SqlError::Engine(message)) = (&self.options.cluster, &error) else {
+            return error;
+        };
+        let unreadable = ["No such file", "os error 2", "Permission denied", "Object at location", "not found"]
+            .iter()
+            .any(|sign| message.contains(sign));
+        let hint = if unreadable {
+            format!(
+                "; every executor must read the warehouse at the same path ({}), e.g. on a shared file system",
+                self.dir.display()
+            )
+        } else {
+            String::new()
+        };
+        SqlError::Engine(format!("on the cluster at {scheduler}: {message}{hint}"))
+    }
+
     fn run_statement(
         &self,
         statement: DfStatement,
@@ -584,6 +668,12 @@ impl Session {
                     .with_allow_statements(false)
                     .verify_plan(&plan)
                     .map_err(|e| SqlError::Refused(e.to_string()))?;
+                if let Some(local) = &self.local {
+                    let physical = local.state().create_physical_plan(&plan).await?;
+                    if needs_one_process(&physical) {
+                        return Ok(datafusion::physical_plan::execute_stream(physical, local.task_ctx())?);
+                    }
+                }
                 let frame = self.ctx.execute_logical_plan(plan).await?;
                 Ok::<_, SqlError>(frame.execute_stream().await?)
             })

@@ -1,0 +1,449 @@
+//! SQL on an Apache DataFusion Ballista cluster: the client side of a session (plans here, runs
+//! on the cluster), the scheduler and executor with this crate's functions, and a whole cluster
+//! inside one process for tests.
+//!
+//! A query is planned logically by the session (roles, read-only guard, named queries, audit all
+//! stay where they are), sent to the scheduler, which plans it physically and splits it into
+//! stages, and run by the executors, which read the warehouse's Parquet files themselves: every
+//! executor must see the warehouse at the same path (a shared file system).
+
+use std::io::Cursor;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::BallistaLogicalExtensionCodec;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::{BallistaCluster, ClusterState};
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::StreamWriter;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{DataFusionError, TableReference};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::{SessionState, SessionStateBuilder, TaskContext};
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+
+use super::{SqlError, engine, functions};
+
+/// The environment variable naming the scheduler for `hotline sql` and `hotline query run`.
+pub const CLUSTER_ENV: &str = "HOTLINE_CLUSTER";
+
+/// The first bytes of a table this codec wrote itself (an in-memory table as Arrow IPC).
+const MEMORY_TABLE_TAG: &[u8] = b"hotline-memtable\0";
+
+/// Writes plans for the cluster: Ballista's own nodes, and in-memory tables (the taxonomy, and
+/// the empty tables of an absent folder), which DataFusion's codec cannot carry, as Arrow IPC.
+#[derive(Debug, Default)]
+pub struct PlanCodec {
+    inner: BallistaLogicalExtensionCodec,
+}
+
+impl LogicalExtensionCodec for PlanCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> datafusion::error::Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+        let Some(ipc) = buf.strip_prefix(MEMORY_TABLE_TAG) else {
+            return self.inner.try_decode_table_provider(buf, table_ref, schema, ctx);
+        };
+        let reader = StreamReader::try_new(Cursor::new(ipc), None)?;
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> datafusion::error::Result<()> {
+        let Some(table) = node.downcast_ref::<MemTable>() else {
+            return self.inner.try_encode_table_provider(table_ref, node, buf);
+        };
+        buf.extend_from_slice(MEMORY_TABLE_TAG);
+        let mut writer = StreamWriter::try_new(&mut *buf, &table.schema())?;
+        for partition in &table.batches {
+            let batches = partition.try_read().map_err(|_| {
+                DataFusionError::Execution(format!("table {table_ref} is being written and cannot be sent"))
+            })?;
+            for batch in batches.iter() {
+                writer.write(batch)?;
+            }
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> datafusion::error::Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+}
+
+/// `host:port` resolved to one address, with the reason when it does not resolve.
+pub fn resolve_address(address: &str) -> Result<SocketAddr, SqlError> {
+    let bare = address.trim().trim_start_matches("http://").trim_start_matches("df://").trim_end_matches('/');
+    bare.to_socket_addrs()
+        .map_err(|e| SqlError::Engine(format!("the cluster address {bare:?} is not HOST:PORT ({e})")))?
+        .next()
+        .ok_or_else(|| SqlError::Engine(format!("the cluster address {bare:?} resolves to no address")))
+}
+
+/// Turns a local session's state into one whose queries run on the scheduler at `scheduler`
+/// (checked to be listening first). This crate's functions and named queries are registered
+/// again on the result, since Ballista replaces the function lists with its own.
+pub fn client_context(local: &SessionContext, scheduler: &str) -> Result<SessionContext, SqlError> {
+    let address = resolve_address(scheduler)?;
+    std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5)).map_err(|e| {
+        SqlError::Engine(format!(
+            "no Ballista scheduler answers at {address} ({e}); start one with `hotline cluster scheduler`"
+        ))
+    })?;
+    let state = local.state();
+    let config = state.config().clone().with_ballista_logical_extension_codec(Arc::new(PlanCodec::default()));
+    let state = SessionStateBuilder::new_from_existing(state).with_config(config).build();
+    let state = state.upgrade_for_ballista(format!("http://{address}")).map_err(engine)?;
+    let ctx = SessionContext::new_with_state(state);
+    functions::register(&ctx).map_err(engine)?;
+    super::named::register(&ctx)?;
+    Ok(ctx)
+}
+
+/// The session the scheduler plans a client's query in: Ballista's defaults with this crate's
+/// functions (a plan names them; the scheduler resolves them by name).
+fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    let ctx = SessionContext::new_with_state(ballista_core::utils::default_session_builder(config)?);
+    functions::register(&ctx)?;
+    Ok(ctx.state())
+}
+
+/// Whether a plan has a shape Ballista 55 answers wrongly or never, so that the session runs it
+/// in this process instead: a `UNION` with an input of a single partition (an aggregate without
+/// groups, a sorted top-N, a scalar subquery's side).
+///
+/// Ballista gives each task of a stage its own slice of a union's partitions, and an input of one
+/// partition computed in an earlier stage is read by every task or by none: on the committed
+/// sample `SELECT 'x', COUNT(*) … UNION ALL SELECT 'y', COUNT(*) …` returned x, y, y, y, a union
+/// of two `ORDER BY … LIMIT 3` returned no rows, and `headline_summary` never finished.
+pub fn needs_one_process(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        if node.is::<UnionExec>() && node.children().iter().any(|c| c.output_partitioning().partition_count() == 1) {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// Every function an executor may meet in a plan: DataFusion's and Ballista's, and this crate's
+/// (the guarded `repeat` and padding functions included).
+fn executor_functions() -> Result<BallistaFunctionRegistry, SqlError> {
+    let ctx = SessionContext::new();
+    functions::register(&ctx).map_err(engine)?;
+    let state = ctx.state();
+    let mut registry = BallistaFunctionRegistry::default();
+    for (name, function) in state.scalar_functions() {
+        registry.scalar_functions.insert(name.clone(), function.clone());
+    }
+    Ok(registry)
+}
+
+/// How a scheduler is run.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Seconds without a heartbeat after which an executor counts as lost and its tasks are run
+    /// elsewhere.
+    pub executor_timeout: u64,
+    /// Attempts of a task before its query fails.
+    pub task_attempts: usize,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions { executor_timeout: 30, task_attempts: 4 }
+    }
+}
+
+/// A scheduler bound to its port, not yet serving.
+pub struct Scheduler {
+    listener: tokio::net::TcpListener,
+    server: ballista_scheduler::scheduler_server::SchedulerServer<LogicalPlanNode, PhysicalPlanNode>,
+    cluster: Arc<dyn ClusterState>,
+}
+
+impl Scheduler {
+    /// Sets up a scheduler on `listener` (in-memory cluster state, pull scheduling, this crate's
+    /// plan codec and functions).
+    pub async fn new(listener: tokio::net::TcpListener, options: SchedulerOptions) -> Result<Scheduler, SqlError> {
+        let address = listener.local_addr()?;
+        let mut config = SchedulerConfig::default()
+            .with_hostname(address.ip().to_string())
+            .with_port(address.port())
+            .with_scheduler_policy(TaskSchedulingPolicy::PullStaged)
+            .with_override_session_builder(Arc::new(scheduler_session));
+        config.bind_host = address.ip().to_string();
+        config.override_logical_codec = Some(Arc::new(PlanCodec::default()));
+        config.executor_timeout_seconds = options.executor_timeout.max(2);
+        config.expire_dead_executor_interval_seconds = (options.executor_timeout / 3).clamp(1, 15);
+        config.no_executors_grace_period_seconds = config.executor_timeout_seconds;
+        config.task_max_failures = options.task_attempts.max(1);
+        config.stage_max_failures = options.task_attempts.max(1);
+        let config = Arc::new(config);
+        let cluster = BallistaCluster::new_from_config(&config).await.map_err(engine)?;
+        let state = cluster.cluster_state();
+        let server = create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, config).await.map_err(engine)?;
+        Ok(Scheduler { listener, server, cluster: state })
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> Result<SocketAddr, SqlError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The cluster's state (registered executors …), readable while it serves.
+    pub fn cluster_state(&self) -> Arc<dyn ClusterState> {
+        self.cluster.clone()
+    }
+
+    /// Serves until the process ends (or the future is dropped).
+    pub async fn serve(self) -> Result<(), SqlError> {
+        start_grpc_service_with_listener(self.listener, self.server).await.map_err(engine)
+    }
+}
+
+/// How an executor is run.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler, `HOST:PORT`.
+    pub scheduler: String,
+    /// Where the executor serves its results to the next stage and the client (port 0: any free
+    /// port).
+    pub bind: SocketAddr,
+    /// Tasks run at once (0: one per core).
+    pub concurrency: usize,
+    /// Folder for intermediate results (default: a folder under the system's temporary folder).
+    pub work_dir: Option<PathBuf>,
+    /// Seconds between heartbeats to the scheduler.
+    pub heartbeat: u64,
+}
+
+/// A free port on `ip`, for a server that must be told its port before it binds.
+fn free_port(ip: std::net::IpAddr) -> Result<u16, SqlError> {
+    Ok(StdTcpListener::bind((ip, 0))?.local_addr()?.port())
+}
+
+/// Runs an executor until the process ends (or the future is dropped).
+pub async fn run_executor(options: ExecutorOptions) -> Result<(), SqlError> {
+    let scheduler = resolve_address(&options.scheduler)?;
+    let ip = options.bind.ip();
+    let port = if options.bind.port() == 0 { free_port(ip)? } else { options.bind.port() };
+    let work_dir = match &options.work_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("hotline-executor-{}-{port}", std::process::id())),
+    };
+    std::fs::create_dir_all(&work_dir)?;
+    let config = ExecutorProcessConfig {
+        bind_host: ip.to_string(),
+        external_host: Some(ip.to_string()),
+        port,
+        grpc_port: free_port(ip)?,
+        scheduler_host: scheduler.ip().to_string(),
+        scheduler_port: scheduler.port(),
+        scheduler_connect_timeout_seconds: 10,
+        vcores: options.concurrency,
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        work_dir: Some(work_dir.display().to_string()),
+        executor_heartbeat_interval_seconds: options.heartbeat.max(1),
+        override_function_registry: Some(Arc::new(executor_functions()?)),
+        print_thread_info: false,
+        ..ExecutorProcessConfig::default()
+    };
+    start_executor_process(Arc::new(config)).await.map_err(engine)
+}
+
+/// A scheduler and executors on loopback inside this process, for tests and trials: stops when
+/// dropped.
+pub struct LocalCluster {
+    runtime: Option<tokio::runtime::Runtime>,
+    scheduler: SocketAddr,
+}
+
+impl LocalCluster {
+    /// Starts a scheduler and `executors` executors of `concurrency` tasks each, and waits until
+    /// the executors have had time to register.
+    pub fn start(executors: usize, concurrency: usize) -> Result<LocalCluster, SqlError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("hotline-cluster")
+            .thread_stack_size(32 << 20)
+            .enable_all()
+            .build()?;
+        let (scheduler, state) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+            let scheduler =
+                Scheduler::new(listener, SchedulerOptions { executor_timeout: 10, task_attempts: 4 }).await?;
+            let address = scheduler.address()?;
+            let state = scheduler.cluster_state();
+            tokio::spawn(scheduler.serve());
+            Ok::<_, SqlError>((address, state))
+        })?;
+        for _ in 0..executors {
+            let options = ExecutorOptions {
+                scheduler: scheduler.to_string(),
+                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                concurrency,
+                work_dir: None,
+                heartbeat: 2,
+            };
+            runtime.spawn(run_executor(options));
+        }
+        let cluster = LocalCluster { runtime: Some(runtime), scheduler };
+        cluster.wait_for_executors(&state, executors)?;
+        Ok(cluster)
+    }
+
+    /// The scheduler's address, for `SessionOptions::cluster`.
+    pub fn scheduler(&self) -> SocketAddr {
+        self.scheduler
+    }
+
+    /// Waits (up to 30 s) until the scheduler answers and `count` executors have registered.
+    fn wait_for_executors(&self, state: &Arc<dyn ClusterState>, count: usize) -> Result<(), SqlError> {
+        let url = self.scheduler;
+        let runtime = self.runtime.as_ref().expect("a running cluster has its runtime");
+        runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let registered = state.registered_executor_metadata().await.len();
+                if registered >= count {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(SqlError::Engine(format!(
+                        "only {registered} of {count} executors registered with the scheduler at {url} in 30 s"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+
+    fn table() -> (SchemaRef, RecordBatch) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("code", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["CRIM.THEFT", "医美纠纷"])),
+                Arc::new(Int64Array::from(vec![Some(1), None])),
+            ],
+        )
+        .unwrap();
+        (schema, batch)
+    }
+
+    #[test]
+    fn an_in_memory_table_crosses_to_the_cluster_whole() {
+        let (schema, batch) = table();
+        let memory: Arc<dyn TableProvider> =
+            Arc::new(MemTable::try_new(schema.clone(), vec![vec![batch.clone()]]).unwrap());
+        let codec = PlanCodec::default();
+        let name = TableReference::bare("categories");
+        let mut buf = Vec::new();
+        codec.try_encode_table_provider(&name, memory, &mut buf).unwrap();
+        let ctx = SessionContext::new();
+        let decoded = codec.try_decode_table_provider(&buf, &name, schema.clone(), &ctx.task_ctx()).unwrap();
+        let decoded = decoded.downcast_ref::<MemTable>().expect("an in-memory table again");
+        let batches = decoded.batches[0].try_read().unwrap().clone();
+        assert_eq!(batches, vec![batch]);
+        // Anything else is left to Ballista's codec, which refuses what it cannot write.
+        let garbage = codec.try_decode_table_provider(b"not a table", &name, schema, &ctx.task_ctx());
+        assert!(garbage.is_err());
+    }
+
+    #[test]
+    fn a_union_of_single_partition_inputs_stays_in_this_process_and_other_plans_go() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (schema, batch) = table();
+        let config = SessionConfig::new().with_target_partitions(4);
+        let ctx = SessionContext::new_with_config(config);
+        let partitions = vec![vec![batch.clone()], vec![batch.clone()], vec![batch]];
+        ctx.register_table("t", Arc::new(MemTable::try_new(schema, partitions).unwrap())).unwrap();
+        let plan = |sql: &str| runtime.block_on(async { ctx.sql(sql).await?.create_physical_plan().await }).unwrap();
+        let unions = [
+            "SELECT 'x' AS a, COUNT(*) AS n FROM t WHERE n = 1 UNION ALL SELECT 'y', COUNT(*) FROM t WHERE n IS NULL",
+            "(SELECT code FROM t ORDER BY code LIMIT 1) UNION ALL (SELECT code FROM t ORDER BY code DESC LIMIT 1)",
+        ];
+        for sql in unions {
+            assert!(needs_one_process(&plan(sql)), "{sql}");
+        }
+        let elsewhere = [
+            "SELECT code, COUNT(*) FROM t GROUP BY code",
+            "SELECT code FROM t UNION ALL SELECT code FROM t",
+            "SELECT a.code FROM t a JOIN t b ON a.code = b.code",
+        ];
+        for sql in elsewhere {
+            assert!(!needs_one_process(&plan(sql)), "{sql}");
+        }
+    }
+}
