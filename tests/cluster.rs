@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use hotline::sql::cluster::LocalCluster;
 use hotline::sql::{Session, SessionOptions, SqlError, open_session, queries};
 
 use crate::util::sample_warehouse;
@@ -83,9 +82,9 @@ const EVERY_FUNCTION: &str = "SELECT call_id, normalize_phone(CONCAT('0717-', SU
 #[test]
 fn every_named_and_hand_written_query_gives_the_same_rows_on_a_cluster_as_locally() {
     let dir = sample_warehouse();
-    let cluster = LocalCluster::start(2, 2).expect("a scheduler and two executors on loopback");
+    let cluster = Cluster::start(2, 2);
     let here = local(&dir);
-    let there = on_cluster(&dir, &cluster.scheduler().to_string());
+    let there = on_cluster(&dir, &cluster.scheduler);
     let mut statements: Vec<(String, String)> =
         queries::all().unwrap().values().map(|q| (format!("named query {}", q.name), q.bind(&[]).unwrap())).collect();
     statements.extend(HAND_WRITTEN.iter().chain(UNIONS_RUN_HERE).map(|sql| (sql.to_string(), sql.to_string())));
@@ -129,13 +128,15 @@ fn every_named_and_hand_written_query_gives_the_same_rows_on_a_cluster_as_locall
 #[test]
 fn a_session_on_a_cluster_keeps_the_read_only_guard_and_says_when_no_scheduler_answers() {
     let dir = sample_warehouse();
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Port 1 (tcpmux) is served by nothing here; a port freed by this test could be taken by an
+    // executor of a test running beside it.
+    let free = "127.0.0.1:1";
     let options = SessionOptions { audit: false, cluster: Some(free.to_string()), ..SessionOptions::default() };
     let error = open_session(&dir, options).err().expect("nobody listens there").to_string();
-    assert!(error.contains("no Ballista scheduler answers") && error.contains(&free.to_string()), "{error}");
+    assert!(error.contains("no Ballista scheduler answers") && error.contains(free), "{error}");
 
-    let cluster = LocalCluster::start(1, 1).unwrap();
-    let there = on_cluster(&dir, &cluster.scheduler().to_string());
+    let cluster = Cluster::start(1, 1);
+    let there = on_cluster(&dir, &cluster.scheduler);
     let refused = there.collect("DROP TABLE calls").unwrap_err().to_string();
     assert!(refused.starts_with("refused"), "{refused}");
 }
@@ -162,6 +163,49 @@ fn hotline(args: &[&str]) -> Process {
     )
 }
 
+/// A scheduler and executors on loopback, as processes of `hotline cluster` (a task slot or more
+/// each), stopped when dropped.
+struct Cluster {
+    process: Process,
+    scheduler: String,
+    executors: Vec<Process>,
+    /// One cluster at a time: an executor is told a port found free before it binds it, and two
+    /// starting at once could be told the same one.
+    _alone: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Cluster {
+    fn start(executors: usize, slots: usize) -> Cluster {
+        static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let alone = ALONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut process = hotline(&["cluster", "scheduler", "--bind", "127.0.0.1:0", "--executor-timeout", "10"]);
+        let mut first = String::new();
+        let mut lines = BufReader::new(process.0.stdout.take().unwrap());
+        lines.read_line(&mut first).unwrap();
+        // The rest of its output is read to the end, so that it never writes to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+        assert!(first.starts_with("scheduler listening on 127.0.0.1:"), "{first}");
+        let scheduler = first.trim().rsplit(' ').next().unwrap().to_owned();
+        let slots = slots.to_string();
+        let executors = (0..executors)
+            .map(|_| {
+                hotline(&[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &scheduler,
+                    "--concurrency",
+                    &slots,
+                    "--heartbeat",
+                    "1",
+                ])
+            })
+            .collect::<Vec<_>>();
+        wait_for_executors(&scheduler, executors.len());
+        Cluster { process, scheduler, executors, _alone: alone }
+    }
+}
+
 /// Waits until the scheduler's readiness page counts `count` live executors.
 fn wait_for_executors(scheduler: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -186,19 +230,9 @@ fn wait_for_executors(scheduler: &str, count: usize) {
 #[test]
 fn an_executor_killed_mid_query_never_gives_a_wrong_answer_and_the_scheduler_serves_on() {
     let dir = sample_warehouse();
-    let mut scheduler = hotline(&["cluster", "scheduler", "--bind", "127.0.0.1:0", "--executor-timeout", "10"]);
-    let mut first = String::new();
-    let mut lines = BufReader::new(scheduler.0.stdout.take().unwrap());
-    lines.read_line(&mut first).unwrap();
-    // The rest of its output is read to the end, so that it never writes to a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    let address = first.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(first.starts_with("scheduler listening on 127.0.0.1:"), "{first}");
-    let executor =
-        |_: usize| hotline(&["cluster", "executor", "--scheduler", &address, "--concurrency", "1", "--heartbeat", "1"]);
-    let mut doomed = executor(0);
-    let _survivor = executor(1);
-    wait_for_executors(&address, 2);
+    let mut cluster = Cluster::start(2, 1);
+    let address = cluster.scheduler.clone();
+    let mut doomed = cluster.executors.pop().unwrap();
 
     // Pairs of calls of one category and how alike their narratives are: a few seconds of work.
     let heavy = "SELECT a.category, COUNT(*) AS pairs, SUM(CASE WHEN text_sim(a.narrative, b.narrative) > 0.5 THEN 1 ELSE 0 END) AS alike \
@@ -233,5 +267,5 @@ fn an_executor_killed_mid_query_never_gives_a_wrong_answer_and_the_scheduler_ser
     let (_, counted) = there.collect(count).expect("the scheduler serves on");
     let (_, expected) = local(&dir).collect(count).unwrap();
     assert_eq!(sorted_lines(&counted), sorted_lines(&expected));
-    assert!(scheduler.0.try_wait().unwrap().is_none(), "the scheduler is still running");
+    assert!(cluster.process.0.try_wait().unwrap().is_none(), "the scheduler is still running");
 }

@@ -1,6 +1,5 @@
 //! SQL on an Apache DataFusion Ballista cluster: the client side of a session (plans here, runs
-//! on the cluster), the scheduler and executor with this crate's functions, and a whole cluster
-//! inside one process for tests.
+//! on the cluster), and the scheduler and executor with this crate's functions and plan codec.
 //!
 //! A query is planned logically by the session (roles, read-only guard, named queries, audit all
 //! stay where they are), sent to the scheduler, which plans it physically and splits it into
@@ -302,81 +301,6 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), SqlError> {
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config)).await.map_err(engine)
-}
-
-/// A scheduler and executors on loopback inside this process, for tests and trials: stops when
-/// dropped.
-pub struct LocalCluster {
-    runtime: Option<tokio::runtime::Runtime>,
-    scheduler: SocketAddr,
-}
-
-impl LocalCluster {
-    /// Starts a scheduler and `executors` executors of `concurrency` tasks each, and waits until
-    /// the executors have had time to register.
-    pub fn start(executors: usize, concurrency: usize) -> Result<LocalCluster, SqlError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("hotline-cluster")
-            .thread_stack_size(32 << 20)
-            .enable_all()
-            .build()?;
-        let (scheduler, state) = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-            let scheduler =
-                Scheduler::new(listener, SchedulerOptions { executor_timeout: 10, task_attempts: 4 }).await?;
-            let address = scheduler.address()?;
-            let state = scheduler.cluster_state();
-            tokio::spawn(scheduler.serve());
-            Ok::<_, SqlError>((address, state))
-        })?;
-        for _ in 0..executors {
-            let options = ExecutorOptions {
-                scheduler: scheduler.to_string(),
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                concurrency,
-                work_dir: None,
-                heartbeat: 2,
-            };
-            runtime.spawn(run_executor(options));
-        }
-        let cluster = LocalCluster { runtime: Some(runtime), scheduler };
-        cluster.wait_for_executors(&state, executors)?;
-        Ok(cluster)
-    }
-
-    /// The scheduler's address, for `SessionOptions::cluster`.
-    pub fn scheduler(&self) -> SocketAddr {
-        self.scheduler
-    }
-
-    /// Waits (up to 30 s) until the scheduler answers and `count` executors have registered.
-    fn wait_for_executors(&self, state: &Arc<dyn ClusterState>, count: usize) -> Result<(), SqlError> {
-        let url = self.scheduler;
-        let runtime = self.runtime.as_ref().expect("a running cluster has its runtime");
-        runtime.block_on(async {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            loop {
-                let registered = state.registered_executor_metadata().await.len();
-                if registered >= count {
-                    return Ok(());
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(SqlError::Engine(format!(
-                        "only {registered} of {count} executors registered with the scheduler at {url} in 30 s"
-                    )));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    }
-}
-
-impl Drop for LocalCluster {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
 }
 
 #[cfg(test)]
