@@ -27,6 +27,7 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::TaskContext;
 use datafusion::execution::disk_manager::DiskManagerBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
@@ -591,9 +592,21 @@ impl Session {
         };
         self.runtime().block_on(async {
             let plan = local.state().statement_to_plan(statement.clone()).await?;
-            let physical = local.state().create_physical_plan(&plan).await?;
-            Ok(!needs_one_process(&physical))
+            Ok(self.kept_here(&plan).await?.is_none())
         })
+    }
+
+    /// On a cluster, the physical plan of a statement this process runs itself (see
+    /// `needs_one_process`), with the task context to run it in; `None`: the session's context runs it.
+    async fn kept_here(
+        &self,
+        plan: &datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Option<(Arc<dyn datafusion::physical_plan::ExecutionPlan>, Arc<TaskContext>)>, SqlError> {
+        let Some(local) = &self.local else {
+            return Ok(None);
+        };
+        let physical = local.state().create_physical_plan(plan).await?;
+        Ok(needs_one_process(&physical).then(|| (physical, local.task_ctx())))
     }
 
     /// Runs SQL and collects the result (for the engine's own stages and tests; audited like any query).
@@ -668,11 +681,8 @@ impl Session {
                     .with_allow_statements(false)
                     .verify_plan(&plan)
                     .map_err(|e| SqlError::Refused(e.to_string()))?;
-                if let Some(local) = &self.local {
-                    let physical = local.state().create_physical_plan(&plan).await?;
-                    if needs_one_process(&physical) {
-                        return Ok(datafusion::physical_plan::execute_stream(physical, local.task_ctx())?);
-                    }
+                if let Some((physical, task)) = self.kept_here(&plan).await? {
+                    return Ok(datafusion::physical_plan::execute_stream(physical, task)?);
                 }
                 let frame = self.ctx.execute_logical_plan(plan).await?;
                 Ok::<_, SqlError>(frame.execute_stream().await?)
