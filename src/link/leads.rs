@@ -43,9 +43,15 @@ const MIN_CO_TARGET_BITS: f64 = 3.0;
 /// out on its own (at 5 bits, about one such tie by chance in 32 categories' worth of pairs).
 const CO_TARGET_MARGIN_BITS: f64 = 5.0;
 
-/// Two claimants who share targets are tied whatever the overlap's bits when both are among this
-/// many most serial claimants of the category (callers with as many different targets or more).
-const MAX_SERIAL_PEERS: u64 = 8;
+/// Two claimants who share targets (one is enough) in one campaign are tied whatever the overlap's
+/// bits when both are among this many most serial claimants of the category (callers with as many
+/// different targets or more). A travelling team rarely claims twice against one branch, so one
+/// branch in common, at the same weeks, among a category's dozen widest claimants is the tie.
+const MAX_SERIAL_PEERS: u64 = 12;
+
+/// Bits one target in common needs to count at all: chance gives two claimants this wide that one
+/// branch at most half the time (where they claim at a few busy branches, it does not tie them).
+const MIN_ONE_TARGET_BITS: f64 = 1.0;
 
 /// Whether two callers' claims make one campaign: periods of similar length (the longer at most
 /// twice the shorter, counting a week at least) that overlap for at least half the shorter, and
@@ -758,7 +764,6 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     for o in &overlaps {
         *candidates.entry(o.2).or_default() += 1.0;
     }
-    overlaps.retain(|o| o.3 >= 2);
     let mut significant: HashSet<(u32, u32)> = HashSet::new();
     let serial = SerialTail::build(incidents, callers);
     // First and last call of a caller in a category.
@@ -768,10 +773,23 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         times.fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.time), hi.max(x.time)))
     };
     let targets_in = |c: u32, category: u32| targets_of[c as usize].iter().filter(|t| t.category() == category).count();
+    // An overlap of one target counts only between two of the category's most serial claimants in
+    // one campaign (below); any other pair needs two targets or more.
+    overlaps.retain(|o| {
+        o.3 >= 2 || {
+            let fewer = targets_in(o.0, o.2).min(targets_in(o.1, o.2));
+            fewer >= 3
+                && serial.at_least(o.2, fewer) <= MAX_SERIAL_PEERS
+                && one_campaign(span_in(o.0, o.2), span_in(o.1, o.2), span)
+        }
+    });
     for (a, b, category, k) in overlaps {
         let lambda = expected_hits(a, b, category).max(expected_hits(b, a, category));
         let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
         let stands_out = CO_TARGET_MARGIN_BITS + candidates[&category].log2();
+        if k == 1 && bits < MIN_ONE_TARGET_BITS {
+            continue;
+        }
         // Two of the category's few most serial claimants sharing targets: their volume explains
         // the overlap, but hardly anybody claims so widely, and rarely two at once.
         let fewer = targets_in(a, category).min(targets_in(b, category));
@@ -2673,6 +2691,56 @@ mod tests {
         let (x, callers) = serial_claimants_beside(|m| (m * 3) % 10);
         let (found, _) = ties(&x, &callers, &[]);
         assert!(found.iter().all(|t| t.kind != TieKind::SameDistrict));
+    }
+
+    /// A year of category-0 calls: 400 one-off callers, `background` serial claimants with four
+    /// branches each spread over the year, and a team of three with four branches each who share
+    /// one branch per pair; the team's calls fall in six weeks unless `team_all_year`.
+    fn a_team_of_serial_claimants(background: u32, team_all_year: bool) -> (Incidents, Callers) {
+        let day = crate::link::evidence::DAY;
+        // (entity, organisation, day)
+        let mut calls: Vec<(u32, u32, i64)> = (0..400).map(|i| (i, 1000 + i, i64::from(i) * 365 / 400)).collect();
+        for s in 0..background {
+            calls.extend((0..4).map(|j| (400 + s, 2000 + 4 * s + j, i64::from(s * 7 + j * 90))));
+        }
+        let team = 400 + background;
+        let branches = [[1, 2, 10, 11], [1, 3, 12, 13], [2, 3, 14, 15]];
+        for (m, list) in branches.iter().enumerate() {
+            for (j, &o) in list.iter().enumerate() {
+                let when = if team_all_year && m == 1 { j as i64 * 110 } else { 100 + 10 * j as i64 + m as i64 };
+                calls.push((team + m as u32, o, when));
+            }
+        }
+        calls.sort_by_key(|c| c.2);
+        let list: Vec<Call<'_>> = calls.iter().map(|&(e, _, _)| (e, e, "x", None, None)).collect();
+        let mut x = incidents(&list);
+        for (call, &(_, o, when)) in x.list.iter_mut().zip(&calls) {
+            call.organisation = Some(o);
+            call.district = Some(o % 10);
+            call.time = when * day;
+        }
+        let callers = Callers::build(&x);
+        (x, callers)
+    }
+
+    #[test]
+    fn serial_claimants_of_one_campaign_sharing_one_branch_a_pair_are_tied() {
+        let pairs = |background: u32, all_year: bool| -> BTreeSet<(u32, u32)> {
+            let (x, callers) = a_team_of_serial_claimants(background, all_year);
+            let team: Vec<u32> = (0..3).map(|m| callers.of_entity[(400 + background + m) as usize]).collect();
+            let (found, _) = ties(&x, &callers, &[]);
+            found
+                .iter()
+                .filter(|t| t.kind == TieKind::CoTarget && team.contains(&t.a) && team.contains(&t.b))
+                .map(|t| (t.a, t.b))
+                .collect()
+        };
+        // Among 8 claimants as wide, the team's three pairs (one branch each) are tied.
+        assert_eq!(pairs(5, false).len(), 3);
+        // One member who claims all year is no part of the six weeks' campaign.
+        assert_eq!(pairs(5, true).len(), 1);
+        // Among 23 as wide, one branch in common is what their volume explains.
+        assert!(pairs(20, false).is_empty());
     }
 
     #[test]
