@@ -187,8 +187,13 @@ impl Cluster {
         assert!(first.starts_with("scheduler listening on 127.0.0.1:"), "{first}");
         let scheduler = first.trim().rsplit(' ').next().unwrap().to_owned();
         let slots = slots.to_string();
+        // Their shuffle files stay in the build's scratch folder, emptied on the next run: a
+        // killed executor cannot clear its own.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let executors = (0..executors)
             .map(|_| {
+                let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let work = crate::util::scratch(&format!("cluster-executor-{n}"));
                 hotline(&[
                     "cluster",
                     "executor",
@@ -198,6 +203,8 @@ impl Cluster {
                     &slots,
                     "--heartbeat",
                     "1",
+                    "--work-dir",
+                    work.to_str().unwrap(),
                 ])
             })
             .collect::<Vec<_>>();

@@ -300,7 +300,13 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), SqlError> {
         print_thread_info: false,
         ..ExecutorProcessConfig::default()
     };
-    start_executor_process(Arc::new(config)).await.map_err(engine)
+    let outcome = start_executor_process(Arc::new(config)).await.map_err(engine);
+    // The shuffle files of a folder this process made for itself go with it (a folder given
+    // with --work-dir is the operator's to keep).
+    if options.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work_dir);
+    }
+    outcome
 }
 
 #[cfg(test)]
