@@ -1,6 +1,8 @@
 """Times every named query in one hotline process and on a Ballista cluster; writes BENCHMARKS.md's cluster section."""
 import datetime, os, pathlib, re, statistics, subprocess, sys
 
+from benchmarks import replace_section
+
 binary, warehouse, scheduler, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 WHY = """
 What it shows: on one 2-core machine a cluster cannot be faster. The scheduler and both executors
@@ -59,7 +61,4 @@ lines.append("")
 lines.append(WHY.strip())
 section = "\n".join(lines) + "\n"
 print(section)
-bench = root / "BENCHMARKS.md"
-text = bench.read_text() if bench.exists() else "# Benchmarks\n\n"
-text = re.sub(r"## SQL on a cluster \(.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + section
-bench.write_text(text)
+replace_section("SQL on a cluster (", section)

@@ -12,15 +12,8 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 bin="$target_dir/release/hotline"
 work="${HOTLINE_BENCH_WORK:-$(mktemp -d)}"
 export HOTLINE_KEY="${HOTLINE_KEY:-$(printf '5a%.0s' $(seq 32))}"
-wh="$work/wh-$calls"
-if [ ! -f "$wh/hotline-warehouse.json" ]; then
-  "$bin" generate --calls "$calls" --seed 11 --out "$work/batch-$calls" > /dev/null
-  "$bin" init --warehouse "$wh" > /dev/null
-  "$bin" ingest "$work/batch-$calls/calls.csv" "$work/batch-$calls/work_orders.csv" --warehouse "$wh" > /dev/null
-  rm -rf "$work/batch-$calls"
-fi
-# The repeat-call queries count by resolved person.
-[ -d "$wh/caller_entities" ] || "$bin" resolve --warehouse "$wh" > /dev/null
+source scripts/bench_warehouse.sh
+wh=$(bench_warehouse "$bin" "$work" "$calls")
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; }

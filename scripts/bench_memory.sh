@@ -24,6 +24,7 @@ queries=(
   "join calls × work orders|SELECT c.call_id, c.narrative, w.order_id, w.department FROM calls c JOIN work_orders w ON w.call_id = c.call_id ORDER BY w.department, c.received_at"
   "COUNT(DISTINCT)|SELECT district, category, COUNT(DISTINCT phone_key) AS phones, COUNT(DISTINCT narrative) AS texts FROM calls GROUP BY district, category"
 )
+source scripts/bench_warehouse.sh
 # The process's own footprint (runtime, catalogue, one planned query), the fixed overhead.
 base_of() {
   /usr/bin/time -f "%M" "$bin" sql --warehouse "$1" --memory-limit "$limit" "${extra[@]}" --format csv "SELECT 1" 2>&1 >/dev/null | tail -1
@@ -32,13 +33,7 @@ limit_kb=$(numfmt --from=iec "$limit" | awk '{print int($1/1024)}')
 echo "| calls | query | outcome | seconds | peak RSS MB | RSS − fixed | (RSS − fixed) / limit |"
 echo "|---:|---|---|---:|---:|---:|---:|"
 for calls in "${sizes[@]}"; do
-  wh="$work/wh-$calls"
-  if [ ! -f "$wh/hotline-warehouse.json" ]; then
-    "$bin" generate --calls "$calls" --seed 11 --out "$work/batch-$calls" > /dev/null
-    "$bin" init --warehouse "$wh" > /dev/null
-    "$bin" ingest "$work/batch-$calls/calls.csv" "$work/batch-$calls/work_orders.csv" --warehouse "$wh" > /dev/null
-    rm -rf "$work/batch-$calls"
-  fi
+  wh=$(bench_warehouse "$bin" "$work" "$calls")
   base=$(base_of "$wh")
   echo "| $calls | \`SELECT 1\` (fixed overhead) | ok | | $((base / 1024)) | | |"
   for entry in "${queries[@]}"; do

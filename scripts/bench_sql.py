@@ -3,6 +3,8 @@ import datetime, math, os, pathlib, re, statistics, subprocess, sys, time
 
 import duckdb
 
+from benchmarks import replace_section
+
 binary, work, sizes = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3:]
 WHY = """Where hotline loses: the four queries with the 7-day repeat rule (`headline_summary`,
 `headline_by_month`, `headline_by_district`, `repeat_call_rate_by_month`) and `repeat_callers`
@@ -77,7 +79,4 @@ lines.append("")
 lines.append(WHY)
 section = "\n".join(lines) + "\n"
 print(section)
-bench = root / "BENCHMARKS.md"
-text = bench.read_text() if bench.exists() else "# Benchmarks\n\n"
-text = re.sub(r"## sql \(.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + section
-bench.write_text(text)
+replace_section("sql (", section)

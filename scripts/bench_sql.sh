@@ -17,14 +17,8 @@ venv="${HOTLINE_BENCH_VENV:-${CARGO_TARGET_DIR:-target}/bench-venv}"
 "$venv/bin/python" -c "import duckdb, pytz" 2>/dev/null || "$venv/bin/pip" install --quiet duckdb pytz
 work="${HOTLINE_BENCH_WORK:-$(mktemp -d)}"
 export HOTLINE_KEY="${HOTLINE_KEY:-$(printf '5a%.0s' $(seq 32))}"
+source scripts/bench_warehouse.sh
 for calls in "${sizes[@]}"; do
-  if [ ! -f "$work/wh-$calls/hotline-warehouse.json" ]; then
-    "$bin" generate --calls "$calls" --seed 11 --out "$work/batch-$calls" > /dev/null
-    "$bin" init --warehouse "$work/wh-$calls" > /dev/null
-    "$bin" ingest "$work/batch-$calls/calls.csv" "$work/batch-$calls/work_orders.csv" --warehouse "$work/wh-$calls" > /dev/null
-    rm -rf "$work/batch-$calls"
-  fi
-  # The repeat-call queries count by resolved person.
-  [ -d "$work/wh-$calls/caller_entities" ] || "$bin" resolve --warehouse "$work/wh-$calls" > /dev/null
+  bench_warehouse "$bin" "$work" "$calls" > /dev/null
 done
 "$venv/bin/python" scripts/bench_sql.py "$bin" "$work" "${sizes[@]}"
