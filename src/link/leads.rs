@@ -773,29 +773,24 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         times.fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.time), hi.max(x.time)))
     };
     let targets_in = |c: u32, category: u32| targets_of[c as usize].iter().filter(|t| t.category() == category).count();
-    // An overlap of one target counts only between two of the category's most serial claimants in
-    // one campaign (below); any other pair needs two targets or more.
-    overlaps.retain(|o| {
-        o.3 >= 2 || {
-            let fewer = targets_in(o.0, o.2).min(targets_in(o.1, o.2));
-            fewer >= 3
-                && serial.at_least(o.2, fewer) <= MAX_SERIAL_PEERS
-                && one_campaign(span_in(o.0, o.2), span_in(o.1, o.2), span)
-        }
-    });
     for (a, b, category, k) in overlaps {
-        let lambda = expected_hits(a, b, category).max(expected_hits(b, a, category));
-        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
-        let stands_out = CO_TARGET_MARGIN_BITS + candidates[&category].log2();
-        if k == 1 && bits < MIN_ONE_TARGET_BITS {
-            continue;
-        }
         // Two of the category's few most serial claimants sharing targets: their volume explains
         // the overlap, but hardly anybody claims so widely, and rarely two at once.
         let fewer = targets_in(a, category).min(targets_in(b, category));
         let serial_pair = fewer >= 3
             && serial.at_least(category, fewer) <= MAX_SERIAL_PEERS
             && one_campaign(span_in(a, category), span_in(b, category), span);
+        // One target in common counts only between two such claimants (checked first: most pairs
+        // that overlap at all share one target), and only where chance would not give it them.
+        if k == 1 && !serial_pair {
+            continue;
+        }
+        let lambda = expected_hits(a, b, category).max(expected_hits(b, a, category));
+        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        if k == 1 && bits < MIN_ONE_TARGET_BITS {
+            continue;
+        }
+        let stands_out = CO_TARGET_MARGIN_BITS + candidates[&category].log2();
         if serial_pair {
             significant.insert((a, b));
             out.push(Tie {
