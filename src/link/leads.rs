@@ -1519,6 +1519,79 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
     out
 }
 
+/// Callers' surnames and ID regions, and how rare each is among this warehouse's callers.
+pub struct Kinship {
+    /// Surnames (pinyin) each caller gave.
+    surnames_of: Vec<BTreeSet<u32>>,
+    /// Regions of the ID numbers each caller showed.
+    regions_of: Vec<BTreeSet<u32>>,
+    /// Callers giving each surname, and callers giving any.
+    surname_counts: (HashMap<u32, f64>, f64),
+    /// Callers showing an ID of each region, and callers showing any.
+    region_counts: (HashMap<u32, f64>, f64),
+}
+
+impl Kinship {
+    /// Reads every caller's surnames and ID regions.
+    pub fn build(incidents: &Incidents, callers: &Callers) -> Kinship {
+        let mut surnames_of: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); callers.list.len()];
+        let mut regions_of: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); callers.list.len()];
+        for (c, calls) in callers.calls.iter().enumerate() {
+            for &call in calls {
+                if let Some(s) = incidents.list[call as usize].caller.surname {
+                    surnames_of[c].insert(s);
+                }
+                if let Some(r) = incidents.id_regions.get(&call) {
+                    regions_of[c].insert(*r);
+                }
+            }
+        }
+        let counts = |sets: &[BTreeSet<u32>]| -> (HashMap<u32, f64>, f64) {
+            let mut counts: HashMap<u32, f64> = HashMap::new();
+            let mut total: f64 = 0.0;
+            for set in sets.iter().filter(|s| !s.is_empty()) {
+                total += 1.0;
+                for v in set {
+                    *counts.entry(*v).or_default() += 1.0;
+                }
+            }
+            (counts, total.max(1.0))
+        };
+        Kinship {
+            surname_counts: counts(&surnames_of),
+            region_counts: counts(&regions_of),
+            surnames_of,
+            regions_of,
+        }
+    }
+
+    /// −log₂ of the share of callers giving `value` (at most 20).
+    fn bits((counts, total): &(HashMap<u32, f64>, f64), value: u32) -> f64 {
+        (-(counts.get(&value).copied().unwrap_or(1.0) / total).log2()).clamp(0.0, 20.0)
+    }
+
+    /// Bits of kinship between two callers: those of the rarest surname both give, plus those of
+    /// the region that issued both one's ID numbers where both show one; `None` where they give no
+    /// surname in common, or show ID numbers of different regions only.
+    pub fn between(&self, a: u32, b: u32) -> Option<f64> {
+        let rarest = |x: &BTreeSet<u32>, y: &BTreeSet<u32>, counts: &(HashMap<u32, f64>, f64)| -> Option<f64> {
+            x.intersection(y).map(|v| Self::bits(counts, *v)).max_by(f64::total_cmp)
+        };
+        let surname = rarest(&self.surnames_of[a as usize], &self.surnames_of[b as usize], &self.surname_counts)?;
+        let (ra, rb) = (&self.regions_of[a as usize], &self.regions_of[b as usize]);
+        let region = rarest(ra, rb, &self.region_counts);
+        if region.is_none() && !ra.is_empty() && !rb.is_empty() {
+            return None;
+        }
+        Some(surname + region.unwrap_or(0.0))
+    }
+
+    /// Surnames a caller gave.
+    fn surnames(&self, c: u32) -> &BTreeSet<u32> {
+        &self.surnames_of[c as usize]
+    }
+}
+
 /// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
 /// members, score, key members and evidence sentences; best first.
 pub fn find_leads(
@@ -2207,13 +2280,19 @@ pub struct AttachIndex {
     calls_on: HashMap<Target, f64>,
     /// Calls of each category.
     calls_of_category: HashMap<u32, f64>,
+    /// Callers' surnames and ID regions.
+    kinship: Kinship,
 }
 
 impl AttachIndex {
     /// Indexes every caller's targets.
     pub fn build(incidents: &Incidents, callers: &Callers) -> AttachIndex {
-        let mut index =
-            AttachIndex { callers_of: HashMap::new(), calls_on: HashMap::new(), calls_of_category: HashMap::new() };
+        let mut index = AttachIndex {
+            callers_of: HashMap::new(),
+            calls_on: HashMap::new(),
+            calls_of_category: HashMap::new(),
+            kinship: Kinship::build(incidents, callers),
+        };
         for (c, calls) in callers.calls.iter().enumerate() {
             for &x in calls {
                 *index.calls_of_category.entry(incidents.list[x as usize].category).or_default() += 1.0;
@@ -2287,6 +2366,7 @@ impl AttachIndex {
             .flat_map(|&m| callers.list[m as usize].iter())
             .flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied())
             .collect();
+        let group_surnames: BTreeSet<u32> = group.iter().flat_map(|&m| self.kinship.surnames(m)).copied().collect();
         let total = self.calls_of_category.get(&category).copied().unwrap_or(1.0).max(1.0);
         let mut candidates: Vec<u32> = overlap.keys().chain(named_with.keys()).copied().collect();
         if group_named {
@@ -2323,7 +2403,13 @@ impl AttachIndex {
             // Named by victims too, as the group is: each report at its naming's bits.
             let (own_reports, own_named) =
                 if group_named { named_callers.get(&x).copied().unwrap_or((0, 0.0)) } else { (0, 0.0) };
-            let bits = co_target + named + name_bits + own_named;
+            // A member's surname, less the chance of meeting any of the group's surnames.
+            let kin = group
+                .iter()
+                .filter_map(|&m| self.kinship.between(x, m))
+                .fold(0.0, f64::max);
+            let kin = if kin > 0.0 { (kin - (group_surnames.len().max(1) as f64).log2()).max(0.0) } else { 0.0 };
+            let bits = co_target + named + name_bits + own_named + kin;
             // A report names a surname, which many share: it joins a caller who also claimed
             // against one of the group's own targets, or who gives a member's full name.
             if bits >= ATTACH_BITS && (k >= 1 || same_name) {
@@ -2336,6 +2422,8 @@ impl AttachIndex {
                 }
                 if same_name {
                     why.push("gives a member's full name".to_owned());
+                } else if kin > 0.0 {
+                    why.push("gives a member's surname".to_owned());
                 }
                 if own_reports > 0 {
                     why.push(format!("named in {own_reports} report(s) of its own"));
@@ -2799,6 +2887,58 @@ mod tests {
             .map(|t| (callers.list[t.a as usize][0], callers.list[t.b as usize][0], t.count))
             .collect();
         assert_eq!(pairs, [(2402, 2403, 5)], "{ties:?}");
+    }
+
+    #[test]
+    fn a_claimant_with_a_members_rare_surname_joins_the_group_and_a_stranger_with_the_same_claims_does_not() {
+        // 2,000 strangers (entities 10–2009) surnamed wang, one claim each over 40 clinics; the
+        // group (0 and 1, surnamed lu) claims against clinics 0–5 twice each; 2 (lu) and 3 (wang)
+        // each claim against clinics 0 and 1 once, on phones of their own.
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        let mut clinics: Vec<u32> = Vec::new();
+        for member in 0..2 {
+            for clinic in 0..6 {
+                calls.extend([(member, member, "lu", None, None), (member, member, "lu", None, None)]);
+                clinics.extend([clinic, clinic]);
+            }
+        }
+        for (entity, surname) in [(2, "lu"), (3, "wang")] {
+            calls.extend([(entity, entity, surname, None, None), (entity, entity, surname, None, None)]);
+            clinics.extend([0, 1]);
+        }
+        for stranger in 10..2010 {
+            calls.push((stranger, stranger, "wang", None, None));
+            clinics.push(stranger % 40);
+        }
+        let mut incidents = incidents(&calls);
+        for (x, clinic) in incidents.list.iter_mut().zip(&clinics) {
+            x.organisation = Some(*clinic);
+            x.district = Some(0);
+        }
+        let callers = Callers::build(&incidents);
+        let index = AttachIndex::build(&incidents, &callers);
+        let rates = ChanceRates {
+            shared_phone_bits: 9.0,
+            script_pair_bits: 9.0,
+            full_name_bits: 14.0,
+            surname_bits: 6.0,
+            mention_bits: [5.0; 3],
+        };
+        let caller = |e: u32| callers.of_entity[e as usize];
+        let group = [caller(0), caller(1)];
+        let found =
+            index.attach(&incidents, &callers, &group, &HashSet::new(), &HashMap::new(), &HashMap::new(), &rates);
+        let joined: Vec<u32> = found.iter().map(|f| callers.list[f.0 as usize][0]).collect();
+        assert_eq!(joined, [2], "{found:?}");
+        assert!(found[0].2.contains("surname"), "{}", found[0].2);
+        // Kin, by surname; and not where ID numbers of two regions say otherwise.
+        let kinship = Kinship::build(&incidents, &callers);
+        assert!(kinship.between(caller(0), caller(2)).is_some_and(|b| b > 9.0));
+        assert_eq!(kinship.between(caller(0), caller(3)), None);
+        let mut documented = incidents;
+        documented.id_regions.extend([(0, 420_502), (24, 110_101)]);
+        let kinship = Kinship::build(&documented, &callers);
+        assert_eq!(kinship.between(caller(0), caller(2)), None, "IDs of two regions");
     }
 
     #[test]
