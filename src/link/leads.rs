@@ -1557,12 +1557,7 @@ impl Kinship {
             }
             (counts, total.max(1.0))
         };
-        Kinship {
-            surname_counts: counts(&surnames_of),
-            region_counts: counts(&regions_of),
-            surnames_of,
-            regions_of,
-        }
+        Kinship { surname_counts: counts(&surnames_of), region_counts: counts(&regions_of), surnames_of, regions_of }
     }
 
     /// −log₂ of the share of callers giving `value` (at most 20).
@@ -2404,10 +2399,7 @@ impl AttachIndex {
             let (own_reports, own_named) =
                 if group_named { named_callers.get(&x).copied().unwrap_or((0, 0.0)) } else { (0, 0.0) };
             // A member's surname, less the chance of meeting any of the group's surnames.
-            let kin = group
-                .iter()
-                .filter_map(|&m| self.kinship.between(x, m))
-                .fold(0.0, f64::max);
+            let kin = group.iter().filter_map(|&m| self.kinship.between(x, m)).fold(0.0, f64::max);
             let kin = if kin > 0.0 { (kin - (group_surnames.len().max(1) as f64).log2()).max(0.0) } else { 0.0 };
             let bits = co_target + named + name_bits + own_named + kin;
             // A report names a surname, which many share: it joins a caller who also claimed
