@@ -75,7 +75,7 @@ pub const KIND_CAP: f64 = 30.0;
 const CORROBORATING_BITS: f64 = 8.0;
 
 /// Kinds of evidence that corroborate each other (serial claims describe the members, not a tie).
-const INDEPENDENT_KINDS: [&str; 9] = [
+const INDEPENDENT_KINDS: [&str; 10] = [
     "shared_phone",
     "co_target",
     "same_district",
@@ -85,6 +85,7 @@ const INDEPENDENT_KINDS: [&str; 9] = [
     "shared_mention",
     "names_other",
     "same_hour",
+    "kin",
 ];
 
 /// Score from which a lead is worth an investigator's look.
@@ -107,6 +108,9 @@ pub enum TieKind {
     NamesOther,
     /// Calls of both about the same kind of matter at the same place within three hours, on several days.
     SameHour,
+    /// Both among more people of one surname with ID numbers of one region, calling about one kind
+    /// of matter, than that surname and region's share of the callers explains: a family at work.
+    Kin,
     /// Both among a category's serial claimants gathered in one district, more than its share explains.
     SameDistrict,
 }
@@ -123,6 +127,7 @@ impl TieKind {
             TieKind::NamesOther => "names_other",
             TieKind::SameHour => "same_hour",
             TieKind::SameDistrict => "same_district",
+            TieKind::Kin => "kin",
         }
     }
 }
@@ -883,6 +888,10 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     let (mention_ties, mention_bits) = mention_ties(incidents, callers);
     out.extend(mention_ties);
     out.extend(same_hour_ties(incidents, callers));
+    for t in kin_ties(incidents, callers) {
+        significant.insert((t.a, t.b));
+        out.push(t);
+    }
     let rates = ChanceRates {
         shared_phone_bits,
         script_pair_bits,
@@ -1541,7 +1550,7 @@ impl Kinship {
                 if let Some(s) = incidents.list[call as usize].caller.surname {
                     surnames_of[c].insert(s);
                 }
-                if let Some(r) = incidents.id_regions.get(&call) {
+                if let Some((r, _)) = incidents.id_regions.get(&call) {
                     regions_of[c].insert(*r);
                 }
             }
@@ -1585,6 +1594,79 @@ impl Kinship {
     fn surnames(&self, c: u32) -> &BTreeSet<u32> {
         &self.surnames_of[c as usize]
     }
+}
+
+/// Fewest different ID numbers of one surname and region in a category that make a family at work
+/// (three strangers of a rare surname from one county meet by chance in a warehouse's many cells).
+const MIN_KIN: usize = 4;
+
+/// Families at work: in a category, the people (different ID numbers) who give one surname and
+/// show ID numbers of one region, where the category's people with ID numbers and that surname and
+/// region's share of all people with ID numbers explain λ. A count whose Poisson tail stands out
+/// by the co-targeting margin among every (category, surname, region) cell holding two people or
+/// more ties the callers holding those numbers in a chain (first call first) that shares its bits.
+/// The calls of the category of the chain's two ends show each tie.
+fn kin_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
+    type Cell = (u32, u32, u32);
+    let mut cells: BTreeMap<Cell, (BTreeSet<u64>, BTreeMap<u32, i64>)> = BTreeMap::new();
+    let mut people_in: HashMap<u32, HashSet<u64>> = HashMap::new();
+    let mut people: HashMap<(u32, u32), HashSet<u64>> = HashMap::new();
+    let mut everybody: HashSet<u64> = HashSet::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        for &call in calls {
+            let x = &incidents.list[call as usize];
+            let Some(&(region, id)) = incidents.id_regions.get(&call) else { continue };
+            if x.source.is_some() {
+                continue;
+            }
+            people_in.entry(x.category).or_default().insert(id);
+            let Some(surname) = x.caller.surname else { continue };
+            everybody.insert(id);
+            people.entry((surname, region)).or_default().insert(id);
+            let cell = cells.entry((x.category, surname, region)).or_default();
+            cell.0.insert(id);
+            let first = cell.1.entry(c as u32).or_insert(x.time);
+            *first = (*first).min(x.time);
+        }
+    }
+    let tried = cells.values().filter(|c| c.0.len() >= 2).count();
+    let stands_out = CO_TARGET_MARGIN_BITS + (tried.max(1) as f64).log2();
+    let everybody = everybody.len().max(1) as f64;
+    let mut out = Vec::new();
+    for ((category, surname, region), (ids, holders)) in cells {
+        let k = ids.len();
+        if k < MIN_KIN || holders.len() < 2 {
+            continue;
+        }
+        let share = people.get(&(surname, region)).map_or(0, HashSet::len) as f64 / everybody;
+        let lambda = people_in.get(&category).map_or(0, HashSet::len) as f64 * share;
+        let bits = (-log2_poisson_tail(k as u32, lambda)).min(MAX_TIE_BITS);
+        if bits < stands_out {
+            continue;
+        }
+        let mut chain: Vec<(i64, u32)> = holders.into_iter().map(|(c, t)| (t, c)).collect();
+        chain.sort_unstable();
+        let calls_of = |c: u32| {
+            callers.calls[c as usize].iter().copied().filter(move |&x| {
+                incidents.list[x as usize].category == category && incidents.list[x as usize].source.is_none()
+            })
+        };
+        for pair in chain.windows(2) {
+            let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::Kin,
+                count: 1,
+                bits: bits / (chain.len() - 1) as f64,
+                detail: format!(
+                    "both among {k} people of one surname with ID numbers of one region calling about the category, where their share explains {lambda:.2}"
+                ),
+                calls: calls_of(a).chain(calls_of(b)).collect(),
+            });
+        }
+    }
+    out
 }
 
 /// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
@@ -2079,6 +2161,12 @@ fn describe(facts: &Facts<'_>) -> Description {
     if let Some(b) = bits.get("same_district") {
         evidence.push(format!(
             "members are among the few serial claimants of the category at home in one district, more than its share explains ({})",
+            shown(*b)
+        ));
+    }
+    if let Some(b) = bits.get("kin") {
+        evidence.push(format!(
+            "members are more people of one surname, with ID numbers of one region, calling about this than the surname and region's share of callers explains ({})",
             shown(*b)
         ));
     }
@@ -2928,9 +3016,50 @@ mod tests {
         assert!(kinship.between(caller(0), caller(2)).is_some_and(|b| b > 9.0));
         assert_eq!(kinship.between(caller(0), caller(3)), None);
         let mut documented = incidents;
-        documented.id_regions.extend([(0, 420_502), (24, 110_101)]);
+        documented.id_regions.extend([(0, (420_502, 1)), (24, (110_101, 2))]);
         let kinship = Kinship::build(&documented, &callers);
         assert_eq!(kinship.between(caller(0), caller(2)), None, "IDs of two regions");
+    }
+
+    #[test]
+    fn a_family_of_one_surname_and_region_at_work_in_one_category_is_tied_and_three_such_strangers_are_not() {
+        // 2,000 strangers over 20 categories, 50 surnames and 7 regions, one call each; a family
+        // of six (zhong, region 420505, an ID number each) calling twice each in category 0;
+        // three more zhong of that region in category 1.
+        let names: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        let mut facts: Vec<(u32, u32, u64)> = Vec::new();
+        for e in 0..2000u32 {
+            calls.push((e, e, names[e as usize % 50].as_str(), None, None));
+            facts.push((e % 20, 100_000 + e % 7, u64::from(e)));
+        }
+        for member in 0..6u32 {
+            for _ in 0..2 {
+                calls.push((2000 + member, 2000 + member, "zhong", None, None));
+                facts.push((0, 420_505, 10_000 + u64::from(member)));
+            }
+        }
+        for stranger in 0..3u32 {
+            calls.push((2006 + stranger, 2006 + stranger, "zhong", None, None));
+            facts.push((1, 420_505, 20_000 + u64::from(stranger)));
+        }
+        let mut incidents = incidents(&calls);
+        for (i, (category, region, id)) in facts.into_iter().enumerate() {
+            incidents.list[i].category = category;
+            incidents.id_regions.insert(i as u32, (region, id));
+        }
+        let callers = Callers::build(&incidents);
+        let found = kin_ties(&incidents, &callers);
+        let mut tied: Vec<u32> =
+            found.iter().flat_map(|t| [callers.list[t.a as usize][0], callers.list[t.b as usize][0]]).collect();
+        tied.sort_unstable();
+        tied.dedup();
+        assert_eq!(tied, (2000..2006).collect::<Vec<u32>>(), "{found:?}");
+        // A chain sharing the bits, each tie shown by both ends' calls of the category.
+        assert_eq!(found.len(), 5);
+        assert!(found.iter().all(|t| t.kind == TieKind::Kin && t.calls.len() == 4), "{found:?}");
+        let bits: f64 = found.iter().map(|t| t.bits).sum();
+        assert!(bits > 15.0, "{bits}");
     }
 
     #[test]

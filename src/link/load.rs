@@ -112,8 +112,8 @@ pub struct Incidents {
     /// The caller's own phone and ID of each call, where another call names them.
     pub own_mentioned: HashMap<u32, Vec<u32>>,
     /// The region code (the first six digits) of the caller's own ID number, by call, where the
-    /// call gives a well-formed one.
-    pub id_regions: HashMap<u32, u32>,
+    /// call gives a well-formed one, with a hash of the whole number (to count people, never shown).
+    pub id_regions: HashMap<u32, (u32, u64)>,
 }
 
 /// Located calls an organisation needs before its one district places its unlocated ones.
@@ -271,9 +271,13 @@ impl Incidents {
             }
         }
         for (position, _, id) in &own_identifiers {
-            let region = id.as_deref().filter(|id| id.len() == 18).and_then(|id| id.get(..6)?.parse::<u32>().ok());
-            if let Some(region) = region {
-                incidents.id_regions.insert(*position, region);
+            let Some(id) = id.as_deref().filter(|id| id.len() == 18) else { continue };
+            if let Some(region) = id.get(..6).and_then(|r| r.parse::<u32>().ok()) {
+                use std::hash::{Hash, Hasher};
+                // Fixed keys: the same number hashes alike in every run.
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                id.hash(&mut hasher);
+                incidents.id_regions.insert(*position, (region, hasher.finish()));
             }
         }
         for (position, source) in pending_sources {
