@@ -116,12 +116,6 @@ pub struct Incidents {
     pub id_regions: HashMap<u32, (u32, u64)>,
 }
 
-/// Located calls an organisation needs before its one district places its unlocated ones.
-const ONE_BRANCH_CALLS: u32 = 3;
-
-/// Share of an organisation's located calls in one district that makes it a one-branch place.
-const ONE_BRANCH_SHARE: f64 = 0.8;
-
 /// Every resolved call with the raw words of its restricted row (older warehouses kept them in
 /// `calls`) and the counterparty as ingest normalised it (null in rows ingested before that).
 const SELECT: &str = "SELECT c.call_id, c.received_at, e.entity_id, c.phone_key, c.category, \
@@ -294,7 +288,6 @@ impl Incidents {
             session.city().place_prefixes(),
             &normalised,
         );
-        incidents.fill_districts(&raw_counterparty, session.city());
         incidents.read_name_mentions(&raw_counterparty, &narratives, &full_spellings);
         let area_code = session.city().local_area_code().unwrap_or(crate::pii::DEFAULT_AREA_CODE).to_owned();
         incidents.read_mentions(&raw_counterparty, &narratives, &own_identifiers, &area_code);
@@ -388,66 +381,6 @@ impl Incidents {
 
     /// The callers' full names each original call's counterparty and narrative hold (see
     /// [`Incidents::name_mentions`]).
-    /// The district of a call about an organisation that names none, where the record still tells
-    /// it: its transfer record's (or source's) district, a district the counterparty's name starts
-    /// with (`猇亭美之源诊所`), or the one district where nearly all the organisation's located
-    /// calls are (a one-branch clinic). A brand with branches in several districts stays unplaced.
-    /// Without this a fifth of a city's calls (exports leave the district blank) would make a
-    /// branch of their own, and two claims against one clinic would not meet.
-    fn fill_districts(&mut self, raw: &[Option<String>], city: &crate::city::CityProfile) {
-        // Transfers and their sources are one matter in one place.
-        for i in 0..self.list.len() {
-            if let Some(source) = self.list[i].source {
-                let (a, b) = (self.list[i].district, self.list[source as usize].district);
-                match (a, b) {
-                    (None, Some(d)) => self.list[i].district = Some(d),
-                    (Some(d), None) => self.list[source as usize].district = Some(d),
-                    _ => {}
-                }
-            }
-        }
-        // Every way the profile writes a district, longest first, with its key.
-        let mut forms: Vec<(String, String)> = city
-            .districts
-            .iter()
-            .flat_map(|d| std::iter::once(&d.name).chain(std::iter::once(&d.short)).chain(&d.aliases))
-            .filter(|f| f.chars().count() >= 2)
-            .filter_map(|f| city.district_key(f).map(|k| (f.clone(), k)))
-            .collect();
-        forms.sort_by(|a, b| b.0.chars().count().cmp(&a.0.chars().count()).then(a.0.cmp(&b.0)));
-        forms.dedup();
-        for (i, x) in self.list.iter_mut().enumerate() {
-            if x.district.is_some() || x.organisation.is_none() {
-                continue;
-            }
-            let Some(name) = raw[i].as_deref().map(str::trim) else { continue };
-            if let Some((_, key)) = forms.iter().find(|(f, _)| name.starts_with(f.as_str()) && name.len() > f.len()) {
-                x.district = Some(self.districts.intern(key));
-            }
-        }
-        let mut located: HashMap<u32, HashMap<u32, u32>> = HashMap::new();
-        for x in &self.list {
-            if let (Some(o), Some(d)) = (x.organisation, x.district) {
-                *located.entry(o).or_default().entry(d).or_default() += 1;
-            }
-        }
-        let home: HashMap<u32, u32> = located
-            .into_iter()
-            .filter_map(|(o, counts)| {
-                let total: u32 = counts.values().sum();
-                let (d, n) = counts.into_iter().max_by_key(|&(d, n)| (n, std::cmp::Reverse(d)))?;
-                (total >= ONE_BRANCH_CALLS && f64::from(n) >= ONE_BRANCH_SHARE * f64::from(total)).then_some((o, d))
-            })
-            .collect();
-        for x in &mut self.list {
-            if x.district.is_none()
-                && let Some(d) = x.organisation.and_then(|o| home.get(&o))
-            {
-                x.district = Some(*d);
-            }
-        }
-    }
-
     fn read_name_mentions(&mut self, raw: &[Option<String>], narratives: &[String], spellings: &HashSet<String>) {
         let mut names: Vec<&str> = spellings.iter().map(String::as_str).collect();
         names.sort_unstable();
@@ -630,72 +563,4 @@ fn rare_shingles(narratives: &[String]) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
             if rare.len() >= 8 { (rare, set) } else { (Vec::new(), Vec::new()) }
         })
         .unzip()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::city::CityProfile;
-
-    fn call(organisation: Option<u32>, district: Option<u32>) -> Incident {
-        Incident {
-            time: 0,
-            entity: 0,
-            phone: None,
-            category: 0,
-            district,
-            cell: None,
-            point: None,
-            organisation,
-            source: None,
-            caller: CallerName::default(),
-            language: 0,
-        }
-    }
-
-    #[test]
-    fn a_call_about_an_organisation_that_names_no_district_is_placed_where_its_record_tells() {
-        let city = CityProfile::builtin("yichang").expect("built-in profile");
-        let mut x = Incidents::default();
-        let xiling = x.districts.intern("西陵");
-        let dangyang = x.districts.intern("当阳");
-        let raw: Vec<Option<String>> = [
-            // 0–3: a one-branch clinic (organisation 0), three located calls and one not.
-            "美之源诊所",
-            "美之源诊所",
-            "美之源诊所",
-            "美之源诊所",
-            // 4: its name starts with a district's short form.
-            "猇亭素颜美容诊所",
-            // 5–7: a brand with branches in two districts; 7 names none, and stays unplaced.
-            "娇颜诊所",
-            "娇颜诊所",
-            "娇颜诊所",
-            // 8–9: a transfer record (9) tells its source's district.
-            "雅韵诊所",
-            "雅韵诊所",
-        ]
-        .into_iter()
-        .map(|s| Some(s.to_owned()))
-        .collect();
-        x.list = vec![
-            call(Some(0), Some(xiling)),
-            call(Some(0), Some(xiling)),
-            call(Some(0), Some(xiling)),
-            call(Some(0), None),
-            call(Some(1), None),
-            call(Some(2), Some(xiling)),
-            call(Some(2), Some(dangyang)),
-            call(Some(2), None),
-            call(Some(3), None),
-            call(Some(3), Some(dangyang)),
-        ];
-        x.list[9].source = Some(8);
-        x.fill_districts(&raw, &city);
-        let placed: Vec<Option<&str>> = x.list.iter().map(|c| c.district.map(|d| x.districts.value(d))).collect();
-        assert_eq!(placed[3], Some("西陵"), "the one branch");
-        assert_eq!(placed[4], Some("猇亭"), "the name's district");
-        assert_eq!(placed[7], None, "a brand of two branches");
-        assert_eq!(placed[8], Some("当阳"), "the transfer record's");
-    }
 }
