@@ -45,6 +45,10 @@ const COMMITTED_AT: &str = ".committed_at";
 /// File of a snapshot naming the command that committed it.
 const COMMITTED_BY: &str = ".committed_by";
 
+/// File of a snapshot listing every data file it holds (path under the snapshot, one a line), so
+/// that a reader can tell a damaged snapshot from a smaller one.
+pub const MANIFEST: &str = ".files";
+
 /// The symlink to the committed snapshot.
 const CURRENT: &str = "current";
 
@@ -737,9 +741,11 @@ impl Commit<'_> {
             let by = self.staging.join(COMMITTED_BY);
             fs::write(&by, command).map_err(io(&by))?;
         }
-        // 1. Every file and folder of the staging snapshot reaches the disk.
+        // 1. Every file and folder of the staging snapshot reaches the disk, and the manifest
+        // lists its data files.
         let mut stack = vec![self.staging.clone()];
         let mut tables = Vec::new();
+        let mut files: Vec<String> = Vec::new();
         while let Some(dir) = stack.pop() {
             let entries = fs::read_dir(&dir).map_err(|source| WarehouseError::Io { path: dir.clone(), source })?;
             for entry in entries {
@@ -751,6 +757,11 @@ impl Commit<'_> {
                     }
                     stack.push(path);
                 } else {
+                    if dir != self.staging
+                        && let Ok(relative) = path.strip_prefix(&self.staging)
+                    {
+                        files.push(relative.to_string_lossy().into_owned());
+                    }
                     fs::File::open(&path)
                         .and_then(|f| f.sync_all())
                         .map_err(|source| WarehouseError::Io { path, source })?;
@@ -758,6 +769,14 @@ impl Commit<'_> {
             }
             sync_dir(&dir)?;
         }
+        files.sort_unstable();
+        let manifest = self.staging.join(MANIFEST);
+        let mut listed = files.join("\n");
+        listed.push('\n');
+        fs::write(&manifest, listed)
+            .and_then(|()| fs::File::open(&manifest)?.sync_all())
+            .map_err(|source| WarehouseError::Io { path: manifest.clone(), source })?;
+        sync_dir(&self.staging)?;
         // 2. The staging folder takes its final name.
         let final_dir = self.warehouse.snapshot_dir(self.id);
         fs::rename(&self.staging, &final_dir)
@@ -809,6 +828,13 @@ pub enum KeySource {
 
 /// When a snapshot folder was committed: its stamp, or for snapshots committed before the time was
 /// written down the folder's own time; none when the folder is gone.
+/// The data files a snapshot's manifest lists that are missing or not files, in manifest order;
+/// empty for a whole snapshot or one committed before snapshots had manifests.
+pub fn missing_files(snapshot: &Path) -> Vec<String> {
+    let Ok(listed) = fs::read_to_string(snapshot.join(MANIFEST)) else { return Vec::new() };
+    listed.lines().filter(|l| !l.is_empty() && !snapshot.join(l).is_file()).map(str::to_owned).collect()
+}
+
 fn committed_at(snapshot: &Path) -> Option<std::time::SystemTime> {
     let stamped = fs::read_to_string(snapshot.join(COMMITTED_AT)).ok().and_then(|t| t.trim().parse::<u64>().ok());
     match stamped {

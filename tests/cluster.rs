@@ -141,6 +141,29 @@ fn a_session_on_a_cluster_keeps_the_read_only_guard_and_says_when_no_scheduler_a
     assert!(refused.starts_with("refused"), "{refused}");
 }
 
+#[test]
+fn a_snapshot_missing_a_file_it_lists_is_refused_locally_and_on_a_cluster_never_a_smaller_answer() {
+    let dir = crate::util::scratch("cluster-damaged").join("wh");
+    crate::util::copy_dir(&sample_warehouse(), &dir);
+    let (_, whole) = local(&dir).collect("SELECT count(*) FROM calls").unwrap();
+    assert_eq!(whole.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    // One month of calls is gone (a partial copy, or an executor's mount without it): tables list
+    // their folders when a query runs, so without the manifest the month would drop out unseen.
+    let months = std::fs::read_dir(dir.join("current/calls")).unwrap().map(|e| e.unwrap().path());
+    let month = months.filter(|p| p.is_dir()).min().expect("a month folder");
+    let file = std::fs::read_dir(&month).unwrap().map(|e| e.unwrap().path()).min().expect("a Parquet file");
+    std::fs::remove_file(&file).unwrap();
+    let refused = |options: SessionOptions| -> String {
+        open_session(&dir, options).err().expect("a damaged snapshot opens no session").to_string()
+    };
+    let error = refused(SessionOptions { audit: false, ..SessionOptions::default() });
+    assert!(error.contains("lacks 1 of the files its manifest lists") && error.contains("calls/month="), "{error}");
+    let cluster = Cluster::start(1, 1);
+    let error =
+        refused(SessionOptions { audit: false, cluster: Some(cluster.scheduler.clone()), ..SessionOptions::default() });
+    assert!(error.contains("lacks 1 of the files its manifest lists"), "{error}");
+}
+
 /// A child process killed when the test ends, whatever its outcome.
 struct Process(Child);
 

@@ -64,6 +64,9 @@ pub enum SqlError {
     /// The warehouse could not be opened.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    /// The snapshot lacks files its manifest lists.
+    #[error("{0}")]
+    Damaged(String),
     /// Results could not be written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -396,6 +399,18 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
     }
     let city = warehouse.city_profile_or_empty()?;
     let root: Option<PathBuf> = snapshot.map(|id| warehouse.snapshot_dir(id));
+    // A file the snapshot's manifest lists and that cannot be read would silently drop out of
+    // every answer (tables list their folders when a query runs).
+    if let (Some(id), Some(root)) = (snapshot, &root) {
+        let missing = crate::warehouse::missing_files(root);
+        if let Some(first) = missing.first() {
+            return Err(SqlError::Damaged(format!(
+                "snapshot {id} of {} lacks {} of the files its manifest lists (first {first}): the warehouse is damaged or was copied in part, and no query would see all its rows",
+                dir.display(),
+                missing.len()
+            )));
+        }
+    }
     let memory = options.memory_limit.unwrap_or_else(default_memory_limit);
     let ctx = engine_context(memory, &options)?;
     // On a cluster the session keeps its local context for the plans Ballista cannot run right
