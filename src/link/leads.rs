@@ -2654,6 +2654,17 @@ mod tests {
     /// One call: entity, phone, surname, full name, female.
     type Call<'a> = (u32, u32, &'a str, Option<&'a str>, Option<bool>);
 
+    /// Chance rates of a typical warehouse, for tests that weigh names.
+    fn rates() -> ChanceRates {
+        ChanceRates {
+            shared_phone_bits: 9.0,
+            script_pair_bits: 9.0,
+            full_name_bits: 14.0,
+            surname_bits: 6.0,
+            mention_bits: [5.0; 3],
+        }
+    }
+
     /// Incidents of these calls, in this order.
     fn incidents(calls: &[Call<'_>]) -> Incidents {
         let mut incidents = Incidents::default();
@@ -2997,13 +3008,7 @@ mod tests {
         }
         let callers = Callers::build(&incidents);
         let index = AttachIndex::build(&incidents, &callers);
-        let rates = ChanceRates {
-            shared_phone_bits: 9.0,
-            script_pair_bits: 9.0,
-            full_name_bits: 14.0,
-            surname_bits: 6.0,
-            mention_bits: [5.0; 3],
-        };
+        let rates = rates();
         let caller = |e: u32| callers.of_entity[e as usize];
         let group = [caller(0), caller(1)];
         let found =
@@ -3064,13 +3069,7 @@ mod tests {
 
     #[test]
     fn a_surname_among_many_callers_who_could_fit_says_less_than_among_few() {
-        let rates = ChanceRates {
-            shared_phone_bits: 9.0,
-            script_pair_bits: 9.0,
-            full_name_bits: 14.0,
-            surname_bits: 6.0,
-            mention_bits: [5.0; 3],
-        };
+        let rates = rates();
         let one = naming_bits("named by surname and sex, one of 1 caller(s) there", &rates);
         let few = naming_bits("named by surname, one of 3 caller(s) there", &rates);
         let many = naming_bits("named by surname, one of 200 caller(s) there", &rates);
