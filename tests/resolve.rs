@@ -311,3 +311,101 @@ fn resolution_is_the_same_on_one_thread_and_on_two() {
         assert!(differ.is_empty(), "{sql}: {} rows differ, e.g. {:?}", differ.len(), &differ[..differ.len().min(3)]);
     }
 }
+
+/// The rows `caller_calls` holds and the join and window it replaces (`CALLER_CALLS_VIEW`) does
+/// not, and the other way round, and the table's row count.
+fn caller_calls_differences(dir: &Path) -> (usize, usize, usize) {
+    let view = hotline::sql::CALLER_CALLS_VIEW;
+    let columns = "call_id, caller, entity_id, phone_key, platform, category, district, counterparty, received_at, \
+                   previous_at, month";
+    let count = |sql: String| rows(dir, &sql)[0][0].parse::<usize>().unwrap();
+    let stored = format!("SELECT {columns} FROM caller_calls");
+    let computed = format!("SELECT {columns} FROM ({view}) AS v");
+    (
+        count(format!("SELECT COUNT(*) FROM ({stored} EXCEPT {computed}) AS d")),
+        count(format!("SELECT COUNT(*) FROM ({computed} EXCEPT {stored}) AS d")),
+        count("SELECT COUNT(*) FROM caller_calls".to_owned()),
+    )
+}
+
+/// The inode of every file of a warehouse's `caller_calls` (a month carried over keeps its inode).
+fn caller_calls_files(dir: &Path) -> HashMap<String, u64> {
+    use std::os::unix::fs::MetadataExt;
+    let table = dir.join("caller_calls");
+    let mut files = HashMap::new();
+    for month in std::fs::read_dir(&table).unwrap() {
+        let month = month.unwrap().path();
+        for file in std::fs::read_dir(&month).unwrap() {
+            let file = file.unwrap().path();
+            let name = file.strip_prefix(&table).unwrap().display().to_string();
+            files.insert(name, std::fs::metadata(&file).unwrap().ino());
+        }
+    }
+    files
+}
+
+#[test]
+fn caller_calls_stays_in_step_with_the_join_and_window_it_replaces_through_ingest_and_resolve() {
+    let background = batch("resolve-bg-20k", 20_000, 5, OutputFormat::Csv, true);
+    let dir = new_warehouse("resolve-caller-calls");
+    let (part1, part2) = split_csv(&background.join("calls.csv"), 14_000, dir.parent().unwrap());
+    // The second batch also corrects an earlier call: another category, so its caller's previous
+    // calls change in both categories.
+    let corrected = {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(&part1).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        let at = headers.iter().position(|h| h == "category").unwrap();
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).take(200).collect();
+        let mut record = records.iter().skip(100).find(|r| r.len() == headers.len()).unwrap().clone();
+        let other = records.iter().map(|r| r[at].to_owned()).find(|c| c != &record[at]).unwrap();
+        record = record.iter().enumerate().map(|(i, v)| if i == at { other.as_str() } else { v }).collect();
+        let path = dir.parent().unwrap().join("part2-corrected.csv");
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_path(&path).unwrap();
+        writer.write_record(&headers).unwrap();
+        writer.write_record(&record).unwrap();
+        for row in csv::ReaderBuilder::new().flexible(true).from_path(&part2).unwrap().records() {
+            writer.write_record(&row.unwrap()).unwrap();
+        }
+        path
+    };
+    let originals = |dir: &Path| -> usize {
+        rows(dir, "SELECT COUNT(*) FROM calls WHERE source_call_id IS NULL")[0][0].parse().unwrap()
+    };
+
+    ingest_files(&dir, &[part1]);
+    let (stored_only, computed_only, stored) = caller_calls_differences(&dir);
+    assert_eq!((stored_only, computed_only, stored), (0, 0, originals(&dir)), "after the first ingest");
+    assert!(stored > 10_000);
+    // Before any resolve run every caller is a phone_key.
+    assert_eq!(rows(&dir, "SELECT COUNT(entity_id) FROM caller_calls")[0][0], "0");
+
+    run_resolve(&dir);
+    let (stored_only, computed_only, stored) = caller_calls_differences(&dir);
+    assert_eq!((stored_only, computed_only, stored), (0, 0, originals(&dir)), "after resolve");
+    let repeats_by_entity: usize = rows(
+        &dir,
+        "SELECT COUNT(*) FROM caller_calls WHERE entity_id IS NOT NULL AND previous_at >= received_at - INTERVAL '7 days'",
+    )[0][0]
+        .parse()
+        .unwrap();
+    assert!(repeats_by_entity > 100, "{repeats_by_entity} repeat calls by resolved people");
+
+    // A resolve run that changes no entity writes no month again.
+    let before = caller_calls_files(&dir);
+    run_resolve(&dir);
+    assert_eq!(caller_calls_files(&dir), before);
+
+    ingest_files(&dir, &[corrected]);
+    let (stored_only, computed_only, stored) = caller_calls_differences(&dir);
+    assert_eq!((stored_only, computed_only, stored), (0, 0, originals(&dir)), "after the second ingest");
+    // The new calls count by phone_key until a resolve run sees them.
+    let unresolved: usize =
+        rows(&dir, "SELECT COUNT(*) FROM caller_calls WHERE entity_id IS NULL AND caller IS NOT NULL")[0][0]
+            .parse()
+            .unwrap();
+    assert!(unresolved > 4_000, "{unresolved} calls by phone_key");
+
+    run_resolve(&dir);
+    let (stored_only, computed_only, stored) = caller_calls_differences(&dir);
+    assert_eq!((stored_only, computed_only, stored), (0, 0, originals(&dir)), "after the second resolve");
+}

@@ -151,6 +151,30 @@ pub const INGEST_FILES: TableDef = TableDef {
     restricted: false,
 };
 
+/// Every original call (not a transfer) with the person behind it: `caller` is the resolved entity
+/// of `caller_entities` or, for a call no resolve run has seen yet, its `phone_key`; `previous_at`
+/// is the same caller's nearest earlier original call of the same category. Kept in step by ingest
+/// and resolve, partitioned by month, sorted by caller, category and time: the 7-day repeat rule
+/// is `previous_at >= received_at - INTERVAL '7 days'`, with no join and no window.
+pub const CALLER_CALLS: TableDef = TableDef {
+    name: "caller_calls",
+    columns: &[
+        ("call_id", Text),
+        ("caller", Text),
+        ("entity_id", Text),
+        ("phone_key", Text),
+        ("platform", Text),
+        ("category", Text),
+        ("district", Text),
+        ("counterparty", Text),
+        ("received_at", Time),
+        ("previous_at", Time),
+    ],
+    key: None,
+    time: Some(8),
+    restricted: false,
+};
+
 /// What each table holds, for `\d` in the SQL shell.
 pub fn about(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -166,6 +190,9 @@ pub fn about(name: &str) -> Option<&'static str> {
         "quarantine_pii" => "RESTRICTED quarantined records exactly as they came",
         "ingest_batches" => "one row per ingest run with its counts",
         "ingest_files" => "every input file ingested, by content hash",
+        "caller_calls" => {
+            "original calls with their caller (entity, or phone_key until resolved) and the caller's previous call of the same category"
+        }
         _ => return None,
     })
 }

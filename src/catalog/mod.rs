@@ -9,7 +9,9 @@ pub mod resolve;
 pub mod review;
 pub mod schedule;
 
-pub use ingest::{CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, QUARANTINE, QUARANTINE_PII, WORK_ORDERS};
+pub use ingest::{
+    CALLER_CALLS, CALLS, CALLS_PII, INGEST_BATCHES, INGEST_FILES, QUARANTINE, QUARANTINE_PII, WORK_ORDERS,
+};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -238,8 +240,16 @@ impl<'a> TextColumn<'a> {
 /// Every table of the warehouse, in pipeline order: ingest, resolve, link, hotspots, scheduler.
 /// Keyed tables (a key and a month column) also have a `_history` table of superseded rows.
 pub fn tables() -> Vec<&'static TableDef> {
-    let mut all: Vec<&'static TableDef> =
-        vec![&CALLS, &CALLS_PII, &WORK_ORDERS, &QUARANTINE, &QUARANTINE_PII, &INGEST_BATCHES, &INGEST_FILES];
+    let mut all: Vec<&'static TableDef> = vec![
+        &CALLS,
+        &CALLS_PII,
+        &WORK_ORDERS,
+        &QUARANTINE,
+        &QUARANTINE_PII,
+        &INGEST_BATCHES,
+        &INGEST_FILES,
+        &CALLER_CALLS,
+    ];
     all.extend(resolve::RESOLVE_TABLES);
     all.extend(link::LINK_TABLES);
     all.extend([&hotspot::HOTSPOT_CELLS, &hotspot::ENTITY_HOTSPOTS, &schedule::REPORT_RUNS, &review::LEAD_REVIEWS]);
@@ -249,6 +259,12 @@ pub fn tables() -> Vec<&'static TableDef> {
 /// Whether a table keeps superseded rows in `NAME_history` and is partitioned by month.
 pub fn is_keyed(def: &TableDef) -> bool {
     def.key.is_some() && def.time.is_some()
+}
+
+/// Whether a table's folder holds month partitions (`month=YYYY-MM`): the keyed tables, and
+/// tables with a time column but no key (rewritten by month, with no history).
+pub fn is_partitioned(def: &TableDef) -> bool {
+    def.time.is_some()
 }
 
 /// What a table (or a `_history` table) holds, for `\d` in the SQL shell.

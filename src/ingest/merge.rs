@@ -120,7 +120,7 @@ fn read_error(path: &Path, e: impl OnFile) -> TableError {
 }
 
 /// The Parquet files of one partition folder.
-fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
+pub(crate) fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
         let path = entry.map_err(|e| read_error(dir, e))?.path();
@@ -133,7 +133,7 @@ fn partition_files(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
 }
 
 /// The month partitions of a table folder.
-fn partitions(table_dir: Option<&Path>) -> Result<BTreeMap<i32, PathBuf>, TableError> {
+pub(crate) fn partitions(table_dir: Option<&Path>) -> Result<BTreeMap<i32, PathBuf>, TableError> {
     let mut found = BTreeMap::new();
     let Some(table_dir) = table_dir else { return Ok(found) };
     for entry in fs::read_dir(table_dir).map_err(|e| read_error(table_dir, e))? {

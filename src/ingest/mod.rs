@@ -5,6 +5,7 @@
 //! updated (the previous version moves to `<table>_history`). Bad rows go to `quarantine` with
 //! file, line, column and reason. A file whose content hash is in `ingest_files` is skipped.
 
+pub mod callers;
 pub mod merge;
 
 use std::collections::{BTreeMap, HashSet};
@@ -16,8 +17,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{
-    BatchBuilder, CALLS, CALLS_PII, Cell, INGEST_BATCHES, INGEST_FILES, ParquetAppender, QUARANTINE, QUARANTINE_PII,
-    TableDef, TableError, Value, WORK_ORDERS, read_parquet, read_text_column,
+    BatchBuilder, CALLER_CALLS, CALLS, CALLS_PII, Cell, INGEST_BATCHES, INGEST_FILES, ParquetAppender, QUARANTINE,
+    QUARANTINE_PII, TableDef, TableError, Value, WORK_ORDERS, read_parquet, read_text_column,
 };
 use crate::city::{CityProfile, Inference};
 use crate::contract::{Call, Reason, Table, Violation, WorkOrder};
@@ -755,6 +756,19 @@ pub fn ingest(
     finish_appender(quarantine, &QUARANTINE)?;
     finish_appender(quarantine_pii, &QUARANTINE_PII)?;
     let outcomes = merge_keyed_tables(&commit, &batch, plans)?;
+    // The calls as they will be committed, with the entities of the last resolve run.
+    let calls_dir = commit.table_dir(CALLS.name)?;
+    let entities_dir = commit.base_table_dir(crate::catalog::resolve::CALLER_ENTITIES.name);
+    let earlier = commit.base_table_dir(CALLER_CALLS.name);
+    let out = commit.table_dir(CALLER_CALLS.name)?;
+    let folders = callers::Folders {
+        calls: &calls_dir,
+        entities: entities_dir.as_deref(),
+        earlier: earlier.as_deref(),
+        out: &out,
+    };
+    let refreshed = callers::refresh(&folders, &outcomes[0].rewritten).map_err(|e| merge_error(&CALLER_CALLS, e))?;
+    commit.keep(CALLER_CALLS.name, |relative| !callers::carried(&refreshed, relative))?;
     // Counts are of calls and orders; the restricted copy of calls mirrors the calls.
     for (def, outcome) in [&CALLS, &CALLS_PII, &WORK_ORDERS].iter().zip(&outcomes) {
         if def.restricted {

@@ -326,6 +326,7 @@ pub fn resolve(
     let commit = warehouse.begin()?.by("resolve");
     let snapshot = commit.id();
     write_entities(&commit, &records, &profiles, &clusters, &earlier, &handed_off, &named)?;
+    refresh_caller_calls(&commit)?;
     write_model(&commit, &model, started_at)?;
 
     if let Some(last) = stage_seconds.last_mut() {
@@ -566,6 +567,21 @@ fn write_entities(
     calls_out.finish().map_err(push_error(&calls_dir))?;
     entities_out.finish().map_err(push_error(&entities_dir))?;
 
+    Ok(())
+}
+
+/// Brings `caller_calls` in step with the entities just written (months where no caller and no
+/// previous call changed are carried over).
+fn refresh_caller_calls(commit: &crate::warehouse::Commit) -> Result<(), ResolveError> {
+    use crate::ingest::callers;
+    let name = crate::catalog::CALLER_CALLS.name;
+    let Some(calls) = commit.base_table_dir(crate::catalog::CALLS.name) else { return Ok(()) };
+    let entities = commit.table_dir(CALLER_ENTITIES.name)?;
+    let earlier = commit.base_table_dir(name);
+    let out = commit.table_dir(name)?;
+    let folders = callers::Folders { calls: &calls, entities: Some(&entities), earlier: earlier.as_deref(), out: &out };
+    let refreshed = callers::refresh(&folders, &Default::default()).map_err(push_error(&out))?;
+    commit.keep(name, |relative| !callers::carried(&refreshed, relative))?;
     Ok(())
 }
 

@@ -214,6 +214,15 @@ const PARTITION_COLUMN: &str = "month";
 /// a file of its own (see `open_session`).
 const REPARTITION_SPILL_FILE_BYTES: usize = 1;
 
+/// `caller_calls` computed from `calls` and `caller_entities`, for snapshots written before the
+/// table was (the rows ingest and resolve write; ties in time are ordered by call id, as they are).
+pub const CALLER_CALLS_VIEW: &str = "SELECT c.call_id, COALESCE(e.entity_id, c.phone_key) AS caller, e.entity_id, \
+     c.phone_key, c.platform, c.category, c.district, c.counterparty, c.received_at, \
+     CASE WHEN COALESCE(e.entity_id, c.phone_key) IS NOT NULL THEN LAG(c.received_at) OVER ( \
+         PARTITION BY COALESCE(e.entity_id, c.phone_key), c.category ORDER BY c.received_at, c.call_id) END AS previous_at, \
+     c.month \
+     FROM calls c LEFT JOIN caller_entities e ON e.call_id = c.call_id WHERE c.source_call_id IS NULL";
+
 /// What a table holds: the catalogue's tables, and the two the session adds itself.
 fn about(name: &str) -> &'static str {
     match name {
@@ -429,7 +438,7 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
             continue;
         }
         let keyed = catalog::is_keyed(def);
-        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), keyed)?;
+        register_folder(&ctx, def.name, &folder(def.name), schema(def.columns), catalog::is_partitioned(def))?;
         tables.push(TableInfo { name: def.name.to_owned(), restricted: def.restricted, about: about(def.name) });
         if keyed {
             let history = format!("{}_history", def.name);
@@ -437,6 +446,12 @@ pub fn open_session(dir: &Path, options: SessionOptions) -> Result<Session, SqlE
             register_folder(&ctx, &history, &folder(&history), schema(&columns), false)?;
             tables.push(TableInfo { name: history.clone(), restricted: def.restricted, about: about(&history) });
         }
+    }
+    // A snapshot written before `caller_calls` existed: the same rows, computed when queried.
+    if root.is_some() && !folder(catalog::CALLER_CALLS.name).is_dir() && folder(catalog::CALLS.name).is_dir() {
+        let view = futures::executor::block_on(ctx.sql(CALLER_CALLS_VIEW)).map_err(engine)?.into_view();
+        ctx.deregister_table(catalog::CALLER_CALLS.name).map_err(engine)?;
+        ctx.register_table(catalog::CALLER_CALLS.name, view).map_err(engine)?;
     }
     ctx.register_table("categories", Arc::new(categories_table()?)).map_err(engine)?;
     tables.push(TableInfo { name: "categories".into(), restricted: false, about: about("categories") });

@@ -1,0 +1,550 @@
+//! `caller_calls`: every original call with the person behind it and that person's previous call of
+//! the same category, kept in step by ingest and resolve, so the 7-day repeat rule is a filter.
+//!
+//! The caller is the call's entity in `caller_entities` (what the last resolve run found) or, for a
+//! call no resolve run has seen yet, its `phone_key`: the rule the named queries have always used.
+//! `previous_at` is the nearest earlier original call of the same caller and category (the `LAG`
+//! the queries computed over a join of every call with `caller_entities` and a sort by person).
+//! Partitioned by month like `calls`, sorted by caller, category and time within a month. A month
+//! is written again only when its calls changed or a caller or previous call in it did; the others
+//! are carried over from the earlier snapshot.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, UInt32Array,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+
+use super::merge::{partition_files, partitions};
+use crate::catalog::ingest::CALLER_CALLS;
+use crate::catalog::{OnFile, TableError, schema, writer_properties};
+
+/// Rows per batch handed to the Parquet writer.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// What a refresh did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Month folders written anew (`month=YYYY-MM`).
+    pub written: BTreeSet<String>,
+    /// Month folders whose earlier files still hold: the caller carries them over.
+    pub kept: BTreeSet<String>,
+    /// Original calls in the table.
+    pub rows: u64,
+}
+
+/// Whether a file of the earlier snapshot's `caller_calls` (path inside the table folder) is carried over.
+pub fn carried(refreshed: &Refreshed, relative: &Path) -> bool {
+    relative.components().next().is_some_and(|c| refreshed.kept.contains(&*c.as_os_str().to_string_lossy()))
+}
+
+/// Where a refresh reads and writes.
+pub struct Folders<'a> {
+    /// The `calls` table as it will be committed.
+    pub calls: &'a Path,
+    /// The `caller_entities` table as it will be committed (none before the first resolve run).
+    pub entities: Option<&'a Path>,
+    /// The `caller_calls` table of the earlier snapshot, if it has one.
+    pub earlier: Option<&'a Path>,
+    /// The new snapshot's `caller_calls` folder.
+    pub out: &'a Path,
+}
+
+/// A 128-bit digest of a call id: two SipHash passes with different fixed keys (one in 2^128 to
+/// confuse two calls, and fast enough for 10M ids).
+fn digest(text: &str) -> u128 {
+    let hash = |salt: u64| {
+        let mut hasher =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
+        hasher.write_u64(salt);
+        hasher.write(text.as_bytes());
+        hasher.finish()
+    };
+    (u128::from(hash(0x6361_6c6c)) << 64) | u128::from(hash(0x7065_7273))
+}
+
+/// The columns of `path` named in `names`, in that order; a column the file lacks is all null.
+fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<Vec<Option<ArrayRef>>>, TableError> {
+    let file = File::open(path).map_err(|e| e.on(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.on(path))?;
+    let fields = builder.schema().fields().clone();
+    let found: Vec<Option<usize>> = names.iter().map(|name| fields.iter().position(|f| f.name() == name)).collect();
+    let mut roots: Vec<usize> = found.iter().flatten().copied().collect();
+    roots.sort_unstable();
+    roots.dedup();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+    let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| e.on(path))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| e.on(path))?;
+        out.push(
+            found.iter().map(|at| at.map(|i| batch.column(roots.binary_search(&i).unwrap_or(0)).clone())).collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// A text column, checked to be one.
+fn texts<'a>(path: &Path, name: &str, array: &'a Option<ArrayRef>) -> Result<Option<&'a StringArray>, TableError> {
+    match array {
+        None => Ok(None),
+        Some(a) => a.as_string_opt::<i32>().map(Some).ok_or_else(|| TableError::ColumnType {
+            path: path.to_owned(),
+            column: name.to_owned(),
+            found: a.data_type().clone(),
+        }),
+    }
+}
+
+/// A time column, checked to be one.
+fn times<'a>(
+    path: &Path,
+    name: &str,
+    array: &'a Option<ArrayRef>,
+) -> Result<&'a TimestampMicrosecondArray, TableError> {
+    array.as_ref().and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>()).ok_or_else(|| TableError::Foreign {
+        path: path.to_owned(),
+        reason: format!("no {name} column of microsecond times"),
+    })
+}
+
+/// Hashes a [`digest`] by its low 64 bits: it is uniform already, and SipHash over 10M of them
+/// again cost as much as making them.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type ByDigest<V> = HashMap<u128, V, std::hash::BuildHasherDefault<DigestHasher>>;
+
+/// Texts numbered in the order first seen, held once in one buffer and found by their [`digest`]
+/// (two texts would have to share 128 bits to be taken for one): 10M phone keys fit in about 70
+/// bytes each, where a map of owned strings took twice that.
+#[derive(Default)]
+struct Texts {
+    bytes: String,
+    ends: Vec<usize>,
+    number: ByDigest<u32>,
+}
+
+impl Texts {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, n: u32) -> &str {
+        let n = n as usize;
+        let start = if n == 0 { 0 } else { self.ends[n - 1] };
+        &self.bytes[start..self.ends[n]]
+    }
+
+    /// The text's number, and whether it is new.
+    fn intern(&mut self, text: &str) -> (u32, bool) {
+        let next = self.ends.len() as u32;
+        let n = *self.number.entry(digest(text)).or_insert(next);
+        if n == next {
+            self.bytes.push_str(text);
+            self.ends.push(self.bytes.len());
+        }
+        (n, n == next)
+    }
+}
+
+/// The entity of every call `caller_entities` names: call digest → entity number, and the names.
+fn entities(folder: Option<&Path>) -> Result<(ByDigest<u32>, Texts), TableError> {
+    let mut of_call = ByDigest::default();
+    let mut names = Texts::default();
+    let Some(folder) = folder.filter(|f| f.is_dir()) else { return Ok((of_call, names)) };
+    for path in partition_files(folder)? {
+        for batch in read_columns(&path, &["call_id", "entity_id"])? {
+            let (Some(calls), Some(entities)) =
+                (texts(&path, "call_id", &batch[0])?, texts(&path, "entity_id", &batch[1])?)
+            else {
+                return Err(TableError::Foreign { path, reason: "no call_id or entity_id column".into() });
+            };
+            for r in 0..calls.len() {
+                if calls.is_null(r) || entities.is_null(r) {
+                    continue;
+                }
+                let entity = entities.value(r);
+                // The table is written entity by entity: mostly the same as the row before.
+                let last = names.len().checked_sub(1).map(|n| n as u32);
+                let n = match last.filter(|&n| names.get(n) == entity) {
+                    Some(n) => n,
+                    None => names.intern(entity).0,
+                };
+                of_call.insert(digest(calls.value(r)), n);
+            }
+        }
+    }
+    Ok((of_call, names))
+}
+
+/// An original call as the first pass sees it (24 bytes: 10M calls hold 240 MB).
+#[derive(Clone, Copy)]
+struct Seen {
+    /// Caller number (`NO_CALLER`: neither an entity nor a phone_key).
+    caller: u32,
+    /// Category number.
+    category: u16,
+    /// Month number (index into the months read).
+    month: u16,
+    /// Position among the month's original calls, in file order.
+    pos: u32,
+    /// `received_at`, UTC microseconds (`i64::MIN` when missing).
+    at: i64,
+}
+
+const NO_CALLER: u32 = u32::MAX;
+
+/// One month's original calls after the first pass.
+struct Month {
+    name: String,
+    folder: PathBuf,
+    /// Per original call in file order: caller number and whether it is an entity.
+    caller: Vec<u32>,
+    /// Per original call: the previous call's time (`i64::MIN`: none).
+    previous: Vec<i64>,
+}
+
+impl Month {
+    fn previous_at(&self, pos: usize) -> Option<i64> {
+        Some(self.previous[pos]).filter(|&at| at != i64::MIN)
+    }
+}
+
+/// The callers and categories interned by the first pass.
+#[derive(Default)]
+struct Interned {
+    callers: Texts,
+    entity_callers: Vec<bool>,
+    categories: Vec<String>,
+    category_number: HashMap<String, u16>,
+}
+
+impl Interned {
+    fn caller(&mut self, text: &str, entity: bool) -> u32 {
+        let (n, new) = self.callers.intern(text);
+        if new {
+            self.entity_callers.push(entity);
+        }
+        n
+    }
+
+    fn category(&mut self, text: Option<&str>) -> u16 {
+        let text = text.unwrap_or("");
+        if let Some(&n) = self.category_number.get(text) {
+            return n;
+        }
+        let n = self.categories.len() as u16;
+        self.categories.push(text.to_owned());
+        self.category_number.insert(text.to_owned(), n);
+        n
+    }
+}
+
+/// One row's share of a month's fingerprint.
+fn row_print(call: &str, caller: Option<&str>, previous: Option<i64>) -> u64 {
+    let mut hasher =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
+    hasher.write(call.as_bytes());
+    hasher.write_u8(0xff);
+    match caller {
+        Some(c) => hasher.write(c.as_bytes()),
+        None => hasher.write_u8(0),
+    }
+    hasher.write_u8(0xff);
+    hasher.write_i64(previous.unwrap_or(i64::MIN));
+    hasher.write_u8(u8::from(previous.is_some()));
+    hasher.finish()
+}
+
+/// The fingerprint of an earlier snapshot's month of `caller_calls` (none if unreadable: written again).
+fn earlier_print(folder: &Path) -> Option<u64> {
+    let mut print = 0u64;
+    for path in partition_files(folder).ok()? {
+        for batch in read_columns(&path, &["call_id", "caller", "previous_at"]).ok()? {
+            let calls = texts(&path, "call_id", &batch[0]).ok()??;
+            let callers = texts(&path, "caller", &batch[1]).ok()??;
+            let previous = times(&path, "previous_at", &batch[2]).ok()?;
+            for r in 0..calls.len() {
+                let caller = (!callers.is_null(r)).then(|| callers.value(r));
+                let before = (!previous.is_null(r)).then(|| previous.value(r));
+                print = print.wrapping_add(row_print(calls.value(r), caller, before));
+            }
+        }
+    }
+    Some(print)
+}
+
+/// Brings `caller_calls` in step with `calls` and `caller_entities`. `changed` names the month
+/// folders of `calls` this commit wrote anew (every one of them is written again here); any other
+/// month is written only if a caller or a previous call in it differs from the earlier snapshot's.
+pub fn refresh(folders: &Folders<'_>, changed: &BTreeSet<String>) -> Result<Refreshed, TableError> {
+    let (entity_of, entity_names) = entities(folders.entities)?;
+    let months: Vec<(String, PathBuf)> = partitions(Some(folders.calls).filter(|f| f.is_dir()))?
+        .into_values()
+        .map(|dir| (dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), dir))
+        .collect();
+    if months.len() > usize::from(u16::MAX) {
+        return Err(TableError::Foreign {
+            path: folders.calls.to_owned(),
+            reason: format!("{} month partitions, more than caller_calls handles", months.len()),
+        });
+    }
+
+    // First pass: who called, about what and when, for every original call.
+    let mut interned = Interned::default();
+    let mut caller_of_entity = vec![NO_CALLER; entity_names.len()];
+    let mut seen: Vec<Seen> = Vec::new();
+    let mut month_rows: Vec<Month> = Vec::with_capacity(months.len());
+    for (m, (name, folder)) in months.iter().enumerate() {
+        let mut month = Month { name: name.clone(), folder: folder.clone(), caller: Vec::new(), previous: Vec::new() };
+        for path in partition_files(folder)? {
+            let columns = ["call_id", "phone_key", "category", "received_at", "source_call_id"];
+            for batch in read_columns(&path, &columns)? {
+                let Some(calls) = texts(&path, "call_id", &batch[0])? else {
+                    return Err(TableError::Foreign { path, reason: "no call_id column".into() });
+                };
+                let phones = texts(&path, "phone_key", &batch[1])?;
+                let categories = texts(&path, "category", &batch[2])?;
+                let at = times(&path, "received_at", &batch[3])?;
+                let sources = texts(&path, "source_call_id", &batch[4])?;
+                for r in 0..calls.len() {
+                    if sources.is_some_and(|s| s.is_valid(r)) || calls.is_null(r) {
+                        continue;
+                    }
+                    let caller = match entity_of.get(&digest(calls.value(r))) {
+                        Some(&e) => match caller_of_entity[e as usize] {
+                            NO_CALLER => {
+                                let n = interned.caller(entity_names.get(e), true);
+                                caller_of_entity[e as usize] = n;
+                                n
+                            }
+                            n => n,
+                        },
+                        None => match phones.filter(|p| p.is_valid(r)) {
+                            Some(p) => interned.caller(p.value(r), false),
+                            None => NO_CALLER,
+                        },
+                    };
+                    let category = interned.category(categories.filter(|c| c.is_valid(r)).map(|c| c.value(r)));
+                    seen.push(Seen {
+                        caller,
+                        category,
+                        month: m as u16,
+                        pos: month.caller.len() as u32,
+                        at: if at.is_valid(r) { at.value(r) } else { i64::MIN },
+                    });
+                    month.caller.push(caller);
+                }
+            }
+        }
+        month.previous = vec![i64::MIN; month.caller.len()];
+        month_rows.push(month);
+    }
+    drop(entity_of);
+
+    // The previous call of the same caller and category: the neighbour in (caller, category, time).
+    seen.par_sort_unstable_by_key(|s| (s.caller, s.category, s.at, s.month, s.pos));
+    for pair in seen.windows(2) {
+        let (before, call) = (pair[0], pair[1]);
+        if call.caller != NO_CALLER
+            && before.caller == call.caller
+            && before.category == call.category
+            && before.at != i64::MIN
+        {
+            month_rows[call.month as usize].previous[call.pos as usize] = before.at;
+        }
+    }
+    // Callers in text order, for the order rows are written in.
+    let mut by_text: Vec<u32> = (0..interned.callers.len() as u32).collect();
+    by_text.par_sort_unstable_by(|&a, &b| interned.callers.get(a).cmp(interned.callers.get(b)));
+    let mut rank = vec![0u32; interned.callers.len()];
+    for (r, &c) in by_text.iter().enumerate() {
+        rank[c as usize] = r as u32;
+    }
+    let mut order: Vec<Vec<u32>> = vec![Vec::new(); month_rows.len()];
+    {
+        let mut category_rank: Vec<u16> = (0..interned.categories.len() as u16).collect();
+        category_rank.sort_unstable_by(|&a, &b| interned.categories[a as usize].cmp(&interned.categories[b as usize]));
+        let mut rank_of_category = vec![0u16; category_rank.len()];
+        for (r, &c) in category_rank.iter().enumerate() {
+            rank_of_category[c as usize] = r as u16;
+        }
+        let key = |s: &Seen| {
+            let caller = if s.caller == NO_CALLER { u32::MAX } else { rank[s.caller as usize] };
+            (caller, rank_of_category[s.category as usize], s.at, s.pos)
+        };
+        let mut keyed: Vec<Vec<(u32, u16, i64, u32)>> = vec![Vec::new(); month_rows.len()];
+        for s in &seen {
+            keyed[s.month as usize].push(key(s));
+        }
+        drop(seen);
+        for (m, mut rows) in keyed.into_iter().enumerate() {
+            rows.sort_unstable();
+            order[m] = rows.into_iter().map(|(_, _, _, pos)| pos).collect();
+        }
+    }
+    let interned = &interned;
+
+    // Which months differ from the earlier snapshot's.
+    let earlier = |name: &str| folders.earlier.map(|e| e.join(name)).filter(|d| d.is_dir());
+    let decisions: Vec<Result<bool, TableError>> = month_rows
+        .par_iter()
+        .map(|month| {
+            let Some(before) = earlier(&month.name) else { return Ok(true) };
+            if changed.contains(&month.name) {
+                return Ok(true);
+            }
+            // The call ids again, for the fingerprint (the first pass kept none).
+            let mut pos = 0usize;
+            let mut print = 0u64;
+            for path in partition_files(&month.folder)? {
+                for batch in read_columns(&path, &["call_id", "source_call_id"])? {
+                    let Some(calls) = texts(&path, "call_id", &batch[0])? else { continue };
+                    let sources = texts(&path, "source_call_id", &batch[1])?;
+                    for r in 0..calls.len() {
+                        if sources.is_some_and(|s| s.is_valid(r)) || calls.is_null(r) {
+                            continue;
+                        }
+                        let caller = month.caller[pos];
+                        let text = (caller != NO_CALLER).then(|| interned.callers.get(caller));
+                        print = print.wrapping_add(row_print(calls.value(r), text, month.previous_at(pos)));
+                        pos += 1;
+                    }
+                }
+            }
+            Ok(earlier_print(&before) != Some(print))
+        })
+        .collect();
+    let mut refreshed =
+        Refreshed { rows: month_rows.iter().map(|m| m.caller.len() as u64).sum(), ..Default::default() };
+    let mut write = Vec::new();
+    for ((month, decision), order) in month_rows.iter().zip(decisions).zip(order) {
+        if decision? {
+            if !month.caller.is_empty() {
+                write.push((month, order));
+            }
+            refreshed.written.insert(month.name.clone());
+        } else {
+            refreshed.kept.insert(month.name.clone());
+        }
+    }
+    write
+        .into_par_iter()
+        .map(|(month, order)| write_month(folders.out, month, &order, interned))
+        .collect::<Result<Vec<()>, _>>()?;
+    Ok(refreshed)
+}
+
+/// Writes one month of `caller_calls`: the month's original calls in `order` (positions).
+fn write_month(out: &Path, month: &Month, order: &[u32], interned: &Interned) -> Result<(), TableError> {
+    let names =
+        ["call_id", "phone_key", "platform", "category", "district", "counterparty", "received_at", "source_call_id"];
+    let types: Vec<DataType> = (0..7)
+        .map(|i| if i == 6 { DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())) } else { DataType::Utf8 })
+        .collect();
+    // The month's original calls, in file order, as whole columns.
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); 7];
+    for path in partition_files(&month.folder)? {
+        for batch in read_columns(&path, &names)? {
+            let rows = batch[0].as_ref().map_or(0, |a| a.len());
+            let sources = texts(&path, "source_call_id", &batch[7])?;
+            let calls = texts(&path, "call_id", &batch[0])?;
+            let keep: UInt32Array = (0..rows as u32)
+                .filter(|&r| {
+                    !sources.is_some_and(|s| s.is_valid(r as usize)) && calls.is_some_and(|c| c.is_valid(r as usize))
+                })
+                .map(Some)
+                .collect();
+            for (i, column) in batch.iter().take(7).enumerate() {
+                let array = match column {
+                    Some(a) => take(a.as_ref(), &keep, None).map_err(|e| e.on(&path))?,
+                    None => datafusion::arrow::array::new_null_array(&types[i], keep.len()),
+                };
+                parts[i].push(array);
+            }
+        }
+    }
+    let whole: Vec<ArrayRef> = parts
+        .iter()
+        .map(|p| {
+            let refs: Vec<&dyn Array> = p.iter().map(|a| a.as_ref()).collect();
+            datafusion::arrow::compute::concat(&refs)
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.on(&month.folder))?;
+    if whole[0].len() != month.caller.len() {
+        return Err(TableError::Foreign {
+            path: month.folder.clone(),
+            reason: "the month's calls changed while caller_calls was written".into(),
+        });
+    }
+    let dir = out.join(&month.name);
+    fs::create_dir_all(&dir).map_err(|e| e.on(&dir))?;
+    let path = dir.join("part-0.parquet");
+    let file = File::create(&path).map_err(|e| e.on(&path))?;
+    let schema = schema(CALLER_CALLS.columns);
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())).map_err(|e| e.on(&path))?;
+    for chunk in order.chunks(BATCH_ROWS) {
+        let indices = UInt32Array::from(chunk.to_vec());
+        let pick = |i: usize| take(whole[i].as_ref(), &indices, None).map_err(|e| e.on(&path));
+        let mut caller = StringBuilder::with_capacity(chunk.len(), chunk.len() * 16);
+        let mut entity = StringBuilder::with_capacity(chunk.len(), chunk.len() * 10);
+        let mut previous = Vec::with_capacity(chunk.len());
+        for &pos in chunk {
+            let c = month.caller[pos as usize];
+            if c == NO_CALLER {
+                caller.append_null();
+                entity.append_null();
+            } else {
+                let text = interned.callers.get(c);
+                caller.append_value(text);
+                if interned.entity_callers[c as usize] { entity.append_value(text) } else { entity.append_null() }
+            }
+            previous.push(month.previous_at(pos as usize));
+        }
+        let previous: ArrayRef = Arc::new(TimestampMicrosecondArray::from(previous).with_timezone("UTC"));
+        let columns: Vec<ArrayRef> = vec![
+            pick(0)?,
+            Arc::new(caller.finish()),
+            Arc::new(entity.finish()),
+            pick(1)?,
+            pick(2)?,
+            pick(3)?,
+            pick(4)?,
+            pick(5)?,
+            pick(6)?,
+            previous,
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.on(&path))?;
+        writer.write(&batch).map_err(|e| e.on(&path))?;
+    }
+    writer.close().map_err(|e| e.on(&path))?;
+    Ok(())
+}
