@@ -7,7 +7,8 @@ WITH counted AS (
     SELECT c.category, COUNT(*) AS calls
     FROM calls c
     WHERE c.source_call_id IS NULL
-      AND CAST(c.received_at + INTERVAL '8 hours' AS DATE) BETWEEN CAST({{from_day}} AS DATE) AND CAST({{to_day}} AS DATE)
+      AND c.received_at >= CAST(GREATEST(CAST({{from_day}} AS DATE), DATE '1900-01-01') AS TIMESTAMP) - INTERVAL '8 hours'
+      AND c.received_at < CAST(LEAST(CAST({{to_day}} AS DATE), DATE '2199-12-31') AS TIMESTAMP) + INTERVAL '16 hours'
       AND ({{district}} = '' OR c.district = {{district}})
     GROUP BY c.category
 )

@@ -4,18 +4,10 @@
 -- param: to_month = 9999-12 | last month included, YYYY-MM
 -- param: district = | one district or county (orders by their call's district); empty: the whole city
 WITH c AS (
-    SELECT c.call_id, c.month, c.district, c.platform, c.category, c.disposition, c.source_call_id,
-           COALESCE(e.entity_id, c.phone_key) AS caller, c.received_at, k.police_matter
+    SELECT c.call_id, c.month, c.district, c.platform, c.category, c.disposition, c.source_call_id, k.police_matter
     FROM calls c
     JOIN categories k ON k.code = c.category
-    -- The caller is the resolved person (caller_entities); a call resolved by no run yet falls back to its phone.
-    LEFT JOIN caller_entities e ON e.call_id = c.call_id
-    -- From the month before from_month, so the 7-day repeat rule sees calls across the boundary.
-    WHERE c.month BETWEEN COALESCE(CASE WHEN SUBSTR({{from_month}}, 6, 2) = '01'
-                                        THEN LPAD(CAST(TRY_CAST(SUBSTR({{from_month}}, 1, 4) AS INTEGER) - 1 AS VARCHAR), 4, '0') || '-12'
-                                        ELSE SUBSTR({{from_month}}, 1, 5) || LPAD(CAST(TRY_CAST(SUBSTR({{from_month}}, 6, 2) AS INTEGER) - 1 AS VARCHAR), 2, '0')
-                                   END, {{from_month}})
-                      AND {{to_month}}
+    WHERE c.month BETWEEN {{from_month}} AND {{to_month}}
 ),
 calls_by_month AS (
     SELECT month,
@@ -27,21 +19,16 @@ calls_by_month AS (
                        AND disposition = 'ANSWERED' THEN 1 END) AS self_handled,
            COUNT(CASE WHEN source_call_id IS NULL THEN 1 END) AS original_calls
     FROM c
-    WHERE month BETWEEN {{from_month}} AND {{to_month}}
-      AND ({{district}} = '' OR district = {{district}})
+    WHERE ({{district}} = '' OR district = {{district}})
     GROUP BY month
 ),
 -- 重复报警: an original call whose caller (resolved person) made an original call of the same category at
--- most 7 days before, in any district. The nearest earlier one decides, so LAG replaces a self-join.
-previous AS (
-    SELECT month, district, received_at,
-           LAG(received_at) OVER (PARTITION BY caller, category ORDER BY received_at) AS previous_at
-    FROM c
-    WHERE source_call_id IS NULL AND caller IS NOT NULL
-),
+-- most 7 days before, in any district. caller_calls holds each original call's caller (the resolved
+-- person of caller_entities; a call no resolve run has seen yet counts by its phone_key) and that
+-- caller's previous original call of the same category (previous_at), kept in step by ingest and resolve.
 repeats_by_month AS (
     SELECT month, COUNT(*) AS repeat_calls
-    FROM previous
+    FROM caller_calls
     WHERE previous_at >= received_at - INTERVAL '7 days'
       AND month BETWEEN {{from_month}} AND {{to_month}}
       AND ({{district}} = '' OR district = {{district}})

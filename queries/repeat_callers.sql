@@ -6,24 +6,22 @@
 -- param: to_day = 9999-12-31 | last day included, YYYY-MM-DD
 -- param: top = 50 | callers listed
 -- param: min_calls = 3 | least original calls to be listed
+-- caller_calls holds every original call with its caller, kept in step by ingest and resolve.
 WITH original AS (
-    SELECT COALESCE(e.entity_id, c.phone_key) AS caller, c.phone_key, c.category, c.district, c.counterparty,
-           c.platform, c.received_at
-    FROM calls c
-    LEFT JOIN caller_entities e ON e.call_id = c.call_id
-    WHERE c.source_call_id IS NULL
-      AND COALESCE(e.entity_id, c.phone_key) IS NOT NULL
-      AND c.month BETWEEN {{from_month}} AND {{to_month}}
-      AND CAST(c.received_at + INTERVAL '8 hours' AS DATE) BETWEEN CAST({{from_day}} AS DATE) AND CAST({{to_day}} AS DATE)
+    SELECT caller, phone_key, category, district, counterparty, platform, received_at
+    FROM caller_calls
+    WHERE caller IS NOT NULL
+      AND month BETWEEN {{from_month}} AND {{to_month}}
+      AND received_at >= CAST(GREATEST(CAST({{from_day}} AS DATE), DATE '1900-01-01') AS TIMESTAMP) - INTERVAL '8 hours'
+      AND received_at < CAST(LEAST(CAST({{to_day}} AS DATE), DATE '2199-12-31') AS TIMESTAMP) + INTERVAL '16 hours'
 ),
--- Rank callers on plain counts first; distinct counts are then taken for the listed few only.
+-- Rank callers on plain counts first; distinct counts and the first and last call are then taken
+-- for the listed few only, in one grouping of their calls.
 ranked AS (
     SELECT CAST(ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, caller) AS BIGINT) AS rank,
            caller,
            COUNT(*) AS calls,
-           COUNT(CASE WHEN platform = '110' THEN 1 END) AS calls_110,
-           MIN(received_at) AS first_call,
-           MAX(received_at) AS last_call
+           COUNT(CASE WHEN platform = '110' THEN 1 END) AS calls_110
     FROM original
     GROUP BY caller
     HAVING COUNT(*) >= CAST({{min_calls}} AS BIGINT)
@@ -36,13 +34,15 @@ spread AS (
            COUNT(DISTINCT o.phone_key) AS phones,
            COUNT(DISTINCT o.category) AS categories,
            COUNT(DISTINCT o.district) AS districts,
-           COUNT(DISTINCT o.counterparty) AS counterparties
+           COUNT(DISTINCT o.counterparty) AS counterparties,
+           MIN(o.received_at) AS first_call,
+           MAX(o.received_at) AS last_call
     FROM original o
     JOIN listed l ON l.caller = o.caller
     GROUP BY o.caller
 )
 SELECT l.rank, l.caller, n.names_masked AS names, l.calls, l.calls_110, s.phones, s.categories, s.districts,
-       s.counterparties, l.first_call, l.last_call
+       s.counterparties, s.first_call, s.last_call
 FROM listed l
 JOIN spread s ON s.caller = l.caller
 LEFT JOIN entities n ON n.entity_id = l.caller

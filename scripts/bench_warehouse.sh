@@ -11,6 +11,7 @@ bench_warehouse() {
     "$bin" ingest "$work/batch-$calls/calls.csv" "$work/batch-$calls/work_orders.csv" --warehouse "$wh" > /dev/null
     rm -rf "$work/batch-$calls"
   fi
-  [ -d "$wh/caller_entities" ] || "$bin" resolve --warehouse "$wh" > /dev/null
+  # A warehouse resolved before caller_calls existed is resolved again, which writes it.
+  [ -d "$wh/caller_entities" ] && [ -d "$wh/caller_calls" ] || "$bin" resolve --warehouse "$wh" > /dev/null
   echo "$wh"
 }
