@@ -7,18 +7,21 @@ binary, warehouse, scheduler, calls = sys.argv[1], sys.argv[2], sys.argv[3], int
 WHY = """
 What it shows: on one 2-core machine a cluster cannot be faster. The scheduler and both executors
 share the two cores the single process uses alone, and every stage boundary writes its rows to
-Arrow IPC files and reads them back over Arrow Flight. The scans and aggregates (`category_mix`,
-`daily_volume`, `department_sla`) cost the same either way (0.96-1.03); the repeat-rule queries,
-which join every call with `caller_entities` and sort by person for a `LAG` window, pay for the
-shuffle (1.23-1.53); the small ones pay the per-job start (scheduling, planning on the scheduler,
-two round trips), about 0.2 s, which is why `quarantine_summary` (10 ms alone) shows 18x.
-`headline_summary` runs in the client's own process (a union Ballista 55 gets wrong, README), so
-its ratio is that process sharing the machine with idle executors.
+Arrow IPC files and reads them back over Arrow Flight. The scans and aggregates (`daily_volume`,
+`department_sla`, `headline_summary`, the repeat-rule queries, which now read `caller_calls` and
+filter on `previous_at` instead of joining and sorting) cost about the same either way
+(0.95-1.15); the queries that join the orders with the calls (`headline_by_district`,
+`orphan_orders`) pay for the shuffle of both sides by `call_id` (2.0-2.2); the small ones pay the
+per-job start (scheduling, planning on the scheduler, two round trips), about 0.15 s, which is why
+`quarantine_summary` (12 ms alone) shows 13x. Every named query runs on the cluster now;
+`repeat_callers`, which failed locally at 10M calls in the run before (its CTE, a join of every
+call with `caller_entities`, was computed once per reference), answers in 5.0 s here and 5.7 s
+there.
 
 What a real cluster would change: executors on their own machines add cores, memory and disk
 bandwidth per node, so the scan-bound queries would shrink with the number of executors, and the
-join and window of the repeat rule would be split by hash of person across them (that is the
-shuffle measured here). It stays worth it only when the data outgrows one machine: below some tens
+joins of orders with calls would be split by hash of `call_id` across them (that is the shuffle
+measured here). It stays worth it only when the data outgrows one machine: below some tens
 of millions of calls one process is as fast or faster, and the warehouse must be on a shared file
 system that every executor reads at the same path.
 """
