@@ -16,7 +16,12 @@ source scripts/bench_warehouse.sh
 wh=$(bench_warehouse "$bin" "$work" "$calls")
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; }
+# The executors' shuffle files (some 25 GB after the 10M run) go with them.
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  rm -rf "$work"/executor-*
+}
 trap cleanup EXIT
 "$bin" cluster scheduler --bind 127.0.0.1:0 > "$work/scheduler.out" &
 pids+=($!)

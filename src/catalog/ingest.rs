@@ -154,7 +154,7 @@ pub const INGEST_FILES: TableDef = TableDef {
 /// Every original call (not a transfer) with the person behind it: `caller` is the resolved entity
 /// of `caller_entities` or, for a call no resolve run has seen yet, its `phone_key`; `previous_at`
 /// is the same caller's nearest earlier original call of the same category. Kept in step by ingest
-/// and resolve, partitioned by month, sorted by caller, category and time: the 7-day repeat rule
+/// and resolve, partitioned by month, a caller's calls together (by category and time) within a month: the 7-day repeat rule
 /// is `previous_at >= received_at - INTERVAL '7 days'`, with no join and no window.
 pub const CALLER_CALLS: TableDef = TableDef {
     name: "caller_calls",
