@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use hotline::sql::{Session, SessionOptions, SqlError, open_session, queries};
+use hotline::sql::{Session, SessionOptions, open_session, queries};
 
 use crate::util::sample_warehouse;
 
@@ -270,12 +270,13 @@ fn an_executor_killed_mid_query_never_gives_a_wrong_answer_and_the_scheduler_ser
                  FROM calls a JOIN calls b ON a.category = b.category AND a.call_id < b.call_id GROUP BY a.category";
     let (_, expected) = local(&dir).collect(heavy).unwrap();
     let expected = sorted_lines(&expected);
-    // Ballista 55 did not run a lost executor's tasks again in trials: the query waits until the
-    // session's time limit stops it, so the limit is short here.
+    // Ballista 55 takes a lost executor's tasks back but did not finish the query in trials; the
+    // session sees the executor go (10 s without a heartbeat here) and stops the query saying so,
+    // long before this time limit.
     let options = SessionOptions {
         audit: false,
         cluster: Some(address.clone()),
-        timeout: Duration::from_secs(40),
+        timeout: Duration::from_secs(120),
         ..SessionOptions::default()
     };
     let there = open_session(&dir, options).unwrap();
@@ -287,11 +288,11 @@ fn an_executor_killed_mid_query_never_gives_a_wrong_answer_and_the_scheduler_ser
     let outcome = there.collect(heavy);
     killer.join().unwrap();
     match outcome {
-        Ok((_, got)) => assert_eq!(sorted_lines(&got), expected, "a retried query gives the right answer"),
-        Err(SqlError::Timeout(_)) => {}
+        Ok((_, got)) => assert_eq!(sorted_lines(&got), expected, "a query that ends gives the right answer"),
         Err(error) => {
             let error = error.to_string();
             assert!(error.starts_with(&format!("on the cluster at {address}")), "a failure says where: {error}");
+            assert!(error.contains("an executor was lost while the query ran"), "and why: {error}");
         }
     }
     let count = "SELECT platform, COUNT(*) AS calls FROM calls GROUP BY platform";

@@ -142,11 +142,73 @@ pub fn client_context(local: &SessionContext, scheduler: &str) -> Result<Session
     let state = local.state();
     let config = state.config().clone().with_ballista_logical_extension_codec(Arc::new(PlanCodec::default()));
     let state = SessionStateBuilder::new_from_existing(state).with_config(config).build();
+    // Ballista's adaptive planner (its default) stays on: with the static one, a query whose
+    // executor was killed was run again and returned 58 groups where there are 40.
     let state = state.upgrade_for_ballista(format!("http://{address}")).map_err(engine)?;
     let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx).map_err(engine)?;
     super::named::register(&ctx)?;
     Ok(ctx)
+}
+
+/// A watch on a scheduler's executors: ends, with what happened, when one is lost.
+pub type LostExecutor = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
+
+/// Watches the scheduler at `scheduler` while a query runs, asking it every `every` how many
+/// executors are alive. Ends, with a message, once it counts fewer than it has seen: an executor
+/// stopped sending heartbeats (killed, its machine down, cut off). Ballista 55 takes a lost
+/// executor's finished and running tasks back but, in trials, never ran the query to its end, so
+/// the query is stopped rather than left to its time limit. Never ends while the scheduler does
+/// not answer (the query's own errors and time limit cover that).
+pub fn watch_executors(scheduler: &str, every: Duration) -> LostExecutor {
+    let address = resolve_address(scheduler).ok();
+    Box::pin(async move {
+        let Some(address) = address else { return std::future::pending().await };
+        let mut most: Option<usize> = None;
+        loop {
+            if let Some(live) = live_executors(address).await {
+                match most {
+                    Some(seen) if live < seen => {
+                        return format!(
+                            "an executor was lost while the query ran ({seen} alive, now {live}); \
+                             Ballista does not finish a query whose executor is gone, so it was stopped: run it again"
+                        );
+                    }
+                    _ => most = Some(most.unwrap_or(0).max(live)),
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+/// The number of executors the scheduler counts as alive (from its `/readyz` page, served on its
+/// gRPC port), or `None` when it does not answer within two seconds or answers otherwise.
+async fn live_executors(address: SocketAddr) -> Option<usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let request = format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut answer = Vec::new();
+        stream.take(4096).read_to_end(&mut answer).await.ok()?;
+        Some(answer)
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(2), ask).await.ok()??;
+    parse_readyz(&String::from_utf8_lossy(&answer))
+}
+
+/// The executor count of a `/readyz` answer: `ready: N executors registered` (200) or
+/// `not ready: N/M executors registered` (503).
+fn parse_readyz(answer: &str) -> Option<usize> {
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.lines().next()?;
+    if !(status.starts_with("HTTP/1.") && (status.contains(" 200") || status.contains(" 503"))) {
+        return None;
+    }
+    let rest = body.trim_start().strip_prefix("not ready: ").or_else(|| body.trim_start().strip_prefix("ready: "))?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The session the scheduler plans a client's query in: Ballista's defaults with this crate's
@@ -330,6 +392,23 @@ mod tests {
         )
         .unwrap();
         (schema, batch)
+    }
+
+    #[test]
+    fn the_readiness_page_gives_the_live_executors_and_anything_else_gives_none() {
+        let ok = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nready: 2 executors registered\n";
+        assert_eq!(parse_readyz(ok), Some(2));
+        let short = "HTTP/1.1 503 Service Unavailable\r\n\r\nnot ready: 0/1 executors registered\n";
+        assert_eq!(parse_readyz(short), Some(0));
+        for other in [
+            "HTTP/1.1 404 Not Found\r\n\r\nready: 2 executors registered\n",
+            "HTTP/1.1 200 OK\r\n\r\nok\n",
+            "HTTP/1.1 200 OK\r\n\r\nready: many executors\n",
+            "ready: 2 executors registered",
+            "",
+        ] {
+            assert_eq!(parse_readyz(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -372,6 +372,19 @@ fn needs_one_process(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -
     cluster::needs_one_process(plan)
 }
 
+/// A future that ends, with what happened, once the scheduler at `scheduler` has lost an executor
+/// (Ballista 55 would wait for it forever); checked every second.
+#[cfg(feature = "cluster")]
+fn executor_watch(scheduler: &str) -> Option<cluster::LostExecutor> {
+    Some(cluster::watch_executors(scheduler, Duration::from_secs(1)))
+}
+
+/// Without the `cluster` feature there are no executors to watch.
+#[cfg(not(feature = "cluster"))]
+fn executor_watch(_scheduler: &str) -> Option<std::future::Pending<String>> {
+    None
+}
+
 /// Without the `cluster` feature every plan runs in this process.
 #[cfg(not(feature = "cluster"))]
 fn needs_one_process(_plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> bool {
@@ -712,25 +725,39 @@ impl Session {
                     .verify_plan(&plan)
                     .map_err(|e| SqlError::Refused(e.to_string()))?;
                 if let Some((physical, task)) = self.kept_here(&plan).await? {
-                    return Ok(datafusion::physical_plan::execute_stream(physical, task)?);
+                    return Ok((datafusion::physical_plan::execute_stream(physical, task)?, None));
                 }
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                Ok::<_, SqlError>(frame.execute_stream().await?)
+                let watch = self.options.cluster.as_deref().and_then(executor_watch);
+                Ok::<_, SqlError>((frame.execute_stream().await?, watch))
             })
             .await
         });
-        let mut stream = planned.map_err(|_| timed_out())??;
+        let (mut stream, watch) = planned.map_err(|_| timed_out())??;
         let schema = stream.schema();
         if output(Output::Schema(&schema))? == Flow::Stop {
             return Ok(());
         }
         // Execution runs as a task of its own, so the deadline holds even while an operator is busy.
+        // On a cluster it also ends, saying why, when an executor is lost meanwhile.
         let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
         let task = self.runtime().spawn(async move {
-            while let Some(batch) = stream.next().await {
-                if sender.send(batch).await.is_err() {
-                    break;
+            let lost_sender = sender.clone();
+            let forward = async move {
+                while let Some(batch) = stream.next().await {
+                    if sender.send(batch.map_err(SqlError::from)).await.is_err() {
+                        break;
+                    }
                 }
+            };
+            match watch {
+                None => forward.await,
+                Some(lost) => tokio::select! {
+                    _ = forward => {}
+                    message = lost => {
+                        let _ = lost_sender.send(Err(SqlError::Engine(message))).await;
+                    }
+                },
             }
         });
         let result = loop {
@@ -740,7 +767,7 @@ impl Session {
                 Ok(Some(batch)) => {
                     let batch = match batch {
                         Ok(batch) => batch,
-                        Err(error) => break Err(SqlError::from(error)),
+                        Err(error) => break Err(error),
                     };
                     *rows += batch.num_rows() as u64;
                     match output(Output::Batch(&batch)) {
