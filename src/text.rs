@@ -414,13 +414,17 @@ const PHONE_CUES: [&str; 4] = ["电话", "号码", "手机", "座机"];
 /// and every 7- or 8-digit number after 电话 / 号码 kept to its first three digits. Police-style
 /// `陈某` is already anonymous and stays.
 pub fn mask_narrative(narrative: &str) -> String {
+    // Most narratives hold neither a cue nor a digit: they are kept as they are, unexamined.
+    let cued = NAMING_CUES.iter().chain(&OWN_NAME_CUES).any(|cue| narrative.contains(cue));
+    if !cued && !narrative.bytes().any(|b| b.is_ascii_digit()) {
+        return narrative.to_owned();
+    }
     let chars: Vec<char> = narrative.chars().collect();
     let mut out: Vec<char> = chars.clone();
     let mut i = 0;
-    while i < chars.len() {
-        for cue in NAMING_CUES.iter().chain(&OWN_NAME_CUES) {
-            let cue: Vec<char> = cue.chars().collect();
-            if chars[i..].starts_with(&cue) {
+    while cued && i < chars.len() {
+        for cue in ALL_CUE_CHARS.iter() {
+            if chars[i..].starts_with(cue) {
                 let start = i + cue.len();
                 let skip = chars[start..].iter().take_while(|c| matches!(c, '：' | ':' | ' ')).count();
                 let start = start + skip;
@@ -596,6 +600,14 @@ pub fn person_reference(text: &str) -> Option<PersonRef> {
 /// Words after which a narrative gives the name of somebody else than the caller.
 const NAMING_CUES: [&str; 6] = ["名叫", "叫做", "一个叫", "一名叫", "自称叫", "自称是"];
 
+/// [`NAMING_CUES`] as characters, compared at every position of a narrative.
+static NAMING_CUE_CHARS: std::sync::LazyLock<Vec<Vec<char>>> =
+    std::sync::LazyLock::new(|| NAMING_CUES.iter().map(|cue| cue.chars().collect()).collect());
+
+/// [`NAMING_CUES`] and [`OWN_NAME_CUES`] as characters.
+static ALL_CUE_CHARS: std::sync::LazyLock<Vec<Vec<char>>> =
+    std::sync::LazyLock::new(|| NAMING_CUES.iter().chain(&OWN_NAME_CUES).map(|cue| cue.chars().collect()).collect());
+
 /// Characters that end a name written inside a sentence.
 const NAME_ENDS: &str = "的，。、,；;：:（(）) 以在于称将把被向对从到多等和与又还说带拿要让";
 
@@ -623,9 +635,8 @@ pub fn person_in_narrative(narrative: &str, surnames: &std::collections::HashSet
                 }
             }
         }
-        for cue in NAMING_CUES {
-            let cue_chars: Vec<char> = cue.chars().collect();
-            if chars[i..].starts_with(&cue_chars) {
+        for cue_chars in NAMING_CUE_CHARS.iter() {
+            if chars[i..].starts_with(cue_chars) {
                 let start = i + cue_chars.len();
                 let length =
                     chars[start..].iter().take(5).take_while(|c| !NAME_ENDS.contains(**c) && is_han(**c)).count();
