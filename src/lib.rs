@@ -15,6 +15,7 @@ pub mod geo;
 pub mod hotspot;
 pub mod ingest;
 pub mod link;
+pub mod memory;
 pub mod pii;
 pub mod pseudonym;
 pub mod report;

@@ -756,6 +756,8 @@ pub fn ingest(
     finish_appender(quarantine, &QUARANTINE)?;
     finish_appender(quarantine_pii, &QUARANTINE_PII)?;
     let outcomes = merge_keyed_tables(&commit, &batch, plans)?;
+    // The merge's months are gone; what they took goes back before caller_calls reads every call.
+    crate::memory::release_free_memory();
     // The calls as they will be committed, with the entities of the last resolve run.
     let calls_dir = commit.table_dir(CALLS.name)?;
     let entities_dir = commit.base_table_dir(crate::catalog::resolve::CALLER_ENTITIES.name);
