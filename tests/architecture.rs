@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("pii", 0),
     ("geo", 0),
     ("catalog", 0),
+    ("memory", 0),
     ("pseudonym", 1),
     ("city", 1),
     ("source", 1),
