@@ -118,9 +118,10 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
             }
         }
         let members: HashSet<u32> = group.iter().copied().collect();
-        for (x, bits, why) in index.attach(&incidents, &callers, &group, &members, &fits, &named, &rates) {
+        for (x, bits, why) in index.attach(&incidents, &callers, &group, &members, &fits, &named) {
             if !new_callers.iter().any(|(c, _)| *c == x) {
-                new_callers.push((x, format!("its caller {}: {why} ({bits:.0} bits)", entity(x))));
+                let weight = if bits > 0.0 { format!(" ({bits:.0} bits)") } else { String::new() };
+                new_callers.push((x, format!("its caller {}: {why}{weight}", entity(x))));
             }
         }
         for &g in &group {

@@ -1418,7 +1418,9 @@ const BUSY_CELL_CALLERS: usize = 20;
 /// place (the same district, and within a kilometre where both have a point) on two or more days.
 /// Chance is the rate of such pairs among all pairs of calls by different callers, in this
 /// warehouse: of the category in the district, or in the cell for a busy cell. λ sums that rate
-/// over the pairs of the two callers' calls.
+/// over the pairs of the two callers' calls, or is the days they meet with one's calls moved by
+/// whole days, whichever is larger; the bits are less log₂ of how many callers the busier of the
+/// two met at all (how many pairs were tried).
 fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
     type Key = (u32, u32);
     let mut caller_of: HashMap<u32, u32> = HashMap::new();
@@ -1487,9 +1489,24 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
         let pairs = cell_calls.get(&cell).map_or(0.0, &pairs_of);
         if pairs > 0.0 { cell_coincidences.get(&cell).copied().unwrap_or(0.0) / pairs } else { 0.0 }
     };
+    // Whole-day shifts spread over the period, for the pairs' own chance of meeting.
+    let (first, last) =
+        incidents.list.iter().fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.time), hi.max(x.time)));
+    let period_days = if first <= last { (last - first).div_euclid(DAY) + 1 } else { 1 };
+    let period = (first, period_days);
+    let mut shifts: Vec<i64> =
+        (1..=MEETING_SHIFTS).map(|j| j * period_days / (MEETING_SHIFTS + 1)).filter(|&d| d > 0).collect();
+    shifts.dedup();
     let mut keys_of: HashMap<u32, Vec<Key>> = HashMap::new();
     for (c, key) in calls_of.keys() {
         keys_of.entry(*c).or_default().push(*key);
+    }
+    // How many callers each met at least once: a caller who calls all year meets hundreds, and
+    // among so many pairs a few meet on two or three days by chance.
+    let mut partners: HashMap<u32, u32> = HashMap::new();
+    for &(a, b) in days.keys() {
+        *partners.entry(a).or_default() += 1;
+        *partners.entry(b).or_default() += 1;
     }
     let mut out = Vec::new();
     for ((a, b), (on, together)) in days {
@@ -1497,10 +1514,11 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
         if k < 2 {
             continue;
         }
+        let tried = f64::from(partners[&a].max(partners[&b])).log2();
         let mut shared: Vec<&Key> = keys_of[&a].iter().filter(|key| calls_of.contains_key(&(b, **key))).collect();
         shared.sort_unstable();
         let mut lambda = 0.0;
-        for key in shared {
+        for &key in &shared {
             for &x in &calls_of[&(a, *key)] {
                 for &y in &calls_of[&(b, *key)] {
                     lambda += match busy_cell(key.0, x).filter(|c| busy_cell(key.0, y) == Some(*c)) {
@@ -1510,7 +1528,18 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                 }
             }
         }
-        let bits = (-log2_poisson_tail(k, lambda)).min(MAX_TIE_BITS);
+        if -log2_poisson_tail(k, lambda) - tried < MIN_CO_TARGET_BITS {
+            continue;
+        }
+        // The pair's own chance: how often they meet when one's calls are moved by whole days
+        // (their hours, places and rhythm kept), so that two callers who call about one place
+        // every evening all year are not taken for accomplices.
+        let lists: Vec<(&[u32], &[u32])> =
+            shared.iter().map(|key| (calls_of[&(a, **key)].as_slice(), calls_of[&(b, **key)].as_slice())).collect();
+        let shifted = shifts.iter().map(|&s| meeting_days(incidents, &lists, s, period) as f64).sum::<f64>()
+            / shifts.len().max(1) as f64;
+        let lambda = lambda.max(shifted);
+        let bits = (-log2_poisson_tail(k, lambda) - tried).min(MAX_TIE_BITS);
         if bits >= MIN_CO_TARGET_BITS {
             out.push(Tie {
                 a,
@@ -1519,13 +1548,49 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                 count: k,
                 bits,
                 detail: format!(
-                    "within three hours of each other at one place on {k} days where chance explains {lambda:.3}"
+                    "within three hours of each other at one place on {k} days where chance explains {lambda:.3} (of {} callers met)",
+                    partners[&a].max(partners[&b])
                 ),
                 calls: together.into_iter().collect(),
             });
         }
     }
     out
+}
+
+/// A day in microseconds.
+const DAY: i64 = 86_400_000_000;
+
+/// How many whole-day shifts of one caller's calls measure a pair's own chance of meeting.
+const MEETING_SHIFTS: i64 = 16;
+
+/// Days on which a call of the first caller comes within three hours of a call of the second at
+/// one place (as [`same_hour_ties`] counts them), with the second's calls moved on by `shift`
+/// days, wrapping around the period `(first call, days)`.
+fn meeting_days(incidents: &Incidents, lists: &[(&[u32], &[u32])], shift: i64, (first, days): (i64, i64)) -> usize {
+    let span = days * DAY;
+    let mut met: BTreeSet<i64> = BTreeSet::new();
+    for &(ours, theirs) in lists {
+        let mut moved: Vec<(i64, u32)> = theirs
+            .iter()
+            .map(|&y| (first + (incidents.list[y as usize].time - first + shift * DAY).rem_euclid(span), y))
+            .collect();
+        moved.sort_unstable();
+        for &x in ours {
+            let (t, p) = (incidents.list[x as usize].time, incidents.list[x as usize].point);
+            let from = moved.partition_point(|&(u, _)| u < t - SAME_TIME);
+            let near = moved[from..].iter().take_while(|&&(u, _)| u <= t + SAME_TIME).any(|&(_, y)| {
+                match (p, incidents.list[y as usize].point) {
+                    (Some(p), Some(q)) => metres_between(p, q) <= 1_000.0,
+                    _ => true,
+                }
+            });
+            if near {
+                met.insert(t.div_euclid(DAY));
+            }
+        }
+    }
+    met.len()
 }
 
 /// Callers' surnames and ID regions, and how rare each is among this warehouse's callers.
@@ -1735,7 +1800,7 @@ pub fn find_leads(
             continue;
         }
         for _round in 0..3 {
-            let found = index.attach(incidents, callers, group, &taken, &fits_of_report, &named_callers, rates);
+            let found = index.attach(incidents, callers, group, &taken, &fits_of_report, &named_callers);
             if found.is_empty() {
                 break;
             }
@@ -1888,8 +1953,9 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         bits.insert("shared_phone", extra_users as f64 * rates.shared_phone_bits);
     }
     let attached = attachments.get(community).map(Vec::as_slice).unwrap_or(&[]);
-    if !attached.is_empty() {
-        bits.insert("attached", attached.iter().map(|a| a.1).sum());
+    let attached_bits: f64 = attached.iter().map(|a| a.1).sum();
+    if attached_bits > 0.0 {
+        bits.insert("attached", attached_bits);
     }
     // Each reporter counts once.
     let mut reporters: BTreeMap<u32, f64> = BTreeMap::new();
@@ -2142,7 +2208,18 @@ fn describe(facts: &Facts<'_>) -> Description {
         ));
     }
     if let Some(b) = bits.get("attached") {
-        evidence.push(format!("{} caller(s) joined the group, e.g. {} ({})", attached.len(), attached[0].2, shown(*b)));
+        let (why, n) = attached.iter().filter(|a| a.1 > 0.0).fold((None, 0), |(w, n), a| (w.or(Some(&a.2)), n + 1));
+        evidence.push(format!(
+            "{n} caller(s) joined the group, e.g. {} ({})",
+            why.map_or("", String::as_str),
+            shown(*b)
+        ));
+    }
+    let aliases = attached.iter().filter(|a| a.1 <= 0.0).count();
+    if aliases > 0 {
+        evidence.push(format!(
+            "{aliases} caller(s) give a member's full name on other phones: taken for that member, no evidence of a group"
+        ));
     }
     if let Some(b) = bits.get("shared_mention") {
         evidence.push(format!(
@@ -2355,6 +2432,9 @@ fn components_split(n: usize, edges: &[(u32, u32, f64)], max: usize) -> Vec<u32>
 /// Bits a caller needs to join a group it has no tie with.
 const ATTACH_BITS: f64 = 10.0;
 
+/// The most a member's full name given by another caller says (one chance in a million).
+const MAX_NAME_BITS: f64 = 20.0;
+
 /// Who claimed against which target, for growing groups.
 pub struct AttachIndex {
     /// Callers of each target.
@@ -2365,6 +2445,10 @@ pub struct AttachIndex {
     calls_of_category: HashMap<u32, f64>,
     /// Callers' surnames and ID regions.
     kinship: Kinship,
+    /// How many callers give each full name.
+    callers_of_name: HashMap<u32, u32>,
+    /// Callers who give any full name.
+    named_callers: f64,
 }
 
 impl AttachIndex {
@@ -2375,7 +2459,19 @@ impl AttachIndex {
             calls_on: HashMap::new(),
             calls_of_category: HashMap::new(),
             kinship: Kinship::build(incidents, callers),
+            callers_of_name: HashMap::new(),
+            named_callers: 0.0,
         };
+        for entities in &callers.list {
+            let names: BTreeSet<u32> =
+                entities.iter().flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied()).collect();
+            if !names.is_empty() {
+                index.named_callers += 1.0;
+            }
+            for f in names {
+                *index.callers_of_name.entry(f).or_default() += 1;
+            }
+        }
         for (c, calls) in callers.calls.iter().enumerate() {
             for &x in calls {
                 *index.calls_of_category.entry(incidents.list[x as usize].category).or_default() += 1.0;
@@ -2391,7 +2487,8 @@ impl AttachIndex {
         index
     }
 
-    /// Callers not yet in a group who should join this one, with their bits and why.
+    /// Callers not yet in a group who should join this one, with their bits as evidence of the
+    /// group (less what a member's own name on another phone adds, which is one person) and why.
     #[allow(clippy::too_many_arguments)]
     pub fn attach(
         &self,
@@ -2401,7 +2498,6 @@ impl AttachIndex {
         taken: &HashSet<u32>,
         fits_of_report: &HashMap<u32, Vec<(u32, f64)>>,
         named_callers: &HashMap<u32, (usize, f64)>,
-        rates: &ChanceRates,
     ) -> Vec<(u32, f64, String)> {
         let group_named = group.iter().any(|m| named_callers.contains_key(m));
         let mut category_calls: HashMap<u32, u32> = HashMap::new();
@@ -2450,6 +2546,20 @@ impl AttachIndex {
             .flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied())
             .collect();
         let group_surnames: BTreeSet<u32> = group.iter().flat_map(|&m| self.kinship.surnames(m)).copied().collect();
+        let name_chance_bits = {
+            let members_named = group
+                .iter()
+                .filter(|&&m| {
+                    callers.list[m as usize].iter().any(|e| incidents.full_names.get(e).is_some_and(|f| !f.is_empty()))
+                })
+                .count() as f64;
+            let mut holders: f64 =
+                full_names.iter().map(|f| self.callers_of_name.get(f).copied().unwrap_or(0) as f64).sum();
+            // The group's own members hold each of their names at least once.
+            holders = (holders - full_names.len() as f64).max(1.0);
+            let others = (self.named_callers - members_named).max(1.0);
+            (-(holders / others).min(1.0).log2()).min(MAX_NAME_BITS)
+        };
         let total = self.calls_of_category.get(&category).copied().unwrap_or(1.0).max(1.0);
         let mut candidates: Vec<u32> = overlap.keys().chain(named_with.keys()).copied().collect();
         if group_named {
@@ -2480,9 +2590,9 @@ impl AttachIndex {
                 .iter()
                 .flat_map(|e| incidents.full_names.get(e).into_iter().flatten())
                 .any(|f| full_names.contains(f));
-            // Any of the group's names could be shared by chance: the more names, the likelier.
-            let name_bits =
-                if same_name { (rates.full_name_bits - (full_names.len().max(1) as f64).log2()).max(0.0) } else { 0.0 };
+            // Any of the group's names could be shared by chance: the share of the other named
+            // callers who give one of them, each name counted by how many callers give it.
+            let name_bits = if same_name { name_chance_bits } else { 0.0 };
             // Named by victims too, as the group is: each report at its naming's bits.
             let (own_reports, own_named) =
                 if group_named { named_callers.get(&x).copied().unwrap_or((0, 0.0)) } else { (0, 0.0) };
@@ -2508,7 +2618,9 @@ impl AttachIndex {
                 if own_reports > 0 {
                     why.push(format!("named in {own_reports} report(s) of its own"));
                 }
-                out.push((x, bits, why.join("; ")));
+                // A member's own name on another phone is one person resolution kept apart: it
+                // grows the group's calls, but is no evidence that the group is organised.
+                out.push((x, bits - name_bits, why.join("; ")));
             }
         }
         out
@@ -3011,8 +3123,7 @@ mod tests {
         let rates = rates();
         let caller = |e: u32| callers.of_entity[e as usize];
         let group = [caller(0), caller(1)];
-        let found =
-            index.attach(&incidents, &callers, &group, &HashSet::new(), &HashMap::new(), &HashMap::new(), &rates);
+        let found = index.attach(&incidents, &callers, &group, &HashSet::new(), &HashMap::new(), &HashMap::new());
         let joined: Vec<u32> = found.iter().map(|f| callers.list[f.0 as usize][0]).collect();
         assert_eq!(joined, [2], "{found:?}");
         assert!(found[0].2.contains("surname"), "{}", found[0].2);
@@ -3102,6 +3213,53 @@ mod tests {
         let callers = Callers::build(&x);
         let found = full_name_mentions(&x, &callers, &[]);
         assert_eq!(found.into_iter().collect::<Vec<_>>(), [(0, callers.of_entity[1])]);
+    }
+
+    #[test]
+    fn a_caller_who_calls_every_day_meets_neighbours_by_chance_and_two_who_meet_on_six_days_are_tied() {
+        const HOUR: i64 = 3_600_000_000;
+        // At one spot: a caller (entity 2) at noon every day, and 40 neighbours (10–49) at noon
+        // on two days each. Five kilometres away: 3,000 callers (100 and up) twice each at any
+        // hour, and two (0 and 1) who call within the hour of each other on six days.
+        let home = (114.0, 30.0);
+        let away = (114.05, 30.0);
+        let mut plan: Vec<(u32, i64, (f64, f64))> = Vec::new();
+        for day in 0..364 {
+            plan.push((2, day * DAY + 12 * HOUR, home));
+        }
+        for n in 0..40 {
+            for day in [n * 9, n * 9 + 4] {
+                plan.push((10 + n as u32, day * DAY + 12 * HOUR, home));
+            }
+        }
+        let mut seed: u64 = 7;
+        let mut next = |m: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % m
+        };
+        for c in 0..3_000 {
+            for _ in 0..2 {
+                plan.push((100 + c, next(364) as i64 * DAY + next(24) as i64 * HOUR, away));
+            }
+        }
+        for day in [20, 75, 130, 190, 250, 310] {
+            plan.push((0, day * DAY + 20 * HOUR, away));
+            plan.push((1, day * DAY + 20 * HOUR + HOUR / 2, away));
+        }
+        let calls: Vec<Call<'_>> = plan.iter().map(|&(e, _, _)| (e, e, "wang", None, None)).collect();
+        let mut incidents = incidents(&calls);
+        for (x, &(_, time, point)) in incidents.list.iter_mut().zip(&plan) {
+            x.time = time;
+            x.point = Some(point);
+            x.district = Some(0);
+        }
+        let callers = Callers::build(&incidents);
+        let caller = |e: u32| callers.of_entity[e as usize];
+        let ties = same_hour_ties(&incidents, &callers);
+        let heavy: Vec<&Tie> = ties.iter().filter(|t| t.a == caller(2) || t.b == caller(2)).collect();
+        assert!(heavy.is_empty(), "{heavy:?}");
+        let pair = ties.iter().find(|t| (t.a, t.b) == (caller(0).min(caller(1)), caller(0).max(caller(1))));
+        assert!(pair.is_some_and(|t| t.count == 6 && t.bits >= 20.0), "{pair:?}");
     }
 
     #[test]
