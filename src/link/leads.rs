@@ -3120,7 +3120,6 @@ mod tests {
         }
         let callers = Callers::build(&incidents);
         let index = AttachIndex::build(&incidents, &callers);
-        let rates = rates();
         let caller = |e: u32| callers.of_entity[e as usize];
         let group = [caller(0), caller(1)];
         let found = index.attach(&incidents, &callers, &group, &HashSet::new(), &HashMap::new(), &HashMap::new());
