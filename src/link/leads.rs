@@ -1920,13 +1920,14 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         return None;
     }
     let in_group: HashSet<u32> = group.iter().copied().collect();
-    let inner: Vec<&Tie> = group
+    // Each tie is listed under both its callers: kept once, where first met.
+    let mut seen: HashSet<*const Tie> = HashSet::new();
+    let inner_sorted: Vec<&Tie> = group
         .iter()
         .flat_map(|c| ties_of.get(c).into_iter().flatten().copied())
-        .filter(|t| t.a < t.b && in_group.contains(&t.a) && in_group.contains(&t.b))
+        .filter(|t| in_group.contains(&t.a) && in_group.contains(&t.b))
+        .filter(|t| seen.insert(std::ptr::from_ref(*t)))
         .collect();
-    let mut inner_sorted: Vec<&Tie> = inner.clone();
-    inner_sorted.dedup_by(|x, y| std::ptr::eq(*x, *y));
     let reports: Vec<(u32, u32, &str)> = group
         .iter()
         .flat_map(|c| reports_naming.get(c).into_iter().flatten().map(move |(r, how)| (*c, *r, *how)))
