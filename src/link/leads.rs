@@ -3263,6 +3263,30 @@ mod tests {
     }
 
     #[test]
+    fn a_tie_between_two_members_counts_once_in_their_lead() {
+        // Two callers of three calls each, tied once: four days at one place, 20 bits.
+        let calls: Vec<Call<'_>> =
+            (0..6).map(|i| (i / 3, i / 3, if i < 3 { "wang" } else { "li" }, None, None)).collect();
+        let mut incidents = incidents(&calls);
+        incidents.categories.intern("DISPUTE.CONSUMER");
+        let callers = Callers::build(&incidents);
+        let (a, b) = (callers.of_entity[0].min(callers.of_entity[1]), callers.of_entity[0].max(callers.of_entity[1]));
+        let tie = Tie {
+            a,
+            b,
+            kind: TieKind::SameHour,
+            count: 4,
+            bits: 20.0,
+            detail: "within three hours of each other at one place on 4 days".to_owned(),
+            calls: (0..6).collect(),
+        };
+        let leads = find_leads(&incidents, &callers, &[], &[tie], &rates());
+        assert_eq!(leads.len(), 1, "{leads:?}");
+        assert_eq!(leads[0].bits.get("same_hour"), Some(&20.0), "{:?}", leads[0].bits);
+        assert!(leads[0].evidence.iter().any(|e| e.contains("(4 day(s); 20 bits")), "{:?}", leads[0].evidence);
+    }
+
+    #[test]
     fn a_campaign_is_two_similar_overlapping_periods_shorter_than_the_warehouse() {
         let day = 86_400_000_000_i64;
         let year = 365.0 * day as f64;
