@@ -577,7 +577,7 @@ impl Callers {
 /// Chance rates the bits are measured against, estimated from the whole warehouse.
 #[derive(Debug, Clone, Copy)]
 pub struct ChanceRates {
-    /// Bits of one phone shared by two callers of different surnames.
+    /// Bits of one phone shared by two callers whose names say they are different people.
     pub shared_phone_bits: f64,
     /// Bits of one near-identical narrative pair between two callers about different targets.
     pub script_pair_bits: f64,
@@ -2190,7 +2190,7 @@ fn describe(facts: &Facts<'_>) -> Description {
     let count_of = |kind: TieKind| inner_sorted.iter().filter(|t| t.kind == kind).map(|t| t.count).sum::<u32>();
     if let Some(b) = bits.get("shared_phone") {
         evidence.push(format!(
-            "callers of different surnames share phones ({extra_users} use(s) of a phone by one more caller; {})",
+            "callers whose names say they are different people share phones ({extra_users} use(s) of a phone by one more caller; {})",
             shown(*b)
         ));
     }
