@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use petgraph::graph::{NodeIndex, UnGraph};
 
 use super::community::{betweenness, louvain};
-use super::evidence::{CallLink, Evidence, RARE_NAME_ENTITIES};
+use super::evidence::{CallLink, DAY, Evidence, RARE_NAME_ENTITIES};
 use super::load::Incidents;
 use crate::contract::Taxonomy;
 use crate::contract::timestamp::MICROS_PER_SEC;
@@ -59,7 +59,7 @@ const MIN_ONE_TARGET_BITS: f64 = 1.0;
 /// all year round and a team that worked one spring are not one campaign; nor, by time alone, are
 /// two who both file all year.
 fn one_campaign(a: (i64, i64), b: (i64, i64), period: f64) -> bool {
-    let week = 7 * 86_400_000_000_i64;
+    let week = 7 * DAY;
     let (la, lb) = ((a.1 - a.0).max(week), (b.1 - b.0).max(week));
     let overlap = (a.1.min(b.1) - a.0.max(b.0)).max(0);
     la.max(lb) <= 2 * la.min(lb) && 2 * overlap >= la.min(lb) && (la.max(lb) as f64) <= 0.6 * period
@@ -636,7 +636,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     }
     // The share of the period a window around one call covers.
     let span = (last_call - first_call).max(1) as f64;
-    let place_window = ((2 * PLACE_WINDOW_DAYS * 86_400_000_000) as f64 / span).min(1.0);
+    let place_window = ((2 * PLACE_WINDOW_DAYS * DAY) as f64 / span).min(1.0);
     let mut target_callers: HashMap<Target, Vec<u32>> = HashMap::new();
     for (c, list) in targets_of.iter().enumerate() {
         let mut per_category: HashMap<u32, usize> = HashMap::new();
@@ -720,7 +720,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
             .sum()
     };
     let mut pairs: Vec<(u32, u32, u32)> = Vec::new();
-    let window = PLACE_WINDOW_DAYS * 86_400_000_000;
+    let window = PLACE_WINDOW_DAYS * DAY;
     for (t, list) in target_callers.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_TARGET_CALLERS) {
         let times = place_times.get(t);
         for (i, &a) in list.iter().enumerate() {
@@ -1478,7 +1478,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                     *cell_coincidences.entry(cell).or_default() += 1.0;
                 }
                 let slot = days.entry((cx.min(cy), cx.max(cy))).or_default();
-                slot.0.insert(t.div_euclid(86_400_000_000));
+                slot.0.insert(t.div_euclid(DAY));
                 slot.1.extend([x, y]);
             }
         }
@@ -1557,9 +1557,6 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
     }
     out
 }
-
-/// A day in microseconds.
-const DAY: i64 = 86_400_000_000;
 
 /// How many whole-day shifts of one caller's calls measure a pair's own chance of meeting.
 const MEETING_SHIFTS: i64 = 16;
@@ -1922,7 +1919,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
     let in_group: HashSet<u32> = group.iter().copied().collect();
     // Each tie is listed under both its callers: kept once, where first met.
     let mut seen: HashSet<*const Tie> = HashSet::new();
-    let inner_sorted: Vec<&Tie> = group
+    let inner: Vec<&Tie> = group
         .iter()
         .flat_map(|c| ties_of.get(c).into_iter().flatten().copied())
         .filter(|t| in_group.contains(&t.a) && in_group.contains(&t.b))
@@ -1937,7 +1934,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         return None;
     }
     let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for t in inner_sorted.iter().filter(|t| t.kind != TieKind::SharedPhone) {
+    for t in inner.iter().filter(|t| t.kind != TieKind::SharedPhone) {
         *bits.entry(t.kind.name()).or_default() += t.bits;
     }
     // A phone counts once per caller beyond the first who used it.
@@ -1950,7 +1947,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         }
     }
     let extra_users: usize = phone_users.values().map(|u| u.len() - 1).sum();
-    if extra_users > 0 && inner_sorted.iter().any(|t| t.kind == TieKind::SharedPhone) {
+    if extra_users > 0 && inner.iter().any(|t| t.kind == TieKind::SharedPhone) {
         bits.insert("shared_phone", extra_users as f64 * rates.shared_phone_bits);
     }
     let attached = attachments.get(community).map(Vec::as_slice).unwrap_or(&[]);
@@ -1973,7 +1970,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
 
     // The calls: members' calls in the categories their evidence concerns, the reports, and
     // the transfer records of both.
-    let evidence_calls = evidence_calls(incidents, callers, group, &inner_sorted, links, &in_group);
+    let evidence_calls = evidence_calls(incidents, callers, group, &inner, links, &in_group);
     let mut category_counts: HashMap<u32, usize> = HashMap::new();
     for &c in &evidence_calls {
         *category_counts.entry(incidents.list[c as usize].category).or_default() += 1;
@@ -2035,7 +2032,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
     }
 
     let KeyMembers { callers: lead_callers, centrality, entities, first: key_member } =
-        key_members(incidents, callers, group, &inner_sorted, &reports, &calls);
+        key_members(incidents, callers, group, &inner, &reports, &calls);
 
     let description = describe(&Facts {
         incidents,
@@ -2048,7 +2045,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         entities: entities.len(),
         top,
         bits: &bits,
-        inner: &inner_sorted,
+        inner: &inner,
         attached,
         extra_users,
         serial_members,
@@ -2130,7 +2127,6 @@ fn describe(facts: &Facts<'_>) -> Description {
         kinds,
         key_member,
     } = facts;
-    let inner_sorted = inner;
     let member_set: Vec<u32> = calls.iter().copied().filter(|c| !report_calls.contains(c)).collect();
     let mut targets: HashSet<Target> = HashSet::new();
     let mut organisations: HashSet<u32> = HashSet::new();
@@ -2187,7 +2183,7 @@ fn describe(facts: &Facts<'_>) -> Description {
         day(span.0),
         day(span.1)
     )];
-    let count_of = |kind: TieKind| inner_sorted.iter().filter(|t| t.kind == kind).map(|t| t.count).sum::<u32>();
+    let count_of = |kind: TieKind| inner.iter().filter(|t| t.kind == kind).map(|t| t.count).sum::<u32>();
     if let Some(b) = bits.get("shared_phone") {
         evidence.push(format!(
             "callers whose names say they are different people share phones ({extra_users} use(s) of a phone by one more caller; {})",
@@ -2312,13 +2308,13 @@ fn key_members(
     incidents: &Incidents,
     callers: &Callers,
     group: &[u32],
-    inner_sorted: &[&Tie],
+    inner: &[&Tie],
     reports: &[(u32, u32, &str)],
     calls: &[u32],
 ) -> KeyMembers {
     let mut graph: UnGraph<u32, f64> = UnGraph::new_undirected();
     let node_of: HashMap<u32, NodeIndex> = group.iter().map(|&c| (c, graph.add_node(c))).collect();
-    for t in inner_sorted {
+    for t in inner {
         if graph.find_edge(node_of[&t.a], node_of[&t.b]).is_none() {
             graph.add_edge(node_of[&t.a], node_of[&t.b], t.bits);
         }
@@ -2430,6 +2426,11 @@ fn components_split(n: usize, edges: &[(u32, u32, f64)], max: usize) -> Vec<u32>
     group
 }
 
+/// The full names a caller gave, over its entities (a name may come more than once).
+fn full_names_of<'a>(incidents: &'a Incidents, entities: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+    entities.iter().flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied())
+}
+
 /// Bits a caller needs to join a group it has no tie with.
 const ATTACH_BITS: f64 = 10.0;
 
@@ -2464,8 +2465,7 @@ impl AttachIndex {
             named_callers: 0.0,
         };
         for entities in &callers.list {
-            let names: BTreeSet<u32> =
-                entities.iter().flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied()).collect();
+            let names: BTreeSet<u32> = full_names_of(incidents, entities).collect();
             if !names.is_empty() {
                 index.named_callers += 1.0;
             }
@@ -2541,19 +2541,13 @@ impl AttachIndex {
                 }
             }
         }
-        let full_names: HashSet<u32> = group
-            .iter()
-            .flat_map(|&m| callers.list[m as usize].iter())
-            .flat_map(|e| incidents.full_names.get(e).into_iter().flatten().copied())
-            .collect();
+        let full_names: HashSet<u32> =
+            group.iter().flat_map(|&m| full_names_of(incidents, &callers.list[m as usize])).collect();
         let group_surnames: BTreeSet<u32> = group.iter().flat_map(|&m| self.kinship.surnames(m)).copied().collect();
         let name_chance_bits = {
-            let members_named = group
-                .iter()
-                .filter(|&&m| {
-                    callers.list[m as usize].iter().any(|e| incidents.full_names.get(e).is_some_and(|f| !f.is_empty()))
-                })
-                .count() as f64;
+            let members_named =
+                group.iter().filter(|&&m| full_names_of(incidents, &callers.list[m as usize]).next().is_some()).count()
+                    as f64;
             let mut holders: f64 =
                 full_names.iter().map(|f| self.callers_of_name.get(f).copied().unwrap_or(0) as f64).sum();
             // The group's own members hold each of their names at least once.
@@ -2587,10 +2581,7 @@ impl AttachIndex {
                 .sum();
             let co_target = if k >= 2 { (-log2_poisson_tail(k, lambda)).clamp(0.0, MAX_TIE_BITS) } else { 0.0 };
             let named = named_with.get(&x).map_or(0.0, |n| n.1);
-            let same_name = callers.list[x as usize]
-                .iter()
-                .flat_map(|e| incidents.full_names.get(e).into_iter().flatten())
-                .any(|f| full_names.contains(f));
+            let same_name = full_names_of(incidents, &callers.list[x as usize]).any(|f| full_names.contains(&f));
             // Any of the group's names could be shared by chance: the share of the other named
             // callers who give one of them, each name counted by how many callers give it.
             let name_bits = if same_name { name_chance_bits } else { 0.0 };
