@@ -575,7 +575,7 @@ impl Callers {
 }
 
 /// Chance rates the bits are measured against, estimated from the whole warehouse.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ChanceRates {
     /// Bits of one phone shared by two callers whose names say they are different people.
     pub shared_phone_bits: f64,
@@ -588,6 +588,10 @@ pub struct ChanceRates {
     /// Bits of one plate, phone or ID number that calls of two callers name, by kind of identifier
     /// (plate, phone, ID number).
     pub mention_bits: [f64; 3],
+    /// Bits of each identifier (plate, phone or ID number) that ties callers: −log₂ of the share
+    /// of its kind named by as many callers or more. One identifier is one coincidence, however
+    /// many of a group's pairs it ties, so a lead counts it once.
+    pub identifier_bits: HashMap<u32, f64>,
 }
 
 impl ChanceRates {
@@ -885,7 +889,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         let total: f64 = counts.values().sum();
         if total == 0.0 { 1.0 } else { counts.values().map(|n| (n / total).powi(2)).sum::<f64>() }
     };
-    let (mention_ties, mention_bits) = mention_ties(incidents, callers);
+    let (mention_ties, mention_bits, identifier_bits) = mention_ties(incidents, callers);
     out.extend(mention_ties);
     out.extend(same_hour_ties(incidents, callers));
     for t in kin_ties(incidents, callers) {
@@ -898,6 +902,7 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
         full_name_bits: (-collision(&full).log2()).clamp(1.0, 20.0),
         surname_bits: (-(collision(&surname) / 2.0).log2()).clamp(1.0, 20.0),
         mention_bits,
+        identifier_bits,
     };
 
     // Callers who both fit one report's named person, each a repeat claimant (two or more calls)
@@ -1328,14 +1333,17 @@ const MAX_MENTION_CALLERS: usize = 12;
 /// phone or ID. Each shared identifier weighs −log₂ of the share of identifiers of its kind that
 /// more than one caller names in this warehouse (at least 2 bits, at most 14): where strangers
 /// seldom name one plate, two callers who do are seldom strangers.
-fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]) {
+fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3], HashMap<u32, f64>) {
     use super::mentions::MentionKind;
     // Per identifier: callers who name it, and callers whose own phone or ID it is.
     let mut holders: BTreeMap<u32, BTreeMap<u32, bool>> = BTreeMap::new();
+    // Per identifier: the calls that name it.
+    let mut naming_calls: HashMap<u32, usize> = HashMap::new();
     for (c, calls) in callers.calls.iter().enumerate() {
         for &call in calls {
             for &v in incidents.mentions.get(&call).into_iter().flatten() {
                 holders.entry(v).or_default().insert(c as u32, true);
+                *naming_calls.entry(v).or_default() += 1;
             }
             for &v in incidents.own_mentioned.get(&call).into_iter().flatten() {
                 holders.entry(v).or_default().entry(c as u32).or_insert(false);
@@ -1353,22 +1361,30 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
     // identifier more callers name than chance makes of any is stronger evidence for each pair.
     let mut named = [0usize; 3];
     let mut by_callers: [BTreeMap<usize, usize>; 3] = Default::default();
+    let mut by_calls: [BTreeMap<usize, usize>; 3] = Default::default();
     for (&v, list) in &holders {
         if list.values().any(|&m| m) {
             named[kind_of(v)] += 1;
             *by_callers[kind_of(v)].entry(list.len()).or_default() += 1;
+            *by_calls[kind_of(v)].entry(naming_calls.get(&v).copied().unwrap_or(0)).or_default() += 1;
         }
     }
-    let share_at_least = |k: usize, m: usize| -> f64 {
-        let n: usize = by_callers[k].range(m..).map(|(_, n)| n).sum();
+    let share_of = |counts: &BTreeMap<usize, usize>, k: usize, m: usize| -> f64 {
+        let n: usize = counts.range(m..).map(|(_, n)| n).sum();
         (n as f64 / named[k].max(1) as f64).max(1e-6)
     };
+    let share_at_least = |k: usize, m: usize| share_of(&by_callers[k], k, m);
     let weigh = |share: f64| (-share.log2()).clamp(2.0, 14.0);
     let bits: [f64; 3] = [weigh(share_at_least(0, 2)), weigh(share_at_least(1, 2)), weigh(share_at_least(2, 2))];
     let mut pairs: BTreeMap<(u32, u32), (u32, f64, [u32; 3])> = BTreeMap::new();
+    let mut identifier_bits: HashMap<u32, f64> = HashMap::new();
     for (&v, list) in holders.iter().filter(|(_, l)| l.len() > 1 && l.len() <= MAX_MENTION_CALLERS) {
         let k = kind_of(v);
         let each = weigh(share_at_least(k, list.len()));
+        // In a lead, an identifier weighs what its rarity says, by the callers who name it or by
+        // the calls (a car in one accident after another is rarer than in one).
+        let calls = naming_calls.get(&v).copied().unwrap_or(0);
+        identifier_bits.insert(v, each.max(weigh(share_of(&by_calls[k], k, calls))));
         let list: Vec<(u32, bool)> = list.iter().map(|(c, m)| (*c, *m)).collect();
         for (i, &(a, ma)) in list.iter().enumerate() {
             for &(b, mb) in &list[i + 1..] {
@@ -1403,7 +1419,7 @@ fn mention_ties(incidents: &Incidents, callers: &Callers) -> (Vec<Tie>, [f64; 3]
             }
         })
         .collect();
-    (ties, bits)
+    (ties, bits, identifier_bits)
 }
 
 /// Two calls of one category at one place are "at the same time" when this close (three hours).
@@ -1934,8 +1950,17 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         return None;
     }
     let mut bits: BTreeMap<&'static str, f64> = BTreeMap::new();
-    for t in inner.iter().filter(|t| t.kind != TieKind::SharedPhone) {
+    for t in inner.iter().filter(|t| !matches!(t.kind, TieKind::SharedPhone | TieKind::SharedMention)) {
         *bits.entry(t.kind.name()).or_default() += t.bits;
+    }
+    // An identifier counts once, however many pairs of members it ties.
+    let shared_identifiers = if inner.iter().any(|t| t.kind == TieKind::SharedMention) {
+        shared_identifiers(incidents, callers, group, rates)
+    } else {
+        Vec::new()
+    };
+    if !shared_identifiers.is_empty() {
+        bits.insert("shared_mention", shared_identifiers.iter().sum::<f64>());
     }
     // A phone counts once per caller beyond the first who used it.
     let mut phone_users: HashMap<u32, HashSet<u32>> = HashMap::new();
@@ -2048,6 +2073,7 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
         inner: &inner,
         attached,
         extra_users,
+        shared_identifiers: shared_identifiers.len(),
         serial_members,
         named_bits,
         reports: &reports,
@@ -2072,6 +2098,29 @@ fn group_lead(context: &GroupContext<'_>, community: u32, group: &[u32]) -> Opti
     })
 }
 
+/// Bits of each identifier that calls of two or more of the group's callers hold, one of them
+/// naming it (the rule of a shared-mention tie), from the run's `identifier_bits`.
+fn shared_identifiers(incidents: &Incidents, callers: &Callers, group: &[u32], rates: &ChanceRates) -> Vec<f64> {
+    let mut holders: BTreeMap<u32, (BTreeSet<u32>, bool)> = BTreeMap::new();
+    for &c in group {
+        for &call in &callers.calls[c as usize] {
+            for &v in incidents.mentions.get(&call).into_iter().flatten() {
+                let slot = holders.entry(v).or_default();
+                slot.0.insert(c);
+                slot.1 = true;
+            }
+            for &v in incidents.own_mentioned.get(&call).into_iter().flatten() {
+                holders.entry(v).or_default().0.insert(c);
+            }
+        }
+    }
+    holders
+        .into_iter()
+        .filter(|(_, (who, named))| *named && who.len() >= 2)
+        .filter_map(|(v, _)| rates.identifier_bits.get(&v).copied())
+        .collect()
+}
+
 /// What a group's lead says of itself, from which its sentences are written.
 struct Facts<'a> {
     incidents: &'a Incidents,
@@ -2087,6 +2136,8 @@ struct Facts<'a> {
     inner: &'a [&'a Tie],
     attached: &'a [(u32, f64, String)],
     extra_users: usize,
+    /// Plates, phones and ID numbers that tie members.
+    shared_identifiers: usize,
     serial_members: usize,
     named_bits: f64,
     reports: &'a [(u32, u32, &'a str)],
@@ -2120,6 +2171,7 @@ fn describe(facts: &Facts<'_>) -> Description {
         inner,
         attached,
         extra_users,
+        shared_identifiers,
         serial_members,
         named_bits,
         reports,
@@ -2220,8 +2272,7 @@ fn describe(facts: &Facts<'_>) -> Description {
     }
     if let Some(b) = bits.get("shared_mention") {
         evidence.push(format!(
-            "members' calls name the same vehicle plates, phones or ID numbers ({} time(s); {})",
-            count_of(TieKind::SharedMention),
+            "members' calls name the same vehicle plates, phones or ID numbers ({shared_identifiers}, each counted once; {})",
             shown(*b)
         ));
     }
@@ -2766,6 +2817,7 @@ mod tests {
             full_name_bits: 14.0,
             surname_bits: 6.0,
             mention_bits: [5.0; 3],
+            identifier_bits: HashMap::new(),
         }
     }
 
@@ -3275,6 +3327,56 @@ mod tests {
         assert_eq!(leads.len(), 1, "{leads:?}");
         assert_eq!(leads[0].bits.get("same_hour"), Some(&20.0), "{:?}", leads[0].bits);
         assert!(leads[0].evidence.iter().any(|e| e.contains("(4 day(s); 20 bits")), "{:?}", leads[0].evidence);
+    }
+
+    #[test]
+    fn one_plate_three_strangers_name_counts_once_in_their_lead_and_a_car_in_many_calls_weighs_more() {
+        // 1,000 callers each name a plate of their own once; callers 1000, 1001 and 1002 each name
+        // one other plate once (three strangers naming one car); callers 1003 and 1004 name a third
+        // plate, one in three calls and the other in two.
+        let mut calls: Vec<Call<'_>> = (0..1000).map(|i| (i, i, "x", None, None)).collect();
+        for (m, surname) in (1000..1005).zip(["zhao", "qian", "sun", "li", "zhou"]) {
+            let n = match m {
+                1003 => 3,
+                1004 => 2,
+                _ => 1,
+            };
+            calls.extend((0..n).map(|_| (m, m, surname, None, None)));
+        }
+        let mut x = incidents(&calls);
+        x.categories.intern("TRAFFIC.ACCIDENT");
+        for call in 0..x.list.len() as u32 {
+            let plate = match x.list[call as usize].entity {
+                e @ 0..1000 => format!("plate:鄂E{e:05}"),
+                1000..1003 => "plate:鄂EA0001".to_owned(),
+                _ => "plate:鄂EB0002".to_owned(),
+            };
+            let v = x.mention_values.intern(&plate);
+            x.mentions.insert(call, vec![v]);
+        }
+        let callers = Callers::build(&x);
+        let (ties, rates) = ties(&x, &callers, &[]);
+        let strangers = [1000, 1001, 1002].map(|e| callers.of_entity[e]);
+        let tied = |t: &&Tie| t.kind == TieKind::SharedMention && strangers.contains(&t.a) && strangers.contains(&t.b);
+        assert_eq!(ties.iter().filter(tied).count(), 3, "three pairs tied by one plate");
+        let leads = find_leads(&x, &callers, &[], &ties, &rates);
+        let lead_of = |entity: usize| {
+            let c = callers.of_entity[entity];
+            leads.iter().find(|l| l.callers.contains(&c)).expect("a lead")
+        };
+        // One plate three of 1,002 plates' namers share: about log₂ 1002 bits, once, not three times.
+        let three = lead_of(1000);
+        let bits = three.bits["shared_mention"];
+        assert!((9.0..11.0).contains(&bits), "{:?}", three.bits);
+        assert!(three.evidence.iter().any(|e| e.contains("(1, each counted once")), "{:?}", three.evidence);
+        // A car two callers name in five calls weighs what five calls say, more than two callers.
+        let five = lead_of(1003);
+        assert!(
+            five.bits["shared_mention"] > rates.mention_bits[0] + 0.5,
+            "{:?} against {:?}",
+            five.bits,
+            rates.mention_bits
+        );
     }
 
     #[test]
