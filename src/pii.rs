@@ -238,14 +238,78 @@ fn is_surname(text: &str) -> bool {
     text.chars().count() == 1 || COMPOUND_SURNAMES.contains(&text)
 }
 
+/// Surnames whose reading as a surname is not their characters' most common reading (曾 is Zēng
+/// as a surname, céng elsewhere), toneless: two spellings of one name must meet on one pinyin, and
+/// 曾婧瑶 typed as its homophone 增婧瑶 is zengjingyao both ways only when 曾 is read as a surname.
+const SURNAME_READINGS: [(&str, &str); 44] = [
+    ("万俟", "moqi"),
+    ("尉迟", "yuchi"),
+    ("长孙", "zhangsun"),
+    ("令狐", "linghu"),
+    ("澹台", "tantai"),
+    ("亓官", "qiguan"),
+    ("曾", "zeng"),
+    ("单", "shan"),
+    ("解", "xie"),
+    ("仇", "qiu"),
+    ("区", "ou"),
+    ("查", "zha"),
+    ("朴", "piao"),
+    ("盖", "ge"),
+    ("乐", "yue"),
+    ("缪", "miao"),
+    ("翟", "zhai"),
+    ("覃", "qin"),
+    ("秘", "bi"),
+    ("种", "chong"),
+    ("召", "shao"),
+    ("繁", "po"),
+    ("员", "yun"),
+    ("过", "guo"),
+    ("句", "gou"),
+    ("尉", "yu"),
+    ("宓", "mi"),
+    ("隗", "wei"),
+    ("华", "hua"),
+    ("任", "ren"),
+    ("纪", "ji"),
+    ("祭", "zhai"),
+    ("莘", "shen"),
+    ("阚", "kan"),
+    ("能", "nai"),
+    ("黑", "he"),
+    ("都", "du"),
+    ("柏", "bai"),
+    ("薄", "bo"),
+    ("沈", "shen"),
+    ("石", "shi"),
+    ("叶", "ye"),
+    ("折", "she"),
+    ("眭", "sui"),
+];
+
 /// The toneless pinyin of a name, syllables run together in lower case (`王建国` → `wangjianguo`):
 /// the same person's name typed with a homophone character (`王建國`, `汪建国`) still matches on it.
-/// Latin letters are kept (lower case); anything else is dropped; `None` when nothing is left.
-/// Each character takes its most common reading, so a surname read unusually (单 as Shàn) differs.
+/// The surname it starts with takes its reading as a surname (`曾`, `单`, `解` …: zeng, shan, xie);
+/// every other character its most common reading. Latin letters are kept (lower case); anything
+/// else is dropped; `None` when nothing is left. Also for a surname given alone.
 pub fn name_pinyin(name: &str) -> Option<String> {
+    match SURNAME_READINGS.iter().find(|(surname, _)| name.starts_with(surname)) {
+        Some((surname, reading)) => {
+            let rest = text_pinyin(&name[surname.len()..]).unwrap_or_default();
+            Some(format!("{reading}{rest}"))
+        }
+        None => text_pinyin(name),
+    }
+}
+
+/// The toneless pinyin of a text, each character at its most common reading, syllables run
+/// together in lower case (a shop's name: `乐购` → `legou`); Latin letters kept, anything else
+/// dropped; `None` when nothing is left.
+pub fn text_pinyin(text: &str) -> Option<String> {
     use pinyin::ToPinyin;
     let mut out = String::new();
-    for (c, reading) in name.chars().zip(name.to_pinyin()) {
+    for (c, reading) in text.chars().zip(text.to_pinyin()) {
         match reading {
             Some(reading) => out.push_str(reading.plain()),
             None if c.is_ascii_alphabetic() => out.push(c.to_ascii_lowercase()),
@@ -253,6 +317,16 @@ pub fn name_pinyin(name: &str) -> Option<String> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The syllables of a name's pinyin, the surname read as a surname (`曾婧瑶` → zeng, jing, yao).
+pub fn name_syllables(name: &str) -> Vec<String> {
+    use pinyin::ToPinyin;
+    let (surname, rest) = match SURNAME_READINGS.iter().find(|(surname, _)| name.starts_with(surname)) {
+        Some((surname, reading)) => (Some((*reading).to_owned()), &name[surname.len()..]),
+        None => (None, name),
+    };
+    surname.into_iter().chain(rest.to_pinyin().flatten().map(|p| p.plain().to_owned())).collect()
 }
 
 /// Splits a name as given into what identity matching compares.
@@ -357,6 +431,16 @@ mod tests {
         assert_eq!(name_pinyin("汪建国").as_deref(), Some("wangjianguo"));
         assert_eq!(name_pinyin("Li 娜").as_deref(), Some("lina"));
         assert_eq!(name_pinyin("·  "), None);
+        // A surname read as a surname: 曾 is Zēng in a name, and meets its homophone 增.
+        assert_eq!(name_pinyin("曾婧瑶").as_deref(), Some("zengjingyao"));
+        assert_eq!(name_pinyin("曾婧瑶"), name_pinyin("增婧瑶"));
+        assert_eq!(name_pinyin("曾").as_deref(), Some("zeng"));
+        assert_eq!(name_pinyin("单田芳").as_deref(), Some("shantianfang"));
+        assert_eq!(name_pinyin("尉迟恭").as_deref(), Some("yuchigong"));
+        assert_eq!(name_pinyin("解缙"), name_pinyin("谢缙"));
+        assert_eq!(name_syllables("曾婧瑶"), ["zeng", "jing", "yao"]);
+        // Elsewhere the common reading: a shop's name is no surname.
+        assert_eq!(text_pinyin("曾经").as_deref(), Some("cengjing"));
     }
 
     use super::*;

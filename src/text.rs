@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::pii::{name_pinyin, normalize_name};
+use crate::pii::{name_pinyin, normalize_name, text_pinyin};
 
 /// What a counterparty field names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +266,7 @@ impl CounterpartyReader {
                 }
             }
         }
-        let brand = name_pinyin(core)?;
+        let brand = text_pinyin(core)?;
         Some(if kind.is_empty() { brand } else { format!("{brand}/{kind}") })
     }
 }

@@ -13,7 +13,7 @@ use super::LinkError;
 use super::mentions::{MentionKind, mentions, value as mention_value};
 use super::text::shingles;
 use crate::catalog::TextColumn;
-use crate::pii::name_pinyin;
+use crate::pii::{name_pinyin, name_syllables};
 use crate::sql::Session;
 use crate::text::{Counterparty, CounterpartyReader, KnownNames, PersonRef, person_in_narrative};
 
@@ -199,8 +199,7 @@ impl Incidents {
                 if let (Some(n), Some(f)) = (name, caller.full)
                     && !incidents.syllables.contains_key(&f)
                 {
-                    use pinyin::ToPinyin;
-                    let syllables = n.to_pinyin().flatten().map(|p| incidents.pinyins.intern(p.plain())).collect();
+                    let syllables = name_syllables(n).iter().map(|p| incidents.pinyins.intern(p)).collect();
                     incidents.syllables.insert(f, syllables);
                 }
                 let incident = Incident {

@@ -238,9 +238,10 @@ impl Records {
         Ok(records)
     }
 
-    /// A name's features. The name is read again with [`crate::pii::normalize_name`], so a warehouse
-    /// ingested by an older reader still gets informal (老王), anonymised (陈某) and middle-dot names
-    /// right; what ingest stored is kept where the reading agrees.
+    /// A name's features. The name is read again with [`crate::pii::normalize_name`] and
+    /// [`name_pinyin`], so a warehouse ingested by an older reader still gets informal (老王),
+    /// anonymised (陈某) and middle-dot names and surnames' readings right; the pinyin ingest
+    /// stored is used where the name gives none.
     fn name(&mut self, normalised: &str, honorific_only: bool, surname: Option<&str>, pinyin: Option<&str>) -> u32 {
         if let Some(i) = self.name_values.get(normalised) {
             return i;
@@ -254,8 +255,10 @@ impl Records {
         let pinyin = if honorific_only {
             surname_pinyin.unwrap_or_else(|| self.pinyins.intern(""))
         } else {
+            // Read again too: a warehouse ingested before surnames were read as surnames (曾 as
+            // céng) meets its homophones (增) once resolved again.
             let computed = name_pinyin(&parts.normalised);
-            self.pinyins.intern(pinyin.or(computed.as_deref()).unwrap_or(normalised))
+            self.pinyins.intern(computed.as_deref().or(pinyin).unwrap_or(normalised))
         };
         let own_pinyin = (!honorific_only)
             .then(|| crate::pii::own_name_part(&parts.normalised).and_then(name_pinyin))
