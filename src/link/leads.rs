@@ -14,7 +14,7 @@ use petgraph::graph::{NodeIndex, UnGraph};
 
 use super::community::{betweenness, louvain};
 use super::evidence::{CallLink, DAY, Evidence, RARE_NAME_ENTITIES};
-use super::load::Incidents;
+use super::load::{Incident, Incidents};
 use crate::contract::Taxonomy;
 use crate::contract::timestamp::MICROS_PER_SEC;
 use crate::geo::metres_between;
@@ -971,6 +971,19 @@ pub fn ties(incidents: &Incidents, callers: &Callers, links: &[CallLink]) -> (Ve
     for t in &out {
         *total.entry((t.a, t.b)).or_default() += t.bits;
     }
+    // A family by home district, among callers no other evidence already places with others.
+    let mut placed: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (&(a, b), &bits) in &total {
+        if bits >= MIN_TIE_BITS || significant.contains(&(a, b)) {
+            placed.entry(a).or_default().push(b);
+            placed.entry(b).or_default().push(a);
+        }
+    }
+    for t in home_kin_ties(incidents, callers, &placed) {
+        *total.entry((t.a, t.b)).or_default() += t.bits;
+        significant.insert((t.a, t.b));
+        out.push(t);
+    }
     out.retain(|t| total[&(t.a, t.b)] >= MIN_TIE_BITS || significant.contains(&(t.a, t.b)));
     (out, rates)
 }
@@ -1745,6 +1758,112 @@ fn kin_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
         }
     }
     out
+}
+
+/// Fewest days with calls of a category that make a caller a repeat caller of it.
+const MIN_REPEAT_DAYS: usize = 3;
+
+/// Families at work where few show ID numbers: in a category, the repeat callers (calls on
+/// [`MIN_REPEAT_DAYS`] days or more) at home in one district (more than half their calls of the
+/// category there) who give one surname, where the district's repeat callers of the category
+/// times that surname's share of the callers at home in the district (its own families, not the
+/// city's) explain λ. A count whose Poisson tail stands out by the co-targeting margin among every
+/// (category, district, surname) cell holding two such callers ties them in a chain (first call
+/// first) that shares its bits, as [`kin_ties`] does. A caller that other evidence (`placed`: each
+/// caller's partners in ties that stand) already ties to someone outside the cell stays out of
+/// the chain: it is placed, and a surname is too common a coincidence to join two groups by.
+fn home_kin_ties(incidents: &Incidents, callers: &Callers, placed: &HashMap<u32, Vec<u32>>) -> Vec<Tie> {
+    // Each caller's home district (of all its calls) and one surname.
+    let mut at_home: HashMap<u32, f64> = HashMap::new();
+    let mut surnames_at_home: HashMap<(u32, u32), f64> = HashMap::new();
+    type Cell = (u32, u32, u32);
+    let mut cells: BTreeMap<Cell, Vec<(i64, u32)>> = BTreeMap::new();
+    let mut repeat_in: HashMap<(u32, u32), f64> = HashMap::new();
+    for (c, calls) in callers.calls.iter().enumerate() {
+        let list: Vec<&Incident> =
+            calls.iter().map(|&x| &incidents.list[x as usize]).filter(|x| x.source.is_none()).collect();
+        let mut names: BTreeMap<u32, usize> = BTreeMap::new();
+        for x in &list {
+            if let Some(s) = x.caller.surname {
+                *names.entry(s).or_default() += 1;
+            }
+        }
+        let Some(surname) = names.into_iter().max_by_key(|(s, n)| (*n, std::cmp::Reverse(*s))).map(|x| x.0) else {
+            continue;
+        };
+        let Some(home) = home_district(&list) else { continue };
+        *at_home.entry(home).or_default() += 1.0;
+        *surnames_at_home.entry((home, surname)).or_default() += 1.0;
+        let mut categories: BTreeMap<u32, Vec<&Incident>> = BTreeMap::new();
+        for x in &list {
+            categories.entry(x.category).or_default().push(x);
+        }
+        for (category, of) in categories {
+            let days: BTreeSet<i64> = of.iter().map(|x| x.time.div_euclid(DAY)).collect();
+            if days.len() < MIN_REPEAT_DAYS {
+                continue;
+            }
+            let Some(district) = home_district(&of) else { continue };
+            *repeat_in.entry((category, district)).or_default() += 1.0;
+            let first = of.iter().map(|x| x.time).min().unwrap_or(0);
+            cells.entry((category, district, surname)).or_default().push((first, c as u32));
+        }
+    }
+    let tried = cells.values().filter(|c| c.len() >= 2).count();
+    let stands_out = CO_TARGET_MARGIN_BITS + (tried.max(1) as f64).log2();
+    let mut out = Vec::new();
+    for ((category, district, surname), mut chain) in cells {
+        let k = chain.len();
+        if k < MIN_KIN {
+            continue;
+        }
+        let members: HashSet<u32> = chain.iter().map(|m| m.1).collect();
+        chain.retain(|m| placed.get(&m.1).is_none_or(|partners| partners.iter().all(|p| members.contains(p))));
+        if chain.len() < 2 {
+            continue;
+        }
+        let share = surnames_at_home.get(&(district, surname)).copied().unwrap_or(0.0)
+            / at_home.get(&district).copied().unwrap_or(1.0).max(1.0);
+        let lambda = repeat_in.get(&(category, district)).copied().unwrap_or(0.0) * share;
+        let bits = (-log2_poisson_tail(k as u32, lambda)).min(MAX_TIE_BITS);
+        if bits < stands_out {
+            continue;
+        }
+        chain.sort_unstable();
+        let calls_of = |c: u32| {
+            callers.calls[c as usize].iter().copied().filter(move |&x| {
+                incidents.list[x as usize].category == category && incidents.list[x as usize].source.is_none()
+            })
+        };
+        let links = chain.len() - 1;
+        for pair in chain.windows(2) {
+            let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
+            out.push(Tie {
+                a,
+                b,
+                kind: TieKind::Kin,
+                count: 1,
+                bits: bits / links as f64,
+                detail: format!(
+                    "both among {k} repeat callers of one surname at home in one district calling about the category, where its repeat callers there and the surname's share there explain {lambda:.2}"
+                ),
+                calls: calls_of(a).chain(calls_of(b)).collect(),
+            });
+        }
+    }
+    out
+}
+
+/// The district where more than half of these calls are, if one is.
+fn home_district(calls: &[&Incident]) -> Option<u32> {
+    let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+    for x in calls {
+        if let Some(d) = x.district {
+            *counts.entry(d).or_default() += 1;
+        }
+    }
+    let (d, n) = counts.into_iter().max_by_key(|(d, n)| (*n, std::cmp::Reverse(*d)))?;
+    (2 * n > calls.len()).then_some(d)
 }
 
 /// Finds the leads: Louvain communities of the tie graph, each with its calls, reports naming its
@@ -3219,6 +3338,54 @@ mod tests {
         assert!(found.iter().all(|t| t.kind == TieKind::Kin && t.calls.len() == 4), "{found:?}");
         let bits: f64 = found.iter().map(|t| t.bits).sum();
         assert!(bits > 15.0, "{bits}");
+    }
+
+    #[test]
+    fn repeat_callers_of_one_surname_at_home_in_one_district_are_kin_unless_placed_elsewhere() {
+        // 1,000 strangers of 50 surnames in 5 districts, one call each; 40 repeat callers of
+        // category 0 (three days each) of 40 surnames, 8 at home in each district; six zhong at
+        // home in district 0, repeat callers of category 0, the last of them already tied by
+        // other evidence to stranger 0.
+        let names: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        let mut facts: Vec<(u32, i64)> = Vec::new();
+        for e in 0..1000u32 {
+            calls.push((e, e, names[e as usize % 50].as_str(), None, None));
+            facts.push((e % 5, i64::from(e % 300)));
+        }
+        for r in 0..40u32 {
+            for day in 0..3 {
+                calls.push((1000 + r, 1000 + r, names[r as usize].as_str(), None, None));
+                facts.push((r % 5, i64::from(10 * r) + day));
+            }
+        }
+        for m in 0..6u32 {
+            for day in 0..3 {
+                calls.push((1040 + m, 1040 + m, "zhong", None, None));
+                facts.push((0, i64::from(20 * m) + 7 * day));
+            }
+        }
+        let mut x = incidents(&calls);
+        for (i, (district, day)) in facts.into_iter().enumerate() {
+            x.list[i].district = Some(district);
+            x.list[i].time = day * DAY;
+            x.list[i].category = u32::from(x.list[i].entity < 1000);
+        }
+        let callers = Callers::build(&x);
+        let caller = |e: u32| callers.of_entity[e as usize];
+        let placed: HashMap<u32, Vec<u32>> = [(caller(1045), vec![caller(0)]), (caller(0), vec![caller(1045)])].into();
+        let found = home_kin_ties(&x, &callers, &placed);
+        let mut tied: Vec<u32> =
+            found.iter().flat_map(|t| [callers.list[t.a as usize][0], callers.list[t.b as usize][0]]).collect();
+        tied.sort_unstable();
+        tied.dedup();
+        assert_eq!(tied, (1040..1045).collect::<Vec<u32>>(), "{found:?}");
+        assert_eq!(found.len(), 4, "a chain");
+        assert!(found.iter().all(|t| t.kind == TieKind::Kin && t.calls.len() == 6), "{found:?}");
+        let bits: f64 = found.iter().map(|t| t.bits).sum();
+        assert!(bits > 10.0, "{bits}");
+        // Unplaced, the sixth joins the chain.
+        assert_eq!(home_kin_ties(&x, &callers, &HashMap::new()).len(), 5);
     }
 
     #[test]
