@@ -294,12 +294,17 @@ const SURNAME_READINGS: [(&str, &str); 44] = [
 /// every other character its most common reading. Latin letters are kept (lower case); anything
 /// else is dropped; `None` when nothing is left. Also for a surname given alone.
 pub fn name_pinyin(name: &str) -> Option<String> {
+    match surname_reading(name) {
+        (Some(reading), rest) => Some(format!("{reading}{}", text_pinyin(rest).unwrap_or_default())),
+        (None, _) => text_pinyin(name),
+    }
+}
+
+/// The reading of the surname a name starts with where it has one of its own, and the rest.
+fn surname_reading(name: &str) -> (Option<&'static str>, &str) {
     match SURNAME_READINGS.iter().find(|(surname, _)| name.starts_with(surname)) {
-        Some((surname, reading)) => {
-            let rest = text_pinyin(&name[surname.len()..]).unwrap_or_default();
-            Some(format!("{reading}{rest}"))
-        }
-        None => text_pinyin(name),
+        Some((surname, reading)) => (Some(*reading), &name[surname.len()..]),
+        None => (None, name),
     }
 }
 
@@ -322,11 +327,8 @@ pub fn text_pinyin(text: &str) -> Option<String> {
 /// The syllables of a name's pinyin, the surname read as a surname (`曾婧瑶` → zeng, jing, yao).
 pub fn name_syllables(name: &str) -> Vec<String> {
     use pinyin::ToPinyin;
-    let (surname, rest) = match SURNAME_READINGS.iter().find(|(surname, _)| name.starts_with(surname)) {
-        Some((surname, reading)) => (Some((*reading).to_owned()), &name[surname.len()..]),
-        None => (None, name),
-    };
-    surname.into_iter().chain(rest.to_pinyin().flatten().map(|p| p.plain().to_owned())).collect()
+    let (surname, rest) = surname_reading(name);
+    surname.into_iter().chain(rest.to_pinyin().flatten().map(|p| p.plain())).map(str::to_owned).collect()
 }
 
 /// Splits a name as given into what identity matching compares.

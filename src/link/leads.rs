@@ -589,7 +589,8 @@ pub struct ChanceRates {
     /// (plate, phone, ID number).
     pub mention_bits: [f64; 3],
     /// Bits of each identifier (plate, phone or ID number) that ties callers: −log₂ of the share
-    /// of its kind named by as many callers or more. One identifier is one coincidence, however
+    /// of its kind named by as many callers or more, or in as many calls or more, whichever is
+    /// smaller. One identifier is one coincidence, however
     /// many of a group's pairs it ties, so a lead counts it once.
     pub identifier_bits: HashMap<u32, f64>,
 }
@@ -1735,29 +1736,47 @@ fn kin_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
         if bits < stands_out {
             continue;
         }
-        let mut chain: Vec<(i64, u32)> = holders.into_iter().map(|(c, t)| (t, c)).collect();
-        chain.sort_unstable();
-        let calls_of = |c: u32| {
-            callers.calls[c as usize].iter().copied().filter(move |&x| {
-                incidents.list[x as usize].category == category && incidents.list[x as usize].source.is_none()
-            })
-        };
-        for pair in chain.windows(2) {
+        let chain: Vec<(i64, u32)> = holders.into_iter().map(|(c, t)| (t, c)).collect();
+        let detail = format!(
+            "both among {k} people of one surname with ID numbers of one region calling about the category, where their share explains {lambda:.2}"
+        );
+        out.extend(kin_chain(incidents, callers, category, chain, bits, &detail));
+    }
+    out
+}
+
+/// Kin ties of one cell: its callers chained by first call (`(first call, caller)`), sharing the
+/// cell's bits, each tie shown by both ends' original calls of the category.
+fn kin_chain(
+    incidents: &Incidents,
+    callers: &Callers,
+    category: u32,
+    mut chain: Vec<(i64, u32)>,
+    bits: f64,
+    detail: &str,
+) -> Vec<Tie> {
+    chain.sort_unstable();
+    let calls_of = |c: u32| {
+        callers.calls[c as usize].iter().copied().filter(move |&x| {
+            incidents.list[x as usize].category == category && incidents.list[x as usize].source.is_none()
+        })
+    };
+    let links = chain.len().saturating_sub(1).max(1) as f64;
+    chain
+        .windows(2)
+        .map(|pair| {
             let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
-            out.push(Tie {
+            Tie {
                 a,
                 b,
                 kind: TieKind::Kin,
                 count: 1,
-                bits: bits / (chain.len() - 1) as f64,
-                detail: format!(
-                    "both among {k} people of one surname with ID numbers of one region calling about the category, where their share explains {lambda:.2}"
-                ),
+                bits: bits / links,
+                detail: detail.to_owned(),
                 calls: calls_of(a).chain(calls_of(b)).collect(),
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
 /// Fewest days with calls of a category that make a caller a repeat caller of it.
@@ -1829,27 +1848,10 @@ fn home_kin_ties(incidents: &Incidents, callers: &Callers, placed: &HashMap<u32,
         if bits < stands_out {
             continue;
         }
-        chain.sort_unstable();
-        let calls_of = |c: u32| {
-            callers.calls[c as usize].iter().copied().filter(move |&x| {
-                incidents.list[x as usize].category == category && incidents.list[x as usize].source.is_none()
-            })
-        };
-        let links = chain.len() - 1;
-        for pair in chain.windows(2) {
-            let (a, b) = (pair[0].1.min(pair[1].1), pair[0].1.max(pair[1].1));
-            out.push(Tie {
-                a,
-                b,
-                kind: TieKind::Kin,
-                count: 1,
-                bits: bits / links as f64,
-                detail: format!(
-                    "both among {k} repeat callers of one surname at home in one district calling about the category, where its repeat callers there and the surname's share there explain {lambda:.2}"
-                ),
-                calls: calls_of(a).chain(calls_of(b)).collect(),
-            });
-        }
+        let detail = format!(
+            "both among {k} repeat callers of one surname at home in one district calling about the category, where its repeat callers there and the surname's share there explain {lambda:.2}"
+        );
+        out.extend(kin_chain(incidents, callers, category, chain, bits, &detail));
     }
     out
 }
