@@ -263,6 +263,61 @@ fn entity_ids_of_known_people_survive_an_incremental_run() {
 }
 
 #[test]
+fn an_incremental_run_reads_what_new_calls_touch_and_decides_as_a_run_over_every_call_would() {
+    let background = batch("resolve-bg-20k", 20_000, 5, OutputFormat::Csv, true);
+    let dir = new_warehouse("resolve-subset");
+    let (part1, part2) = split_csv(&background.join("calls.csv"), 16_000, dir.parent().unwrap());
+    ingest_files(&dir, &[part1]);
+    run_resolve(&dir);
+    ingest_files(&dir, &[part2]);
+    let everything = scratch("resolve-subset-everything").join("wh");
+    crate::util::copy_dir(&dir, &everything);
+    let afresh = scratch("resolve-subset-full").join("wh");
+    crate::util::copy_dir(&dir, &afresh);
+    let run =
+        |dir: &Path, options: ResolveOptions| resolve(&Warehouse::open(dir).unwrap(), &options, &mut |_| {}).unwrap();
+
+    let subset = run(&dir, ResolveOptions::default());
+    let reference = run(&everything, ResolveOptions { read_everything: true, ..ResolveOptions::default() });
+    assert_eq!((subset.mode, reference.mode), ("incremental", "incremental"));
+    assert!(
+        subset.profiles * 10 < reference.profiles * 9,
+        "read {} profiles of {}",
+        subset.profiles,
+        reference.profiles
+    );
+    let counts = |s: &ResolveSummary| (s.calls, s.new_calls, s.candidate_pairs, s.links, s.entities, s.merged_entities);
+    assert_eq!(counts(&subset), counts(&reference));
+    let tables = [
+        "SELECT call_id, entity_id, confidence, link, received_at FROM caller_entities ORDER BY call_id",
+        "SELECT * FROM entities ORDER BY entity_id",
+        "SELECT call_id, caller, entity_id, previous_at FROM caller_calls ORDER BY call_id",
+        "SELECT kind, value, profiles FROM resolve_frequencies ORDER BY kind, value",
+    ];
+    for sql in tables {
+        assert_eq!(rows(&dir, sql), rows(&everything, sql), "{sql}");
+    }
+    // Earlier rows were carried over, the replaced ones left out: one row per call, and the
+    // entities table agrees with it.
+    let calls = rows(&dir, "SELECT count(*) FROM calls")[0][0].clone();
+    assert_eq!(rows(&dir, "SELECT count(*), count(DISTINCT call_id) FROM caller_entities")[0], [calls.clone(), calls]);
+    let disagree = "SELECT count(*) FROM entities n FULL JOIN \
+         (SELECT entity_id, count(*) AS calls FROM caller_entities GROUP BY entity_id) e ON e.entity_id = n.entity_id \
+         WHERE n.calls IS DISTINCT FROM e.calls";
+    assert_eq!(rows(&dir, disagree), [["0"]]);
+    assert_eq!(rows(&dir, "SELECT count(*) FROM entities")[0][0], subset.entities.to_string());
+    // The counts it added to are those a full run takes from every profile.
+    run(&afresh, ResolveOptions { full: true, ..ResolveOptions::default() });
+    assert_eq!(rows(&dir, tables[3]), rows(&afresh, tables[3]));
+
+    // With nothing new, nothing changes.
+    let before: Vec<_> = tables.iter().map(|sql| rows(&dir, sql)).collect();
+    let again = run(&dir, ResolveOptions::default());
+    assert_eq!((again.mode, again.new_calls, again.entities), ("incremental", 0, subset.entities));
+    assert_eq!(tables.iter().map(|sql| rows(&dir, sql)).collect::<Vec<_>>(), before);
+}
+
+#[test]
 fn a_warehouse_that_more_than_doubles_is_resolved_afresh_and_ids_stay_unique() {
     let background = batch("resolve-bg-20k", 20_000, 5, OutputFormat::Csv, true);
     let dir = new_warehouse("resolve-regrow");

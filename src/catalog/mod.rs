@@ -589,6 +589,78 @@ pub fn read_text_column(path: &Path, column: &str) -> Result<Vec<String>, TableE
     Ok(out)
 }
 
+/// Whether any row of a warehouse Parquet file has a value of the text `column` that `hit` picks
+/// (only that column is read; a file without it has none).
+pub fn any_text(path: &Path, column: &str, hit: &dyn Fn(&str) -> bool) -> Result<bool, TableError> {
+    use datafusion::parquet::arrow::ProjectionMask;
+    let file = File::open(path).map_err(TableError::io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(TableError::parquet(path))?;
+    let Some(at) = builder.schema().fields().iter().position(|f| f.name() == column) else {
+        return Ok(false);
+    };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [at]);
+    let reader = builder.with_projection(mask).build().map_err(TableError::parquet(path))?;
+    for batch in reader {
+        let batch = batch.map_err(TableError::arrow(path))?;
+        let values = text_column(path, column, batch.column(0))?;
+        if (0..batch.num_rows()).any(|r| values.get(r).is_some_and(hit)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Copies a warehouse Parquet file to `to` without the rows whose text `column` `drop` picks,
+/// batch by batch, in the file's own schema and the warehouse's writer settings; returns the
+/// number of rows left out. Nothing is written when no row is left.
+pub fn copy_without(from: &Path, to: &Path, column: &str, drop: &dyn Fn(&str) -> bool) -> Result<u64, TableError> {
+    use datafusion::arrow::array::BooleanArray;
+    use datafusion::arrow::compute::filter_record_batch;
+    let file = File::open(from).map_err(TableError::io(from))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(TableError::parquet(from))?;
+    let schema = builder.schema().clone();
+    let at = schema
+        .fields()
+        .iter()
+        .position(|f| f.name() == column)
+        .ok_or_else(|| TableError::Foreign { path: from.to_owned(), reason: format!("no {column} column") })?;
+    let reader = builder.build().map_err(TableError::parquet(from))?;
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut dropped = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(TableError::arrow(from))?;
+        let values = text_column(from, column, batch.column(at))?;
+        let keep: BooleanArray = (0..batch.num_rows()).map(|r| Some(!values.get(r).is_some_and(drop))).collect();
+        dropped += keep.false_count() as u64;
+        let kept = filter_record_batch(&batch, &keep).map_err(TableError::arrow(from))?;
+        if kept.num_rows() == 0 {
+            continue;
+        }
+        let writer = match &mut writer {
+            Some(writer) => writer,
+            None => {
+                let file = File::create(to).map_err(TableError::io(to))?;
+                let created = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties()))
+                    .map_err(TableError::parquet(to))?;
+                writer.insert(created)
+            }
+        };
+        writer.write(&kept).map_err(TableError::parquet(to))?;
+    }
+    if let Some(writer) = writer {
+        writer.close().map_err(TableError::parquet(to))?;
+    }
+    Ok(dropped)
+}
+
+fn text_column<'a>(path: &Path, column: &str, array: &'a ArrayRef) -> Result<TextColumn<'a>, TableError> {
+    TextColumn::of(array).map_err(|e| TableError::ColumnType {
+        path: path.to_owned(),
+        column: column.to_owned(),
+        found: e.0,
+    })
+}
+
 /// Every row of a warehouse Parquet file of these columns.
 pub fn read_parquet(path: &Path, columns: &[(&'static str, Kind)]) -> Result<Vec<Row>, TableError> {
     let file = File::open(path).map_err(TableError::io(path))?;

@@ -78,8 +78,19 @@ pub const RESOLVE_RUNS: TableDef = TableDef {
     restricted: false,
 };
 
+/// How many profiles hold each surname (`kind` `surname`, `value` its pinyin) and the totals
+/// term-frequency adjustment divides by (`kind` `total`): what an incremental run adds to.
+pub const RESOLVE_FREQUENCIES: TableDef = TableDef {
+    name: "resolve_frequencies",
+    columns: &[("kind", Text), ("value", Text), ("profiles", Int)],
+    key: None,
+    time: None,
+    restricted: false,
+};
+
 /// Every table resolution writes, for the SQL session.
-pub const RESOLVE_TABLES: [&TableDef; 4] = [&CALLER_ENTITIES, &ENTITIES, &RESOLVE_MODEL, &RESOLVE_RUNS];
+pub const RESOLVE_TABLES: [&TableDef; 5] =
+    [&CALLER_ENTITIES, &ENTITIES, &RESOLVE_MODEL, &RESOLVE_RUNS, &RESOLVE_FREQUENCIES];
 
 /// What each table holds, for `\d` in the SQL shell.
 pub fn about(name: &str) -> Option<&'static str> {
@@ -91,6 +102,9 @@ pub fn about(name: &str) -> Option<&'static str> {
             "one row per resolved person: calls, phone keys, masked names, platforms, categories, first/last seen"
         }
         "resolve_model" => "identity resolution's model: m, u and weight (bits) of each comparison level",
+        "resolve_frequencies" => {
+            "profiles per surname pinyin and the totals resolve weighs name agreement by (kept for incremental runs)"
+        }
         "resolve_runs" => "one row per resolve run: mode, calls, pairs compared, links made and refused",
         _ => return None,
     })

@@ -83,7 +83,7 @@ pub fn run_resolve(args: ResolveArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let warehouse = Warehouse::open(&args.warehouse)?;
-    let options = ResolveOptions { full: args.full, threshold: args.threshold };
+    let options = ResolveOptions { full: args.full, threshold: args.threshold, ..ResolveOptions::default() };
     let summary = run_with_spinner(&warehouse, &options)?;
     print_summary(&mut io::stdout().lock(), &summary)?;
     Ok(ExitCode::SUCCESS)
@@ -117,6 +117,7 @@ pub fn print_summary<W: Write>(out: &mut W, s: &ResolveSummary) -> io::Result<()
     let rows = vec![
         vec!["calls".to_owned(), s.calls.to_string()],
         vec!["new calls".to_owned(), s.new_calls.to_string()],
+        vec!["calls read (new ones, the blocks and entities they touch)".to_owned(), s.read_calls.to_string()],
         vec!["profiles (same phone, name, ID)".to_owned(), s.profiles.to_string()],
         vec!["candidate pairs compared".to_owned(), s.candidate_pairs.to_string()],
         vec![format!("links made (≥ {:.1} bits)", s.threshold), s.links.to_string()],

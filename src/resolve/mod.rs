@@ -18,13 +18,14 @@ pub mod cluster;
 pub mod compare;
 pub mod profile;
 pub mod records;
+pub mod subset;
 pub mod train;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
@@ -33,7 +34,7 @@ use self::compare::{COMPARISONS, Comparison, DEFS, Model, Term, agreement, compa
 use self::profile::Profiles;
 use self::records::Records;
 use crate::catalog::TextColumn;
-use crate::catalog::resolve::{CALLER_ENTITIES, ENTITIES, RESOLVE_MODEL, RESOLVE_RUNS};
+use crate::catalog::resolve::{CALLER_ENTITIES, ENTITIES, RESOLVE_FREQUENCIES, RESOLVE_MODEL, RESOLVE_RUNS};
 use crate::catalog::{Cell, ParquetAppender, TableDef, TableError};
 use crate::sql::{Session, SqlError};
 use crate::warehouse::{Warehouse, WarehouseError};
@@ -77,6 +78,9 @@ pub struct ResolveOptions {
     pub full: bool,
     /// Match weight (bits) a pair needs to be linked; `None`: the default.
     pub threshold: Option<f64>,
+    /// Let an incremental run read every call, as a full run does, instead of only the blocks
+    /// and entities new calls touch: slower, and the same entities (for checking that).
+    pub read_everything: bool,
 }
 
 /// Stages reported to the progress callback.
@@ -131,6 +135,9 @@ pub struct ResolveSummary {
     pub calls: usize,
     /// Calls not resolved by an earlier run.
     pub new_calls: usize,
+    /// Calls read: every call in a full run; in an incremental one the new calls, the blocks
+    /// they touch and the entities those belong to.
+    pub read_calls: usize,
     /// Profiles.
     pub profiles: usize,
     /// Candidate pairs compared.
@@ -172,22 +179,25 @@ impl Earlier {
     fn entity(&self, call: usize) -> Option<u32> {
         self.of_call.get(call).copied().flatten().map(|(e, _, _)| e)
     }
-
-    fn is_empty(&self) -> bool {
-        self.entities.is_empty()
-    }
 }
 
 fn data_error(e: impl std::fmt::Display) -> ResolveError {
     ResolveError::Data(e.to_string())
 }
 
-fn load_previous(session: &Session, records: &Records) -> Result<(Earlier, Option<Model>), ResolveError> {
-    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+/// What the earlier run decided for every call of the warehouse.
+fn load_earlier(session: &Session, records: &Records) -> Result<Earlier, ResolveError> {
     let (_, batches) = session
         .collect("SELECT call_id, entity_id, confidence, link FROM caller_entities ORDER BY call_id, entity_id")?;
-    let mut earlier = Earlier { of_call: vec![None; records.calls.len()], ..Earlier::default() };
-    for batch in &batches {
+    earlier_from(&batches, records, 0)
+}
+
+/// What the earlier run decided for the calls of `records`, from `caller_entities` rows
+/// (`call_id, entity_id, confidence, link`); `max_number` is the highest id number known besides.
+fn earlier_from(batches: &[RecordBatch], records: &Records, max_number: u64) -> Result<Earlier, ResolveError> {
+    use datafusion::arrow::datatypes::Float64Type;
+    let mut earlier = Earlier { of_call: vec![None; records.calls.len()], max_number, ..Earlier::default() };
+    for batch in batches {
         let (ids, entities, links) =
             (TextColumn::of(batch.column(0))?, TextColumn::of(batch.column(1))?, TextColumn::of(batch.column(3))?);
         let confidence = batch.column(2).as_primitive::<Float64Type>();
@@ -204,6 +214,12 @@ fn load_previous(session: &Session, records: &Records) -> Result<(Earlier, Optio
             earlier.of_call[call as usize] = Some((entity, confidence, link));
         }
     }
+    Ok(earlier)
+}
+
+/// The model the earlier run stored, if it is whole.
+fn load_model(session: &Session) -> Result<Option<Model>, ResolveError> {
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
     let (_, batches) =
         session.collect("SELECT comparison, level, m, u FROM resolve_model ORDER BY comparison, level")?;
     let mut m: [Vec<f64>; COMPARISONS] = std::array::from_fn(|c| vec![f64::NAN; DEFS[c].levels.len()]);
@@ -234,7 +250,7 @@ fn load_previous(session: &Session, records: &Records) -> Result<(Earlier, Optio
         Some(prior) if complete => Some(Model { prior, m, u }),
         _ => None,
     };
-    Ok((earlier, model))
+    Ok(model)
 }
 
 /// Trains the model on the profiles and the comparisons of their candidate pairs (u from random
@@ -289,17 +305,46 @@ pub fn resolve(
     };
     progress(Stage::Load);
     let session = Records::session(warehouse.dir())?;
-    let records = Records::load(&session)?;
-    let (earlier, stored_model) = load_previous(&session, &records)?;
+    let stored_model = load_model(&session)?;
+    // Incremental only while the earlier model was trained on most of the calls (`subset::read`
+    // says when): once new calls outnumber the known ones, the model is retrained and every pair
+    // compared again.
+    let subset = match stored_model {
+        Some(_) if !options.full => subset::read(&session)?,
+        _ => None,
+    };
+    let incremental = subset.is_some();
+    let (records, earlier, total_calls, earlier_entities, stored_frequencies) = match subset {
+        // Every call read, as a full run reads them, and the counts taken again from all.
+        Some(subset) if options.read_everything => {
+            let records = Records::load(&session)?;
+            let earlier = load_earlier(&session, &records)?;
+            (records, earlier, subset.total_calls, subset.earlier_entities, None)
+        }
+        Some(subset) => {
+            let earlier = earlier_from(&subset.earlier_rows, &subset.records, subset.max_number)?;
+            (subset.records, earlier, subset.total_calls, subset.earlier_entities, Some(subset.frequencies))
+        }
+        None => {
+            let records = Records::load(&session)?;
+            let earlier = load_earlier(&session, &records)?;
+            let total = records.calls.len();
+            (records, earlier, total, 0, None)
+        }
+    };
     drop(session);
-    // Incremental only while the earlier model was trained on most of the calls: once new calls
-    // outnumber the known ones, the model is retrained and every pair compared again.
     let new_calls = earlier.of_call.iter().filter(|e| e.is_none()).count();
-    let incremental =
-        !options.full && !earlier.is_empty() && stored_model.is_some() && new_calls <= records.calls.len() - new_calls;
     let fresh = |i: usize| !incremental || earlier.of_call[i].is_none();
     progress(Stage::Profiles);
-    let profiles = Profiles::build(&records, &fresh);
+    let mut profiles = Profiles::build(&records, &fresh);
+    let frequencies = match stored_frequencies {
+        Some(mut frequencies) => {
+            frequencies.add_new(&records, &profiles, &fresh);
+            profiles.weigh_by(&records, &frequencies);
+            frequencies
+        }
+        None => profile::Frequencies::of(&records, &profiles),
+    };
     progress(Stage::Compare);
     let pairs = candidate_pairs(&records, &profiles, incremental);
     let comparisons = compare_pairs(&records, &profiles, &pairs);
@@ -325,23 +370,27 @@ pub fn resolve(
     progress(Stage::Write);
     let commit = warehouse.begin()?.by("resolve");
     let snapshot = commit.id();
-    write_entities(&commit, &records, &profiles, &clusters, &earlier, &handed_off, &named)?;
+    let written = Written { records: &records, profiles: &profiles, clusters: &clusters, earlier: &earlier };
+    write_entities(&commit, &written, &handed_off, &named, incremental)?;
     refresh_caller_calls(&commit)?;
     write_model(&commit, &model, started_at)?;
+    write_frequencies(&commit, &frequencies)?;
 
     if let Some(last) = stage_seconds.last_mut() {
         last.1 = stage_started.elapsed().as_secs_f64();
     }
     let summary = ResolveSummary {
         mode: if incremental { "incremental" } else { "full" },
-        calls: records.calls.len(),
+        calls: total_calls,
         new_calls,
+        read_calls: records.calls.len(),
         profiles: profiles.list.len(),
         candidate_pairs: pairs.len(),
         links: clusters.linked,
         refused_conflict: clusters.refused_conflict,
         refused_chain: clusters.refused_chain,
-        entities: named.roots.len(),
+        // An incremental run read the entities it could change; the others stand.
+        entities: earlier_entities + named.roots.len() - earlier.entities.len().min(earlier_entities),
         merged_entities: named.merged,
         threshold: settings.threshold,
         seconds: started.elapsed().as_secs_f64(),
@@ -461,21 +510,37 @@ fn name_entities(clusters: &mut Clusters, records: &Records, profiles: &Profiles
 }
 
 /// Writes `caller_entities` (every call's entity, confidence and evidence) and `entities`.
+/// What a run decided, for writing.
+struct Written<'a> {
+    records: &'a Records,
+    profiles: &'a Profiles,
+    clusters: &'a Clusters,
+    earlier: &'a Earlier,
+}
+
+/// Writes `caller_entities` (every call's entity, confidence and evidence) and `entities`. A full
+/// run writes both whole. An incremental run writes the rows that are new or differ from the
+/// earlier run's into a file of its own, and carries the earlier files over without the rows
+/// these replace (a file holding none is carried over as it is).
 fn write_entities(
     commit: &crate::warehouse::Commit,
-    records: &Records,
-    profiles: &Profiles,
-    clusters: &Clusters,
-    earlier: &Earlier,
+    written: &Written<'_>,
     handed_off: &[bool],
     named: &NamedEntities,
+    incremental: bool,
 ) -> Result<(), ResolveError> {
+    let Written { records, profiles, clusters, earlier } = *written;
     let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
     let NamedEntities { members, roots, entity_of_root, .. } = named;
+    let file = if incremental { format!("run={:08}.parquet", commit.id()) } else { "part-0.parquet".to_owned() };
     let calls_dir = table_dir(&CALLER_ENTITIES)?;
-    let mut calls_out = appender(&calls_dir, &CALLER_ENTITIES, "part-0.parquet");
+    let mut calls_out = appender(&calls_dir, &CALLER_ENTITIES, &file);
     let entities_dir = table_dir(&ENTITIES)?;
-    let mut entities_out = appender(&entities_dir, &ENTITIES, "part-0.parquet");
+    let mut entities_out = appender(&entities_dir, &ENTITIES, &file);
+    // Earlier rows replaced: of calls (in `caller_entities`) and of entities (in `entities`).
+    let mut replaced_calls: HashSet<&str> = HashSet::new();
+    let mut replaced_entities: HashSet<&str> = HashSet::new();
+    let mut rows: Vec<(u32, f64, String)> = Vec::new();
     for root in roots {
         let entity = &entity_of_root[root];
         let profiles_of = &members[root];
@@ -483,6 +548,7 @@ fn write_entities(
         let mut min_confidence: f64 = 1.0;
         let mut calls: Vec<u32> = profiles_of.iter().flat_map(|&p| profiles.list[p as usize].calls.clone()).collect();
         calls.sort_by_key(|&c| (records.calls[c as usize].received_at, c));
+        rows.clear();
         for &c in &calls {
             let p = profiles.of_call[c as usize] as usize;
             let (confidence, link): (f64, String) = if single {
@@ -497,6 +563,33 @@ fn write_entities(
                 (1.0, String::new())
             };
             min_confidence = min_confidence.min(confidence);
+            rows.push((c, confidence, link));
+        }
+        if incremental {
+            let same = |&(c, confidence, ref link): &(u32, f64, String)| {
+                earlier.of_call[c as usize].is_some_and(|(e, earlier_confidence, earlier_link)| {
+                    earlier.entities.value(e) == entity
+                        && earlier_confidence == confidence
+                        && earlier_link.map_or("", |l| earlier.links.value(l)) == link
+                })
+            };
+            rows.retain(|row| !same(row));
+            if rows.is_empty() {
+                continue;
+            }
+            for &c in &calls {
+                if let Some((e, _, _)) = earlier.of_call[c as usize] {
+                    replaced_entities.insert(earlier.entities.value(e));
+                }
+            }
+            for &(c, _, _) in &rows {
+                if earlier.of_call[c as usize].is_some() {
+                    replaced_calls.insert(records.call_ids.value(records.calls[c as usize].call));
+                }
+            }
+        }
+        for (c, confidence, link) in &rows {
+            let (c, confidence) = (*c, *confidence);
             let call = &records.calls[c as usize];
             calls_out
                 .push(&[
@@ -566,7 +659,46 @@ fn write_entities(
     }
     calls_out.finish().map_err(push_error(&calls_dir))?;
     entities_out.finish().map_err(push_error(&entities_dir))?;
+    if incremental {
+        let (calls, entities) = rayon::join(
+            || carry_without(commit, &CALLER_ENTITIES, "call_id", &replaced_calls),
+            || carry_without(commit, &ENTITIES, "entity_id", &replaced_entities),
+        );
+        calls?;
+        entities?;
+    }
+    Ok(())
+}
 
+/// Carries the earlier snapshot's files of a table into the commit, without the rows whose text
+/// `column` is one of `replaced`: a file holding none is carried over as it is (a hard link), one
+/// holding some is written again without them under the same name.
+fn carry_without(
+    commit: &crate::warehouse::Commit,
+    def: &TableDef,
+    column: &str,
+    replaced: &HashSet<&str>,
+) -> Result<(), ResolveError> {
+    use crate::catalog::{any_text, copy_without};
+    let Some(base) = commit.base_table_dir(def.name) else { return Ok(()) };
+    let hit = |value: &str| replaced.contains(value);
+    let mut affected: HashSet<PathBuf> = HashSet::new();
+    if !replaced.is_empty() {
+        let entries = std::fs::read_dir(&base).map_err(|e| write_error(&base, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| write_error(&base, e))?.path();
+            if path.extension().is_some_and(|e| e == "parquet")
+                && any_text(&path, column, &hit).map_err(push_error(&base))?
+            {
+                affected.insert(path.strip_prefix(&base).unwrap_or(&path).to_owned());
+            }
+        }
+    }
+    commit.keep(def.name, |relative| affected.contains(relative))?;
+    let out = commit.table_dir(def.name)?;
+    for relative in &affected {
+        copy_without(&base.join(relative), &out.join(relative), column, &hit).map_err(push_error(&out))?;
+    }
     Ok(())
 }
 
@@ -618,6 +750,30 @@ fn write_model(commit: &crate::warehouse::Commit, model: &Model, started_at: i64
         }
     }
     model_out.finish().map_err(push_error(&model_dir))?;
+    Ok(())
+}
+
+/// Writes `resolve_frequencies`: profiles per surname and the totals.
+fn write_frequencies(
+    commit: &crate::warehouse::Commit,
+    frequencies: &profile::Frequencies,
+) -> Result<(), ResolveError> {
+    let dir = commit.table_dir(RESOLVE_FREQUENCIES.name)?;
+    let mut out = appender(&dir, &RESOLVE_FREQUENCIES, "part-0.parquet");
+    let count = |n: u64| Cell::Int(Some(i64::try_from(n).unwrap_or(i64::MAX)));
+    let totals = [
+        ("full_named", frequencies.full_named),
+        ("name_squares", frequencies.name_squares),
+        ("surnamed", frequencies.surnamed),
+        ("surname_squares", frequencies.surname_squares),
+    ];
+    for (name, n) in totals {
+        out.push(&[Cell::Text(Some("total")), Cell::Text(Some(name)), count(n)]).map_err(push_error(&dir))?;
+    }
+    for (surname, &n) in &frequencies.surnames {
+        out.push(&[Cell::Text(Some("surname")), Cell::Text(Some(surname)), count(n)]).map_err(push_error(&dir))?;
+    }
+    out.finish().map_err(push_error(&dir))?;
     Ok(())
 }
 
@@ -696,8 +852,8 @@ pub struct Explanation {
 pub fn explain(dir: &Path, call_a: &str, call_b: &str) -> Result<Explanation, ResolveError> {
     let session = Records::session(dir)?;
     let records = Records::load(&session)?;
-    let (earlier, model) = load_previous(&session, &records)?;
-    let model = model.ok_or(ResolveError::NoModel)?;
+    let earlier = load_earlier(&session, &records)?;
+    let model = load_model(&session)?.ok_or(ResolveError::NoModel)?;
     let profiles = Profiles::build(&records, &|_| false);
     let find = |id: &str| -> Result<usize, ResolveError> {
         let call = records.call_ids.get(id).ok_or_else(|| ResolveError::UnknownCall(id.to_owned()))?;

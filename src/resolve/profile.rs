@@ -3,7 +3,7 @@
 //! Also the per-value statistics comparisons need: how common each name and surname is, and which
 //! phones are shared by several people.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::records::Records;
 
@@ -121,21 +121,32 @@ impl Profiles {
                 add_small(&mut profile.counterparties, c);
             }
         }
+        // Ties go by the district's name, not by the order districts were first read in: an
+        // incremental run reads fewer calls and must choose as a run over every call does.
+        let district = |d: u32| records.districts.value(d);
         for profile in &mut profiles.list {
-            profile.districts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            profile.districts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| district(a.0).cmp(district(b.0))));
         }
         profiles.count_values(records);
-        let collision = |counts: &HashMap<u32, u32>, total: u32| -> f64 {
-            let total = f64::from(total.max(1));
-            // Summed in a fixed order, so the result does not depend on the map's hash seed.
-            let mut counts: Vec<u32> = counts.values().copied().collect();
-            counts.sort_unstable();
-            counts.iter().map(|&n| (f64::from(n) / total).powi(2)).sum()
-        };
-        profiles.name_collision = collision(&profiles.name_frequency, profiles.full_named);
-        profiles.surname_collision = collision(&profiles.surname_frequency, profiles.surnamed);
+        let frequencies = Frequencies::of(records, &profiles);
+        profiles.weigh_by(records, &frequencies);
         profiles.mark_shared_phones(records);
         profiles
+    }
+
+    /// Takes the warehouse-wide counts of [`Frequencies`] for term-frequency adjustment (the
+    /// counts of full-name pinyins stay the profiles' own: a name compared is a name whose block
+    /// was read whole).
+    pub fn weigh_by(&mut self, records: &Records, frequencies: &Frequencies) {
+        let share = |squares: u64, total: u64| squares as f64 / (total.max(1) as f64).powi(2);
+        self.name_collision = share(frequencies.name_squares, frequencies.full_named);
+        self.surname_collision = share(frequencies.surname_squares, frequencies.surnamed);
+        self.full_named = u32::try_from(frequencies.full_named).unwrap_or(u32::MAX);
+        self.surnamed = u32::try_from(frequencies.surnamed).unwrap_or(u32::MAX);
+        for (surname, count) in &mut self.surname_frequency {
+            let stored = frequencies.surnames.get(records.pinyins.value(*surname)).copied().unwrap_or(0);
+            *count = u32::try_from(stored).unwrap_or(u32::MAX).max(1);
+        }
     }
 
     fn count_values(&mut self, records: &Records) {
@@ -186,6 +197,11 @@ impl Profiles {
         }
     }
 
+    /// Whether a profile holds only calls an earlier run did not see.
+    fn is_new(profile: &Profile, fresh: &dyn Fn(usize) -> bool) -> bool {
+        profile.calls.iter().all(|&c| fresh(c as usize))
+    }
+
     /// Share of profiles with a full name whose pinyin is this one.
     pub fn name_tf(&self, pinyin: u32) -> f64 {
         let n = self.name_frequency.get(&pinyin).copied().unwrap_or(1);
@@ -206,5 +222,70 @@ impl Profiles {
     /// Probability that two profiles drawn at random have the same surname (Σ tf²).
     pub fn surname_collision(&self) -> f64 {
         self.surname_collision
+    }
+}
+
+/// How many profiles hold each surname, with the totals term-frequency adjustment divides by,
+/// over every profile of the warehouse. Each run stores them (`resolve_frequencies`), so that an
+/// incremental run, which reads only the blocks new calls touch, weighs an agreement as a run over
+/// every call would: it adds its new profiles to what the earlier run stored.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Frequencies {
+    /// Profiles with a full name.
+    pub full_named: u64,
+    /// Σ over full-name pinyins of the square of its profiles.
+    pub name_squares: u64,
+    /// Profiles with a surname.
+    pub surnamed: u64,
+    /// Σ over surnames of the square of its profiles.
+    pub surname_squares: u64,
+    /// Profiles per surname pinyin.
+    pub surnames: BTreeMap<String, u64>,
+}
+
+impl Frequencies {
+    /// The counts of a set of profiles (a full run: every profile of the warehouse).
+    pub fn of(records: &Records, profiles: &Profiles) -> Frequencies {
+        let squares = |counts: &HashMap<u32, u32>| counts.values().map(|&n| u64::from(n).pow(2)).sum::<u64>();
+        Frequencies {
+            full_named: u64::from(profiles.full_named),
+            name_squares: squares(&profiles.name_frequency),
+            surnamed: u64::from(profiles.surnamed),
+            surname_squares: squares(&profiles.surname_frequency),
+            surnames: profiles
+                .surname_frequency
+                .iter()
+                .map(|(&s, &n)| (records.pinyins.value(s).to_owned(), u64::from(n)))
+                .collect(),
+        }
+    }
+
+    /// Adds the profiles that hold only new calls (`fresh`) to the counts an earlier run stored.
+    /// A new profile's full name is the key of a block read whole, so the profiles that name had
+    /// before are counted from `profiles` itself.
+    pub fn add_new(&mut self, records: &Records, profiles: &Profiles, fresh: &dyn Fn(usize) -> bool) {
+        let mut names: HashMap<u32, (u64, u64)> = HashMap::new();
+        let mut surnames: HashMap<u32, u64> = HashMap::new();
+        for profile in &profiles.list {
+            let Some(name) = profile.name.map(|n| &records.names[n as usize]) else { continue };
+            let new = Profiles::is_new(profile, fresh);
+            if !name.honorific_only {
+                let (before, added) = names.entry(name.pinyin).or_default();
+                if new { *added += 1 } else { *before += 1 }
+            }
+            if new && let Some(s) = name.surname_pinyin {
+                *surnames.entry(s).or_default() += 1;
+            }
+        }
+        for (before, added) in names.into_values().filter(|(_, added)| *added > 0) {
+            self.full_named += added;
+            self.name_squares += (before + added).pow(2) - before.pow(2);
+        }
+        for (surname, added) in surnames {
+            let before = self.surnames.entry(records.pinyins.value(surname).to_owned()).or_default();
+            self.surnamed += added;
+            self.surname_squares += (*before + added).pow(2) - before.pow(2);
+            *before += added;
+        }
     }
 }

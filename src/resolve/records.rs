@@ -162,10 +162,10 @@ pub struct Records {
     pub platforms: Interner,
 }
 
-const SELECT: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_key, c.id_key, c.district, c.category, \
+/// The columns resolution reads of a call (`c`: `calls`, `p`: `calls_pii`), in the order [`Records::load_query`] takes them.
+pub const COLUMNS: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_key, c.id_key, c.district, c.category, \
      c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok, \
-     p.surname, p.name_pinyin \
-     FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id ORDER BY c.call_id";
+     p.surname, p.name_pinyin";
 
 /// Letters and digits of a counterparty, lower case: `XX医美 (西陵店)` and `xx医美西陵店` agree.
 fn normalise_counterparty(raw: &str) -> String {
@@ -184,8 +184,23 @@ impl Records {
     /// Reads every call of the session's snapshot with the features matching needs (the name's
     /// surname and pinyin as ingest derived them into `calls_pii`).
     pub fn load(session: &Session) -> Result<Records, ResolveError> {
-        let (_, batches) = session.collect(SELECT)?;
-        let mut records = Records::default();
+        Self::load_query(
+            session,
+            &format!("{COLUMNS} FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id ORDER BY c.call_id"),
+        )
+    }
+
+    /// Reads the calls a query of [`COLUMNS`] returns.
+    pub fn load_query(session: &Session, sql: &str) -> Result<Records, ResolveError> {
+        Self::load_query_into(session, sql, Records::default())
+    }
+
+    /// Reads the calls a query of [`COLUMNS`] returns, starting from the values (names, phones,
+    /// IDs …) `seen` already holds, so that what is known of a name is not worked out again; its
+    /// calls are dropped.
+    pub fn load_query_into(session: &Session, sql: &str, seen: Records) -> Result<Records, ResolveError> {
+        let (_, batches) = session.collect(sql)?;
+        let mut records = Records { calls: Vec::new(), call_ids: Interner::default(), ..seen };
         let mut pending_sources: Vec<(usize, String)> = Vec::new();
         let mut district_keys = session.city().district_keys();
         for batch in &batches {
