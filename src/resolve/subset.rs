@@ -4,7 +4,7 @@
 //! whole, so the pairs compared and the constraints checked are those a run over every call would
 //! see; the rest of the warehouse is not read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray};
@@ -28,7 +28,7 @@ pub struct Subset {
     pub total_calls: usize,
     /// Entities the previous run left.
     pub earlier_entities: usize,
-    /// Highest number of an `E…` id in `caller_entities`.
+    /// Highest number of an `E…` id in `entities`.
     pub max_number: u64,
     /// What the earlier run counted over every profile.
     pub frequencies: Frequencies,
@@ -44,11 +44,31 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
     // A warehouse resolved before the counts were kept is resolved in full once.
     let Some(frequencies) = stored_frequencies(session)? else { return Ok(None) };
     let total_calls = count(session, "SELECT count(*) FROM calls")?;
-    let unresolved = "NOT EXISTS (SELECT 1 FROM caller_entities e WHERE e.call_id = c.call_id)";
+    // The new calls' ids and months first (a few columns read), then their records from those
+    // months' partitions only (a new batch is mostly of recent months; ingest files a call and
+    // its restricted row under the same month).
+    let mut new_ids: Vec<String> = Vec::new();
+    let mut months: BTreeSet<String> = BTreeSet::new();
+    let unresolved = "SELECT call_id, month FROM calls c WHERE NOT EXISTS \
+         (SELECT 1 FROM caller_entities e WHERE e.call_id = c.call_id)";
+    for_texts(session, unresolved, |row| {
+        new_ids.extend(row[0].map(str::to_owned));
+        months.extend(row[1].map(str::to_owned));
+    })?;
+    let new_ids: Vec<&str> = new_ids.iter().map(String::as_str).collect();
+    register(session, "resolve_new", &new_ids)?;
+    let plain = |m: &String| m.chars().all(|c| c.is_ascii_digit() || c == '-');
+    let in_months = if !months.is_empty() && months.iter().all(plain) {
+        let list: Vec<String> = months.iter().map(|m| format!("'{m}'")).collect();
+        format!("AND p.month IN ({}) WHERE c.month IN ({})", list.join(","), list.join(","))
+    } else {
+        String::new()
+    };
     let new = Records::load_query(
         session,
         &format!(
-            "{COLUMNS} FROM calls c LEFT JOIN calls_pii p ON p.call_id = c.call_id WHERE {unresolved} ORDER BY c.call_id"
+            "{COLUMNS} FROM calls c JOIN resolve_new s ON s.k = c.call_id \
+             LEFT JOIN calls_pii p ON p.call_id = c.call_id AND p.month = c.month {in_months} ORDER BY c.call_id"
         ),
     )?;
     let known = total_calls.saturating_sub(new.calls.len());
@@ -57,7 +77,6 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
     }
 
     // The blocking keys of the new calls, as `cluster::candidate_pairs` blocks them.
-    let new_ids: Vec<&str> = new.calls.iter().map(|c| new.call_ids.value(c.call)).collect();
     let phones: Vec<&str> = (0..new.phones.len() as u32).map(|i| new.phones.value(i)).collect();
     let ids: Vec<&str> = (0..new.ids.len() as u32).map(|i| new.ids.value(i)).collect();
     let mut pinyins: HashSet<&str> = HashSet::new();
@@ -69,7 +88,6 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
     }
     let mut pinyins: Vec<&str> = pinyins.into_iter().collect();
     pinyins.sort_unstable();
-    register(session, "resolve_new", &new_ids)?;
     register(session, "resolve_phones", &phones)?;
     register(session, "resolve_ids", &ids)?;
     register(session, "resolve_names", &pinyins)?;
@@ -140,7 +158,7 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
     let earlier_entities = count(session, "SELECT count(*) FROM entities")?;
     let max_number = count(
         session,
-        "SELECT COALESCE(max(TRY_CAST(substr(entity_id, 2) AS BIGINT)), 0) FROM caller_entities \
+        "SELECT COALESCE(max(TRY_CAST(substr(entity_id, 2) AS BIGINT)), 0) FROM entities \
          WHERE starts_with(entity_id, 'E')",
     )? as u64;
     Ok(Some(Subset { records, earlier_rows, total_calls, earlier_entities, max_number, frequencies }))
