@@ -267,7 +267,7 @@ fn an_incremental_run_reads_what_new_calls_touch_and_decides_as_a_run_over_every
     let background = batch("resolve-bg-20k", 20_000, 5, OutputFormat::Csv, true);
     let dir = new_warehouse("resolve-subset");
     let (part1, part2) = split_csv(&background.join("calls.csv"), 16_000, dir.parent().unwrap());
-    ingest_files(&dir, &[part1]);
+    ingest_files(&dir, std::slice::from_ref(&part1));
     run_resolve(&dir);
     ingest_files(&dir, &[part2]);
     let everything = scratch("resolve-subset-everything").join("wh");
@@ -315,6 +315,31 @@ fn an_incremental_run_reads_what_new_calls_touch_and_decides_as_a_run_over_every
     let again = run(&dir, ResolveOptions::default());
     assert_eq!((again.mode, again.new_calls, again.entities), ("incremental", 0, subset.entities));
     assert_eq!(tables.iter().map(|sql| rows(&dir, sql)).collect::<Vec<_>>(), before);
+
+    // A call the desk corrects later is written again with its entity.
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(&part1).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let at = headers.iter().position(|h| h == "received_at").unwrap();
+    let plain = |t: &str| t.len() == 19 && t.as_bytes()[10] == b' ' && t[17..].bytes().all(|b| b.is_ascii_digit());
+    let mut record = reader.records().map(Result::unwrap).find(|r| plain(&r[at])).unwrap();
+    let time = record[at].to_owned();
+    let seconds: u32 = time[17..].parse().unwrap();
+    let corrected = format!("{}{:02}", &time[..17], (seconds + 30) % 60);
+    record = record.iter().enumerate().map(|(i, v)| if i == at { corrected.as_str() } else { v }).collect();
+    let correction = dir.parent().unwrap().join("correction.csv");
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_path(&correction).unwrap();
+    writer.write_record(&headers).unwrap();
+    writer.write_record(&record).unwrap();
+    writer.flush().unwrap();
+    drop(writer);
+    ingest_files(&dir, &[correction]);
+    let stale = "SELECT count(*) FROM caller_entities e JOIN calls c ON c.call_id = e.call_id \
+         WHERE e.received_at IS DISTINCT FROM c.received_at";
+    assert_eq!(rows(&dir, stale), [["1"]], "the correction was not ingested as one");
+    let revised = run(&dir, ResolveOptions::default());
+    assert_eq!((revised.mode, revised.new_calls), ("incremental", 0));
+    assert_eq!(rows(&dir, stale), [["0"]]);
+    assert_eq!(rows(&dir, disagree), [["0"]]);
 }
 
 #[test]

@@ -314,15 +314,18 @@ pub fn resolve(
         _ => None,
     };
     let incremental = subset.is_some();
+    let mut revised_ids = Vec::new();
     let (records, earlier, total_calls, earlier_entities, stored_frequencies) = match subset {
         // Every call read, as a full run reads them, and the counts taken again from all.
         Some(subset) if options.read_everything => {
             let records = Records::load(&session)?;
             let earlier = load_earlier(&session, &records)?;
+            revised_ids = subset.revised;
             (records, earlier, subset.total_calls, subset.earlier_entities, None)
         }
         Some(subset) => {
             let earlier = earlier_from(&subset.earlier_rows, &subset.records, subset.max_number)?;
+            revised_ids = subset.revised;
             (subset.records, earlier, subset.total_calls, subset.earlier_entities, Some(subset.frequencies))
         }
         None => {
@@ -332,6 +335,12 @@ pub fn resolve(
             (records, earlier, total, 0, None)
         }
     };
+    let mut revised = vec![false; records.calls.len()];
+    for id in &revised_ids {
+        if let Some(call) = records.call_ids.get(id) {
+            revised[call as usize] = true;
+        }
+    }
     drop(session);
     let new_calls = earlier.of_call.iter().filter(|e| e.is_none()).count();
     let fresh = |i: usize| !incremental || earlier.of_call[i].is_none();
@@ -370,7 +379,8 @@ pub fn resolve(
     progress(Stage::Write);
     let commit = warehouse.begin()?.by("resolve");
     let snapshot = commit.id();
-    let written = Written { records: &records, profiles: &profiles, clusters: &clusters, earlier: &earlier };
+    let written =
+        Written { records: &records, profiles: &profiles, clusters: &clusters, earlier: &earlier, revised: &revised };
     write_entities(&commit, &written, &handed_off, &named, incremental)?;
     refresh_caller_calls(&commit)?;
     write_model(&commit, &model, started_at)?;
@@ -516,6 +526,8 @@ struct Written<'a> {
     profiles: &'a Profiles,
     clusters: &'a Clusters,
     earlier: &'a Earlier,
+    /// Per call: revised by an ingest since the earlier run (its row is written again).
+    revised: &'a [bool],
 }
 
 /// Writes `caller_entities` (every call's entity, confidence and evidence) and `entities`. A full
@@ -529,7 +541,7 @@ fn write_entities(
     named: &NamedEntities,
     incremental: bool,
 ) -> Result<(), ResolveError> {
-    let Written { records, profiles, clusters, earlier } = *written;
+    let Written { records, profiles, clusters, earlier, revised } = *written;
     let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
     let NamedEntities { members, roots, entity_of_root, .. } = named;
     let file = if incremental { format!("run={:08}.parquet", commit.id()) } else { "part-0.parquet".to_owned() };
@@ -567,11 +579,12 @@ fn write_entities(
         }
         if incremental {
             let same = |&(c, confidence, ref link): &(u32, f64, String)| {
-                earlier.of_call[c as usize].is_some_and(|(e, earlier_confidence, earlier_link)| {
-                    earlier.entities.value(e) == entity
-                        && earlier_confidence == confidence
-                        && earlier_link.map_or("", |l| earlier.links.value(l)) == link
-                })
+                !revised[c as usize]
+                    && earlier.of_call[c as usize].is_some_and(|(e, earlier_confidence, earlier_link)| {
+                        earlier.entities.value(e) == entity
+                            && earlier_confidence == confidence
+                            && earlier_link.map_or("", |l| earlier.links.value(l)) == link
+                    })
             };
             rows.retain(|row| !same(row));
             if rows.is_empty() {

@@ -32,6 +32,9 @@ pub struct Subset {
     pub max_number: u64,
     /// What the earlier run counted over every profile.
     pub frequencies: Frequencies,
+    /// Calls resolved before that a later ingest revised (a corrected time, name or ID): their
+    /// rows and their entities' rows are written again.
+    pub revised: Vec<String>,
 }
 
 /// Rows an incremental run writes instead of reading everything: `None` when there is nothing
@@ -128,6 +131,15 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
             }
         },
     )?;
+    // Calls an ingest since the last run revised: their entities are read and written again.
+    let mut revised: Vec<String> = Vec::new();
+    if session.table_schema("ingest_batches").is_some() && session.table_schema("resolve_runs").is_some() {
+        let sql = "SELECT c.call_id FROM calls c JOIN ingest_batches b ON b.batch_id = c.batch_id \
+             WHERE b.finished_at >= (SELECT max(started_at) FROM resolve_runs) \
+             AND EXISTS (SELECT 1 FROM caller_entities e WHERE e.call_id = c.call_id)";
+        for_texts(session, sql, |row| revised.extend(row[0].map(str::to_owned)))?;
+    }
+    touched.extend(revised.iter().cloned());
     let mut touched: Vec<&str> = touched.iter().map(String::as_str).collect();
     touched.sort_unstable();
     register(session, "resolve_touched", &touched)?;
@@ -161,7 +173,7 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
         "SELECT COALESCE(max(TRY_CAST(substr(entity_id, 2) AS BIGINT)), 0) FROM entities \
          WHERE starts_with(entity_id, 'E')",
     )? as u64;
-    Ok(Some(Subset { records, earlier_rows, total_calls, earlier_entities, max_number, frequencies }))
+    Ok(Some(Subset { records, earlier_rows, total_calls, earlier_entities, max_number, frequencies, revised }))
 }
 
 /// The counts `resolve_frequencies` holds; `None` when it holds no totals.
