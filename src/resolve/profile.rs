@@ -277,15 +277,20 @@ impl Frequencies {
                 *surnames.entry(s).or_default() += 1;
             }
         }
+        // Saturating: the stored counts are read from a file and may be anything.
+        let grown = |before: u64, added: u64| {
+            let after = before.saturating_add(added);
+            after.saturating_mul(after).saturating_sub(before.saturating_mul(before))
+        };
         for (before, added) in names.into_values().filter(|(_, added)| *added > 0) {
-            self.full_named += added;
-            self.name_squares += (before + added).pow(2) - before.pow(2);
+            self.full_named = self.full_named.saturating_add(added);
+            self.name_squares = self.name_squares.saturating_add(grown(before, added));
         }
         for (surname, added) in surnames {
             let before = self.surnames.entry(records.pinyins.value(surname).to_owned()).or_default();
-            self.surnamed += added;
-            self.surname_squares += (*before + added).pow(2) - before.pow(2);
-            *before += added;
+            self.surnamed = self.surnamed.saturating_add(added);
+            self.surname_squares = self.surname_squares.saturating_add(grown(*before, added));
+            *before = before.saturating_add(added);
         }
     }
 }
