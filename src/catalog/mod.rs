@@ -568,46 +568,47 @@ pub fn write_parquet(path: &Path, columns: &[(&'static str, Kind)], rows: &[&Row
 /// The non-null values of one text column of a warehouse Parquet file; none when the file has no
 /// such column (it was written before the table gained it).
 pub fn read_text_column(path: &Path, column: &str) -> Result<Vec<String>, TableError> {
+    let mut out = Vec::new();
+    each_text_batch(path, column, &mut |values, rows| {
+        out.extend((0..rows).filter_map(|r| values.get(r).map(str::to_owned)));
+        true
+    })?;
+    Ok(out)
+}
+
+/// Hands each batch of one text column of a warehouse Parquet file (only that column is read) to
+/// `each` with its row count, while `each` says go on; a file without the column has no batches.
+fn each_text_batch(
+    path: &Path,
+    column: &str,
+    each: &mut dyn FnMut(&TextColumn<'_>, usize) -> bool,
+) -> Result<(), TableError> {
     use datafusion::parquet::arrow::ProjectionMask;
     let file = File::open(path).map_err(TableError::io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(TableError::parquet(path))?;
     let Some(at) = builder.schema().fields().iter().position(|f| f.name() == column) else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let mask = ProjectionMask::roots(builder.parquet_schema(), [at]);
     let reader = builder.with_projection(mask).build().map_err(TableError::parquet(path))?;
-    let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(TableError::arrow(path))?;
-        let values = TextColumn::of(batch.column(0)).map_err(|e| TableError::ColumnType {
-            path: path.to_owned(),
-            column: column.to_owned(),
-            found: e.0,
-        })?;
-        out.extend((0..batch.num_rows()).filter_map(|r| values.get(r).map(str::to_owned)));
+        if !each(&text_column(path, column, batch.column(0))?, batch.num_rows()) {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether any row of a warehouse Parquet file has a value of the text `column` that `hit` picks
 /// (only that column is read; a file without it has none).
 pub fn any_text(path: &Path, column: &str, hit: &dyn Fn(&str) -> bool) -> Result<bool, TableError> {
-    use datafusion::parquet::arrow::ProjectionMask;
-    let file = File::open(path).map_err(TableError::io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(TableError::parquet(path))?;
-    let Some(at) = builder.schema().fields().iter().position(|f| f.name() == column) else {
-        return Ok(false);
-    };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [at]);
-    let reader = builder.with_projection(mask).build().map_err(TableError::parquet(path))?;
-    for batch in reader {
-        let batch = batch.map_err(TableError::arrow(path))?;
-        let values = text_column(path, column, batch.column(0))?;
-        if (0..batch.num_rows()).any(|r| values.get(r).is_some_and(hit)) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let mut found = false;
+    each_text_batch(path, column, &mut |values, rows| {
+        found = (0..rows).any(|r| values.get(r).is_some_and(hit));
+        !found
+    })?;
+    Ok(found)
 }
 
 /// Copies a warehouse Parquet file to `to` without the rows whose text `column` `drop` picks,

@@ -519,7 +519,6 @@ fn name_entities(clusters: &mut Clusters, records: &Records, profiles: &Profiles
     NamedEntities { members, roots, entity_of_root, merged: merged_entities }
 }
 
-/// Writes `caller_entities` (every call's entity, confidence and evidence) and `entities`.
 /// What a run decided, for writing.
 struct Written<'a> {
     records: &'a Records,

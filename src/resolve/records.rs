@@ -167,6 +167,12 @@ pub const COLUMNS: &str = "SELECT c.call_id, c.received_at, c.platform, c.phone_
      c.counterparty, c.source_call_id, p.name_normalised, p.honorific_only, p.id_canonical, p.id_check_ok, \
      p.surname, p.name_pinyin";
 
+/// The pinyin of a middle-dot name's first part (`阿依古丽·买买提` → `ayiguli`), by which the same
+/// caller is also called alone; `None` for any other name (`normalised` as `normalize_name` gives).
+pub fn own_pinyin(normalised: &str) -> Option<String> {
+    crate::pii::own_name_part(normalised).and_then(name_pinyin)
+}
+
 /// Letters and digits of a counterparty, lower case: `XX医美 (西陵店)` and `xx医美西陵店` agree.
 fn normalise_counterparty(raw: &str) -> String {
     raw.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
@@ -275,10 +281,8 @@ impl Records {
             let computed = name_pinyin(&parts.normalised);
             self.pinyins.intern(computed.as_deref().or(pinyin).unwrap_or(normalised))
         };
-        let own_pinyin = (!honorific_only)
-            .then(|| crate::pii::own_name_part(&parts.normalised).and_then(name_pinyin))
-            .flatten()
-            .map(|p| self.pinyins.intern(&p));
+        let own_pinyin =
+            (!honorific_only).then(|| own_pinyin(&parts.normalised)).flatten().map(|p| self.pinyins.intern(&p));
         self.names.push(NameInfo {
             masked: crate::pii::mask_name(normalised),
             pinyin,

@@ -12,9 +12,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 
 use super::ResolveError;
 use super::profile::Frequencies;
-use super::records::{COLUMNS, Records};
+use super::records::{COLUMNS, Records, own_pinyin};
 use crate::catalog::TextColumn;
-use crate::pii::{name_pinyin, normalize_name, own_name_part};
+use crate::pii::normalize_name;
 use crate::sql::Session;
 
 /// What the warehouse holds besides the calls read.
@@ -89,11 +89,11 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
             pinyins.insert(new.pinyins.value(own));
         }
     }
-    let mut pinyins: Vec<&str> = pinyins.into_iter().collect();
-    pinyins.sort_unstable();
+    let mut names: Vec<&str> = pinyins.iter().copied().collect();
+    names.sort_unstable();
     register(session, "resolve_phones", &phones)?;
     register(session, "resolve_ids", &ids)?;
-    register(session, "resolve_names", &pinyins)?;
+    register(session, "resolve_names", &names)?;
 
     // Earlier calls in those blocks, and those handed off to or from a new call. A name block
     // also holds middle-dot names whose first part alone reads as the key: those are few, and
@@ -114,7 +114,6 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
             }
         })?;
     }
-    let wanted: HashSet<&str> = pinyins.iter().copied().collect();
     let mut own_of: HashMap<String, bool> = HashMap::new();
     for_texts(
         session,
@@ -122,9 +121,7 @@ pub fn read(session: &Session) -> Result<Option<Subset>, ResolveError> {
         |row| {
             let (Some(id), Some(name)) = (row[0], row[1]) else { return };
             let hit = *own_of.entry(name.to_owned()).or_insert_with(|| {
-                let parts = normalize_name(name);
-                let own = own_name_part(&parts.normalised).and_then(name_pinyin);
-                own.is_some_and(|p| wanted.contains(p.as_str()))
+                own_pinyin(&normalize_name(name).normalised).is_some_and(|p| pinyins.contains(p.as_str()))
             });
             if hit {
                 touched.insert(id.to_owned());
