@@ -7,9 +7,10 @@
 //! the queries computed over a join of every call with `caller_entities` and a sort by person).
 //! Partitioned by month like `calls`; within a month a caller's calls are together, by category and time. A month
 //! is written again only when its calls changed or a caller or previous call in it did; the others
-//! are carried over from the earlier snapshot.
+//! are carried over from the earlier snapshot. After an incremental resolve run the earlier table
+//! is patched for the callers whose calls changed (`patch`), not computed again from every call.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -568,4 +569,416 @@ fn write_month(
     }
     writer.close().map_err(|e| e.on(&path))?;
     Ok(())
+}
+
+/// One month of an earlier `caller_calls`, whole: its columns in table order, each one array.
+/// `None` when a column is not of the table's type (the month is then computed again).
+fn read_month(dir: &Path) -> Result<Option<Vec<ArrayRef>>, TableError> {
+    let table = schema(CALLER_CALLS.columns);
+    let names: Vec<&str> = CALLER_CALLS.columns.iter().map(|(name, _)| *name).collect();
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); names.len()];
+    for path in partition_files(dir)? {
+        for batch in read_columns(&path, &names)? {
+            let rows = batch.iter().flatten().map(|a| a.len()).next().unwrap_or(0);
+            for (i, column) in batch.into_iter().enumerate() {
+                let want = table.field(i).data_type();
+                parts[i].push(match column {
+                    Some(a) if a.data_type() == want => a,
+                    Some(_) => return Ok(None),
+                    None => datafusion::arrow::array::new_null_array(want, rows),
+                });
+            }
+        }
+    }
+    let whole = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p.as_slice() {
+            [] => Ok(datafusion::arrow::array::new_empty_array(table.field(i).data_type())),
+            [one] => Ok(one.clone()),
+            many => datafusion::arrow::compute::concat(&many.iter().map(|a| a.as_ref()).collect::<Vec<_>>()),
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()
+        .map_err(|e| e.on(dir))?;
+    Ok(Some(whole))
+}
+
+/// A row of `caller_calls` whose caller's calls changed, as it will be written.
+struct Moved<'a> {
+    month: usize,
+    row: u32,
+    caller: &'a str,
+    category: &'a str,
+    /// `received_at`, UTC microseconds (`i64::MIN` when missing).
+    at: i64,
+    call: &'a str,
+}
+
+/// Brings `caller_calls` in step after an incremental resolve run that gave the calls in `changed`
+/// (call id → entity id) their entity, and changed no other call's. The earlier snapshot's table
+/// is patched instead of computed again from every call: the callers whose calls change are the
+/// entities those calls join and the callers they leave (an entity, or for a call no run had
+/// resolved, its phone_key); every row of those callers gets its caller and previous call again,
+/// and a month holding none of them is carried over. `None` when there is no earlier table to
+/// patch, or it has a month the calls do not: [`refresh`] then computes it from the calls.
+pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result<Option<Refreshed>, TableError> {
+    let Some(earlier) = folders.earlier.filter(|e| e.is_dir()) else { return Ok(None) };
+    let named = |dir: Option<&Path>| -> Result<Vec<(String, PathBuf)>, TableError> {
+        Ok(partitions(dir)?
+            .into_values()
+            .map(|d| (d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), d))
+            .collect())
+    };
+    let months = named(Some(earlier))?;
+    let call_months = named(Some(folders.calls).filter(|c| c.is_dir()))?;
+    // A month of calls with no original call has no folder here.
+    let call_months: BTreeSet<&String> = call_months.iter().map(|m| &m.0).collect();
+    if months.iter().any(|m| !call_months.contains(&m.0)) {
+        return Ok(None);
+    }
+
+    // Who made each call, as the earlier table says.
+    type Keys = Vec<(ArrayRef, Option<ArrayRef>)>;
+    let keys: Vec<Keys> = months
+        .par_iter()
+        .map(|(_, dir)| {
+            let mut out = Vec::new();
+            for path in partition_files(dir)? {
+                for mut batch in read_columns(&path, &["call_id", "caller"])? {
+                    let caller = batch.pop().flatten();
+                    let Some(call) = batch.pop().flatten() else {
+                        return Err(TableError::Foreign { path, reason: "no call_id column".into() });
+                    };
+                    out.push((call, caller));
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, _>>()?;
+    // Text columns, or nothing to patch (a column of another type: computed again).
+    let mut columns: Vec<Vec<(&StringArray, Option<&StringArray>)>> = Vec::with_capacity(keys.len());
+    for month in &keys {
+        let mut out = Vec::with_capacity(month.len());
+        for (call, caller) in month {
+            let Some(call) = call.as_string_opt::<i32>() else { return Ok(None) };
+            let caller = match caller {
+                Some(c) => match c.as_string_opt::<i32>() {
+                    Some(c) => Some(c),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            out.push((call, caller));
+        }
+        columns.push(out);
+    }
+    fn text(array: Option<&StringArray>, r: usize) -> Option<&str> {
+        array.filter(|a| a.is_valid(r)).map(|a| a.value(r))
+    }
+
+    // The callers whose calls change: those the changed calls leave and the entities they join.
+    let mut affected: HashSet<&str> = changed.values().map(String::as_str).collect();
+    for &(call, caller) in columns.iter().flatten() {
+        for r in 0..call.len() {
+            if let Some(c) = text(Some(call), r).filter(|c| changed.contains_key(*c)).and(text(caller, r)) {
+                affected.insert(c);
+            }
+        }
+    }
+    let moves = |call: &StringArray, caller: Option<&StringArray>, r: usize| {
+        text(Some(call), r).is_some_and(|c| changed.contains_key(c))
+            || text(caller, r).is_some_and(|c| affected.contains(c))
+    };
+    let touched: Vec<bool> = columns
+        .iter()
+        .map(|m| m.iter().any(|&(call, caller)| (0..call.len()).any(|r| moves(call, caller, r))))
+        .collect();
+    let rows: u64 = columns.iter().flatten().map(|(call, _)| call.len() as u64).sum();
+    drop(columns);
+
+    // Every row of those callers, with its caller now; the previous call of each is its neighbour
+    // in (caller, category, time, call id), as `refresh` finds it.
+    let read: Vec<Option<Vec<ArrayRef>>> = months
+        .par_iter()
+        .zip(&touched)
+        .map(|((_, dir), &touched)| if touched { read_month(dir) } else { Ok(None) })
+        .collect::<Result<_, _>>()?;
+    if read.iter().zip(&touched).any(|(r, &t)| t && r.is_none()) {
+        return Ok(None);
+    }
+    let mut whole: Vec<Option<MonthColumns<'_>>> = Vec::with_capacity(read.len());
+    for columns in &read {
+        whole.push(match columns {
+            None => None,
+            Some(columns) => match MonthColumns::of(columns) {
+                Some(c) => Some(c),
+                None => return Ok(None),
+            },
+        });
+    }
+    let mut moved: Vec<Moved<'_>> = Vec::new();
+    for (month, columns) in whole.iter().enumerate() {
+        let Some(c) = columns else { continue };
+        for r in 0..c.call.len() {
+            if !moves(c.call, Some(c.caller), r) {
+                continue;
+            }
+            let call = c.call.value(r);
+            let caller = match changed.get(call) {
+                Some(entity) => entity.as_str(),
+                None => c.caller.value(r),
+            };
+            let category = text(Some(c.category), r).unwrap_or("");
+            let at = if c.at.is_valid(r) { c.at.value(r) } else { i64::MIN };
+            moved.push(Moved { month, row: r as u32, caller, category, at, call });
+        }
+    }
+    moved.par_sort_unstable_by(|a, b| (a.caller, a.category, a.at, a.call).cmp(&(b.caller, b.category, b.at, b.call)));
+    // Per month and row: the index into `moved` (u32::MAX: the row stays as it was).
+    let mut at_move: Vec<Vec<u32>> =
+        whole.iter().map(|c| vec![u32::MAX; c.as_ref().map_or(0, |c| c.call.len())]).collect();
+    let mut previous: Vec<Option<i64>> = vec![None; moved.len()];
+    for (i, m) in moved.iter().enumerate() {
+        at_move[m.month][m.row as usize] = i as u32;
+        if let Some(before) = i.checked_sub(1).map(|b| &moved[b])
+            && before.caller == m.caller
+            && before.category == m.category
+            && before.at != i64::MIN
+        {
+            previous[i] = Some(before.at);
+        }
+    }
+
+    let mut refreshed = Refreshed { rows, ..Default::default() };
+    let mut write = Vec::new();
+    for (((name, _), columns), at_move) in months.iter().zip(&whole).zip(&at_move) {
+        match columns {
+            Some(columns) => {
+                refreshed.written.insert(name.clone());
+                write.push((name, columns, at_move));
+            }
+            None => {
+                refreshed.kept.insert(name.clone());
+            }
+        }
+    }
+    let (moved, previous) = (&moved, &previous);
+    write
+        .into_par_iter()
+        .map(|(name, columns, at_move)| {
+            let dir = folders.out.join(name);
+            patch_month(&dir, columns, at_move, moved, previous, changed)
+        })
+        .collect::<Result<Vec<()>, _>>()?;
+    Ok(Some(refreshed))
+}
+
+/// The columns of a month read whole, typed (`None`: not of the table's types).
+struct MonthColumns<'a> {
+    all: &'a [ArrayRef],
+    call: &'a StringArray,
+    caller: &'a StringArray,
+    entity: &'a StringArray,
+    category: &'a StringArray,
+    at: &'a TimestampMicrosecondArray,
+    previous: &'a TimestampMicrosecondArray,
+}
+
+impl<'a> MonthColumns<'a> {
+    fn of(all: &'a [ArrayRef]) -> Option<MonthColumns<'a>> {
+        Some(MonthColumns {
+            all,
+            call: all.first()?.as_string_opt::<i32>()?,
+            caller: all.get(1)?.as_string_opt::<i32>()?,
+            entity: all.get(2)?.as_string_opt::<i32>()?,
+            category: all.get(5)?.as_string_opt::<i32>()?,
+            at: all.get(8)?.as_primitive_opt::<TimestampMicrosecondType>()?,
+            previous: all.get(9)?.as_primitive_opt::<TimestampMicrosecondType>()?,
+        })
+    }
+}
+
+/// Writes a patched month: the moved rows' caller, entity and previous call replaced, the rows
+/// ordered by caller, category, time and call id.
+fn patch_month(
+    dir: &Path,
+    c: &MonthColumns<'_>,
+    at_move: &[u32],
+    moved: &[Moved<'_>],
+    previous: &[Option<i64>],
+    changed: &HashMap<String, String>,
+) -> Result<(), TableError> {
+    let rows = c.call.len();
+    let mut caller = StringBuilder::with_capacity(rows, rows * 16);
+    let mut entity = StringBuilder::with_capacity(rows, rows * 10);
+    let mut before: Vec<Option<i64>> = Vec::with_capacity(rows);
+    for (r, &i) in at_move.iter().enumerate() {
+        fn old(a: &StringArray, r: usize) -> Option<&str> {
+            a.is_valid(r).then(|| a.value(r))
+        }
+        match i {
+            u32::MAX => {
+                caller.append_option(old(c.caller, r));
+                entity.append_option(old(c.entity, r));
+                before.push(c.previous.is_valid(r).then(|| c.previous.value(r)));
+            }
+            i => {
+                caller.append_value(moved[i as usize].caller);
+                entity.append_option(changed.get(c.call.value(r)).map(String::as_str).or_else(|| old(c.entity, r)));
+                before.push(previous[i as usize]);
+            }
+        }
+    }
+    let caller = caller.finish();
+    let entity = entity.finish();
+    let before: ArrayRef = Arc::new(TimestampMicrosecondArray::from(before).with_timezone("UTC"));
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let key = |r: u32| {
+        let r = r as usize;
+        (
+            caller.is_valid(r).then(|| caller.value(r)),
+            c.category.is_valid(r).then(|| c.category.value(r)),
+            if c.at.is_valid(r) { c.at.value(r) } else { i64::MIN },
+            c.call.value(r),
+        )
+    };
+    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+    let (caller, entity): (ArrayRef, ArrayRef) = (Arc::new(caller), Arc::new(entity));
+    let columns: Vec<&ArrayRef> = c
+        .all
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match i {
+            1 => &caller,
+            2 => &entity,
+            9 => &before,
+            _ => a,
+        })
+        .collect();
+    fs::create_dir_all(dir).map_err(|e| e.on(dir))?;
+    let path = dir.join("part-0.parquet");
+    let file = File::create(&path).map_err(|e| e.on(&path))?;
+    let schema = schema(CALLER_CALLS.columns);
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())).map_err(|e| e.on(&path))?;
+    for chunk in order.chunks(BATCH_ROWS) {
+        let indices = UInt32Array::from(chunk.to_vec());
+        let picked = columns
+            .iter()
+            .map(|a| take(a.as_ref(), &indices, None))
+            .collect::<Result<Vec<ArrayRef>, _>>()
+            .map_err(|e| e.on(&path))?;
+        let batch = RecordBatch::try_new(schema.clone(), picked).map_err(|e| e.on(&path))?;
+        writer.write(&batch).map_err(|e| e.on(&path))?;
+    }
+    writer.close().map_err(|e| e.on(&path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, i64, Option<i64>);
+    /// A written row: call, caller, entity, previous_at.
+    type Written = (String, Option<String>, Option<String>, Option<i64>);
+
+    /// Writes one month of `caller_calls`: (call, caller, entity, received_at, previous_at), all of
+    /// one category.
+    fn write(dir: &Path, rows: &[Row<'_>]) {
+        fs::create_dir_all(dir).unwrap();
+        let n = rows.len();
+        let texts = |f: &dyn Fn(&Row<'_>) -> Option<String>| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let times = |f: &dyn Fn(&Row<'_>) -> Option<i64>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(rows.iter().map(f).collect::<Vec<_>>()).with_timezone("UTC"))
+        };
+        let columns = vec![
+            texts(&|r| Some(r.0.to_owned())),
+            texts(&|r| r.1.map(str::to_owned)),
+            texts(&|r| r.2.map(str::to_owned)),
+            texts(&|r| r.1.filter(|c| !c.starts_with('E')).map(str::to_owned)),
+            texts(&|_| Some("110".to_owned())),
+            texts(&|_| Some("DISPUTE.LABOR".to_owned())),
+            texts(&|_| None),
+            texts(&|_| None),
+            times(&|r| Some(r.3)),
+            times(&|r| r.4),
+        ];
+        let schema = schema(CALLER_CALLS.columns);
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        assert_eq!(batch.num_rows(), n);
+        let file = File::create(dir.join("part-0.parquet")).unwrap();
+        let mut writer = ArrowWriter::try_new(file, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    /// (call, caller, entity, previous_at) of a month written by `patch`, by call.
+    fn read(dir: &Path) -> Vec<Written> {
+        let columns = read_month(dir).unwrap().unwrap();
+        let c = MonthColumns::of(&columns).unwrap();
+        let text = |a: &StringArray, r: usize| a.is_valid(r).then(|| a.value(r).to_owned());
+        let mut rows: Vec<_> = (0..c.call.len())
+            .map(|r| {
+                let previous = c.previous.is_valid(r).then(|| c.previous.value(r));
+                (c.call.value(r).to_owned(), text(c.caller, r), text(c.entity, r), previous)
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn a_patch_moves_the_changed_calls_and_their_callers_other_calls_and_carries_the_rest() {
+        let root = std::env::temp_dir().join(format!("hotline-caller-calls-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let (calls, earlier, out) = (root.join("calls"), root.join("earlier"), root.join("out"));
+        for month in ["month=2023-01", "month=2023-02", "month=2023-03"] {
+            fs::create_dir_all(calls.join(month)).unwrap();
+        }
+        // c1 is new (counted by its phone_key); E2's first call c4 joins E1, so E2's c5 loses its
+        // previous call and E1's calls gain c1 and c4 between theirs. E3 is untouched.
+        write(
+            &earlier.join("month=2023-01"),
+            &[
+                ("c1", Some("p1"), None, 10, None),
+                ("c2", Some("E1"), Some("E1"), 20, None),
+                ("c3", Some("E1"), Some("E1"), 40, Some(20)),
+            ],
+        );
+        write(
+            &earlier.join("month=2023-02"),
+            &[("c4", Some("E2"), Some("E2"), 100, None), ("c5", Some("E2"), Some("E2"), 120, Some(100))],
+        );
+        write(&earlier.join("month=2023-03"), &[("c6", Some("E3"), Some("E3"), 200, None)]);
+        let changed: HashMap<String, String> =
+            [("c1", "E1"), ("c4", "E1")].into_iter().map(|(c, e)| (c.to_owned(), e.to_owned())).collect();
+        let folders = Folders { calls: &calls, entities: None, earlier: Some(&earlier), out: &out };
+        let refreshed = patch(&folders, &changed).unwrap().expect("patched");
+        assert_eq!(refreshed.written, ["month=2023-01", "month=2023-02"].map(str::to_owned).into());
+        assert_eq!(refreshed.kept, ["month=2023-03"].map(str::to_owned).into());
+        assert!(!out.join("month=2023-03").exists());
+        let e1 = || Some("E1".to_owned());
+        assert_eq!(
+            read(&out.join("month=2023-01")),
+            vec![
+                ("c1".into(), e1(), e1(), None),
+                ("c2".into(), e1(), e1(), Some(10)),
+                ("c3".into(), e1(), e1(), Some(20))
+            ]
+        );
+        let e2 = Some("E2".to_owned());
+        assert_eq!(
+            read(&out.join("month=2023-02")),
+            vec![("c4".into(), e1(), e1(), Some(40)), ("c5".into(), e2.clone(), e2, None)]
+        );
+
+        // Nothing changed: every month carried over. A month the calls do not have: not patched.
+        let unchanged = patch(&folders, &HashMap::new()).unwrap().expect("patched");
+        assert!(unchanged.written.is_empty() && unchanged.kept.len() == 3);
+        fs::remove_dir_all(calls.join("month=2023-03")).unwrap();
+        assert!(patch(&folders, &changed).unwrap().is_none());
+        let _ = fs::remove_dir_all(&root);
+    }
 }

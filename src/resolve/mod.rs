@@ -381,8 +381,8 @@ pub fn resolve(
     let snapshot = commit.id();
     let written =
         Written { records: &records, profiles: &profiles, clusters: &clusters, earlier: &earlier, revised: &revised };
-    write_entities(&commit, &written, &handed_off, &named, incremental)?;
-    refresh_caller_calls(&commit)?;
+    let changed = write_entities(&commit, &written, &handed_off, &named, incremental)?;
+    refresh_caller_calls(&commit, incremental.then_some(&changed))?;
     write_model(&commit, &model, started_at)?;
     write_frequencies(&commit, &frequencies)?;
 
@@ -539,8 +539,11 @@ fn write_entities(
     handed_off: &[bool],
     named: &NamedEntities,
     incremental: bool,
-) -> Result<(), ResolveError> {
+) -> Result<HashMap<String, String>, ResolveError> {
     let Written { records, profiles, clusters, earlier, revised } = *written;
+    // Calls whose entity is new or another than before, or that an ingest revised (incremental
+    // runs): `caller_calls` changes for them and for the other calls of their entities.
+    let mut changed: HashMap<String, String> = HashMap::new();
     let table_dir = |def: &TableDef| commit.table_dir(def.name).map_err(ResolveError::from);
     let NamedEntities { members, roots, entity_of_root, .. } = named;
     let file = if incremental { format!("run={:08}.parquet", commit.id()) } else { "part-0.parquet".to_owned() };
@@ -595,8 +598,13 @@ fn write_entities(
                 }
             }
             for &(c, _, _) in &rows {
+                let id = records.call_ids.value(records.calls[c as usize].call);
                 if earlier.of_call[c as usize].is_some() {
-                    replaced_calls.insert(records.call_ids.value(records.calls[c as usize].call));
+                    replaced_calls.insert(id);
+                }
+                let moved = earlier.of_call[c as usize].is_none_or(|(e, _, _)| earlier.entities.value(e) != entity);
+                if moved || revised[c as usize] {
+                    changed.insert(id.to_owned(), entity.clone());
                 }
             }
         }
@@ -679,7 +687,7 @@ fn write_entities(
         calls?;
         entities?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Carries the earlier snapshot's files of a table into the commit, without the rows whose text
@@ -715,8 +723,13 @@ fn carry_without(
 }
 
 /// Brings `caller_calls` in step with the entities just written (months where no caller and no
-/// previous call changed are carried over).
-fn refresh_caller_calls(commit: &crate::warehouse::Commit) -> Result<(), ResolveError> {
+/// previous call changed are carried over). After an incremental run, `changed` holds the calls
+/// whose entity changed (call id → entity id) and the earlier table is patched for them; a full
+/// run, or an earlier table that cannot be patched, computes it again from every call.
+fn refresh_caller_calls(
+    commit: &crate::warehouse::Commit,
+    changed: Option<&HashMap<String, String>>,
+) -> Result<(), ResolveError> {
     use crate::ingest::callers;
     let name = crate::catalog::CALLER_CALLS.name;
     let Some(calls) = commit.base_table_dir(crate::catalog::CALLS.name) else { return Ok(()) };
@@ -724,7 +737,14 @@ fn refresh_caller_calls(commit: &crate::warehouse::Commit) -> Result<(), Resolve
     let earlier = commit.base_table_dir(name);
     let out = commit.table_dir(name)?;
     let folders = callers::Folders { calls: &calls, entities: Some(&entities), earlier: earlier.as_deref(), out: &out };
-    let refreshed = callers::refresh(&folders, &Default::default()).map_err(push_error(&out))?;
+    let patched = match changed {
+        Some(changed) => callers::patch(&folders, changed).map_err(push_error(&out))?,
+        None => None,
+    };
+    let refreshed = match patched {
+        Some(refreshed) => refreshed,
+        None => callers::refresh(&folders, &Default::default()).map_err(push_error(&out))?,
+    };
     commit.keep(name, |relative| !callers::carried(&refreshed, relative))?;
     Ok(())
 }
