@@ -115,7 +115,8 @@ lines = [
     "sharing a phone, an ID or a name's pinyin with one, and every call of the entities those belong",
     "to), skipped training, compared only pairs touching new calls and wrote only new or changed rows",
     f"of `caller_entities` and `entities`: {float(incr_s) / float(full_s):.0%} of the full run's time, stages " + stages(incr_out) + ".",
-    "`caller_calls` is still recomputed from every call in both.",
+    "The full run computes `caller_calls` from every call; the incremental run patches the earlier",
+    "table for the callers whose calls changed (the entities new calls joined and those they left).",
     "",
 ]
 section = "\n".join(lines) + "\n"
