@@ -571,18 +571,18 @@ fn write_month(
     Ok(())
 }
 
-/// One month of an earlier `caller_calls`, whole: its columns in table order, each one array.
-/// `None` when a column is not of the table's type (the month is then computed again).
-fn read_month(dir: &Path) -> Result<Option<Vec<ArrayRef>>, TableError> {
+/// Columns `which` (indices into the table's columns) of one month of an earlier `caller_calls`,
+/// each one array over the month's files in order. `None` when a column is not of the table's type.
+fn read_month(dir: &Path, which: &[usize]) -> Result<Option<Vec<ArrayRef>>, TableError> {
     let table = schema(CALLER_CALLS.columns);
-    let names: Vec<&str> = CALLER_CALLS.columns.iter().map(|(name, _)| *name).collect();
+    let names: Vec<&str> = which.iter().map(|&i| CALLER_CALLS.columns[i].0).collect();
     let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); names.len()];
     for path in partition_files(dir)? {
         for batch in read_columns(&path, &names)? {
             let rows = batch.iter().flatten().map(|a| a.len()).next().unwrap_or(0);
-            for (i, column) in batch.into_iter().enumerate() {
-                let want = table.field(i).data_type();
-                parts[i].push(match column {
+            for (k, column) in batch.into_iter().enumerate() {
+                let want = table.field(which[k]).data_type();
+                parts[k].push(match column {
                     Some(a) if a.data_type() == want => a,
                     Some(_) => return Ok(None),
                     None => datafusion::arrow::array::new_null_array(want, rows),
@@ -592,8 +592,8 @@ fn read_month(dir: &Path) -> Result<Option<Vec<ArrayRef>>, TableError> {
     }
     let whole = parts
         .iter()
-        .enumerate()
-        .map(|(i, p)| match p.as_slice() {
+        .zip(which)
+        .map(|(p, &i)| match p.as_slice() {
             [] => Ok(datafusion::arrow::array::new_empty_array(table.field(i).data_type())),
             [one] => Ok(one.clone()),
             many => datafusion::arrow::compute::concat(&many.iter().map(|a| a.as_ref()).collect::<Vec<_>>()),
@@ -601,6 +601,29 @@ fn read_month(dir: &Path) -> Result<Option<Vec<ArrayRef>>, TableError> {
         .collect::<Result<Vec<ArrayRef>, _>>()
         .map_err(|e| e.on(dir))?;
     Ok(Some(whole))
+}
+
+/// Who made each call of a month and when, as an earlier `caller_calls` says: call_id, caller,
+/// category and received_at (the columns a patch decides by).
+const KEY_COLUMNS: [usize; 4] = [0, 1, 5, 8];
+
+/// A month's [`KEY_COLUMNS`], typed.
+struct MonthKeys<'a> {
+    call: &'a StringArray,
+    caller: &'a StringArray,
+    category: &'a StringArray,
+    at: &'a TimestampMicrosecondArray,
+}
+
+impl<'a> MonthKeys<'a> {
+    fn of(columns: &'a [ArrayRef]) -> Option<MonthKeys<'a>> {
+        Some(MonthKeys {
+            call: columns.first()?.as_string_opt::<i32>()?,
+            caller: columns.get(1)?.as_string_opt::<i32>()?,
+            category: columns.get(2)?.as_string_opt::<i32>()?,
+            at: columns.get(3)?.as_primitive_opt::<TimestampMicrosecondType>()?,
+        })
+    }
 }
 
 /// A row of `caller_calls` whose caller's calls changed, as it will be written.
@@ -637,109 +660,61 @@ pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result
         return Ok(None);
     }
 
-    // Who made each call, as the earlier table says.
-    type Keys = Vec<(ArrayRef, Option<ArrayRef>)>;
-    let keys: Vec<Keys> = months
-        .par_iter()
-        .map(|(_, dir)| {
-            let mut out = Vec::new();
-            for path in partition_files(dir)? {
-                for mut batch in read_columns(&path, &["call_id", "caller"])? {
-                    let caller = batch.pop().flatten();
-                    let Some(call) = batch.pop().flatten() else {
-                        return Err(TableError::Foreign { path, reason: "no call_id column".into() });
-                    };
-                    out.push((call, caller));
-                }
-            }
-            Ok(out)
-        })
-        .collect::<Result<_, _>>()?;
-    // Text columns, or nothing to patch (a column of another type: computed again).
-    let mut columns: Vec<Vec<(&StringArray, Option<&StringArray>)>> = Vec::with_capacity(keys.len());
-    for month in &keys {
-        let mut out = Vec::with_capacity(month.len());
-        for (call, caller) in month {
-            let Some(call) = call.as_string_opt::<i32>() else { return Ok(None) };
-            let caller = match caller {
-                Some(c) => match c.as_string_opt::<i32>() {
-                    Some(c) => Some(c),
-                    None => return Ok(None),
-                },
-                None => None,
-            };
-            out.push((call, caller));
+    // Who made each call and when, as the earlier table says (a column of another type: computed
+    // again instead).
+    let read: Vec<Option<Vec<ArrayRef>>> =
+        months.par_iter().map(|(_, dir)| read_month(dir, &KEY_COLUMNS)).collect::<Result<_, _>>()?;
+    let mut keys: Vec<MonthKeys<'_>> = Vec::with_capacity(read.len());
+    for columns in &read {
+        match columns.as_deref().and_then(MonthKeys::of) {
+            Some(k) => keys.push(k),
+            None => return Ok(None),
         }
-        columns.push(out);
     }
-    fn text(array: Option<&StringArray>, r: usize) -> Option<&str> {
-        array.filter(|a| a.is_valid(r)).map(|a| a.value(r))
+    fn text(array: &StringArray, r: usize) -> Option<&str> {
+        array.is_valid(r).then(|| array.value(r))
     }
 
     // The callers whose calls change: those the changed calls leave and the entities they join.
     let mut affected: HashSet<&str> = changed.values().map(String::as_str).collect();
-    for &(call, caller) in columns.iter().flatten() {
-        for r in 0..call.len() {
-            if let Some(c) = text(Some(call), r).filter(|c| changed.contains_key(*c)).and(text(caller, r)) {
+    for k in &keys {
+        for r in 0..k.call.len() {
+            if let Some(c) = text(k.call, r).filter(|c| changed.contains_key(*c)).and(text(k.caller, r)) {
                 affected.insert(c);
             }
         }
     }
-    let moves = |call: &StringArray, caller: Option<&StringArray>, r: usize| {
-        text(Some(call), r).is_some_and(|c| changed.contains_key(c))
-            || text(caller, r).is_some_and(|c| affected.contains(c))
+    let moves = |k: &MonthKeys<'_>, r: usize| {
+        text(k.call, r).is_some_and(|c| changed.contains_key(c))
+            || text(k.caller, r).is_some_and(|c| affected.contains(c))
     };
-    let touched: Vec<bool> = columns
-        .iter()
-        .map(|m| m.iter().any(|&(call, caller)| (0..call.len()).any(|r| moves(call, caller, r))))
-        .collect();
-    let rows: u64 = columns.iter().flatten().map(|(call, _)| call.len() as u64).sum();
-    drop(columns);
 
     // Every row of those callers, with its caller now; the previous call of each is its neighbour
     // in (caller, category, time, call id), as `refresh` finds it.
-    let read: Vec<Option<Vec<ArrayRef>>> = months
-        .par_iter()
-        .zip(&touched)
-        .map(|((_, dir), &touched)| if touched { read_month(dir) } else { Ok(None) })
-        .collect::<Result<_, _>>()?;
-    if read.iter().zip(&touched).any(|(r, &t)| t && r.is_none()) {
-        return Ok(None);
-    }
-    let mut whole: Vec<Option<MonthColumns<'_>>> = Vec::with_capacity(read.len());
-    for columns in &read {
-        whole.push(match columns {
-            None => None,
-            Some(columns) => match MonthColumns::of(columns) {
-                Some(c) => Some(c),
-                None => return Ok(None),
-            },
-        });
-    }
     let mut moved: Vec<Moved<'_>> = Vec::new();
-    for (month, columns) in whole.iter().enumerate() {
-        let Some(c) = columns else { continue };
-        for r in 0..c.call.len() {
-            if !moves(c.call, Some(c.caller), r) {
+    for (month, k) in keys.iter().enumerate() {
+        for r in 0..k.call.len() {
+            if !moves(k, r) {
                 continue;
             }
-            let call = c.call.value(r);
+            let call = k.call.value(r);
             let caller = match changed.get(call) {
                 Some(entity) => entity.as_str(),
-                None => c.caller.value(r),
+                None => k.caller.value(r),
             };
-            let category = text(Some(c.category), r).unwrap_or("");
-            let at = if c.at.is_valid(r) { c.at.value(r) } else { i64::MIN };
+            let category = text(k.category, r).unwrap_or("");
+            let at = if k.at.is_valid(r) { k.at.value(r) } else { i64::MIN };
             moved.push(Moved { month, row: r as u32, caller, category, at, call });
         }
     }
     moved.par_sort_unstable_by(|a, b| (a.caller, a.category, a.at, a.call).cmp(&(b.caller, b.category, b.at, b.call)));
     // Per month and row: the index into `moved` (u32::MAX: the row stays as it was).
-    let mut at_move: Vec<Vec<u32>> =
-        whole.iter().map(|c| vec![u32::MAX; c.as_ref().map_or(0, |c| c.call.len())]).collect();
+    let mut at_move: Vec<Vec<u32>> = keys.iter().map(|k| vec![u32::MAX; k.call.len()]).collect();
+    let mut touched = vec![false; keys.len()];
     let mut previous: Vec<Option<i64>> = vec![None; moved.len()];
     for (i, m) in moved.iter().enumerate() {
         at_move[m.month][m.row as usize] = i as u32;
+        touched[m.month] = true;
         if let Some(before) = i.checked_sub(1).map(|b| &moved[b])
             && before.caller == m.caller
             && before.category == m.category
@@ -749,25 +724,31 @@ pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result
         }
     }
 
+    // The months holding such a row are read whole and written again, two at a time at most; the
+    // others are carried over.
+    let rows: u64 = keys.iter().map(|k| k.call.len() as u64).sum();
     let mut refreshed = Refreshed { rows, ..Default::default() };
     let mut write = Vec::new();
-    for (((name, _), columns), at_move) in months.iter().zip(&whole).zip(&at_move) {
-        match columns {
-            Some(columns) => {
-                refreshed.written.insert(name.clone());
-                write.push((name, columns, at_move));
-            }
-            None => {
-                refreshed.kept.insert(name.clone());
-            }
+    for (((name, dir), &touched), at_move) in months.iter().zip(&touched).zip(&at_move) {
+        if touched {
+            refreshed.written.insert(name.clone());
+            write.push((name, dir, at_move));
+        } else {
+            refreshed.kept.insert(name.clone());
         }
     }
     let (moved, previous) = (&moved, &previous);
+    let every: Vec<usize> = (0..CALLER_CALLS.columns.len()).collect();
     write
         .into_par_iter()
-        .map(|(name, columns, at_move)| {
-            let dir = folders.out.join(name);
-            patch_month(&dir, columns, at_move, moved, previous, changed)
+        .map(|(name, dir, at_move)| {
+            let other = || TableError::Foreign {
+                path: dir.clone(),
+                reason: "a column not of the table's type, or the month changed while it was patched".into(),
+            };
+            let columns = read_month(dir, &every)?.ok_or_else(other)?;
+            let month = MonthColumns::of(&columns).filter(|c| c.call.len() == at_move.len()).ok_or_else(other)?;
+            patch_month(&folders.out.join(name), &month, at_move, moved, previous, changed)
         })
         .collect::<Result<Vec<()>, _>>()?;
     Ok(Some(refreshed))
@@ -916,7 +897,8 @@ mod tests {
 
     /// (call, caller, entity, previous_at) of a month written by `patch`, by call.
     fn read(dir: &Path) -> Vec<Written> {
-        let columns = read_month(dir).unwrap().unwrap();
+        let every: Vec<usize> = (0..CALLER_CALLS.columns.len()).collect();
+        let columns = read_month(dir, &every).unwrap().unwrap();
         let c = MonthColumns::of(&columns).unwrap();
         let text = |a: &StringArray, r: usize| a.is_valid(r).then(|| a.value(r).to_owned());
         let mut rows: Vec<_> = (0..c.call.len())
