@@ -475,6 +475,19 @@ pub fn refresh(folders: &Folders<'_>, changed: &BTreeSet<String>) -> Result<Refr
     Ok(refreshed)
 }
 
+/// The file a month of `caller_calls` is written to (`DIR/part-0.parquet`), the table's schema and
+/// a writer of it.
+fn month_writer(
+    dir: &Path,
+) -> Result<(PathBuf, datafusion::arrow::datatypes::SchemaRef, ArrowWriter<File>), TableError> {
+    fs::create_dir_all(dir).map_err(|e| e.on(dir))?;
+    let path = dir.join("part-0.parquet");
+    let file = File::create(&path).map_err(|e| e.on(&path))?;
+    let schema = schema(CALLER_CALLS.columns);
+    let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())).map_err(|e| e.on(&path))?;
+    Ok((path, schema, writer))
+}
+
 /// Writes one month of `caller_calls`: the month's original calls in `order` (positions).
 fn write_month(
     out: &Path,
@@ -524,12 +537,7 @@ fn write_month(
             reason: "the month's calls changed while caller_calls was written".into(),
         });
     }
-    let dir = out.join(&month.name);
-    fs::create_dir_all(&dir).map_err(|e| e.on(&dir))?;
-    let path = dir.join("part-0.parquet");
-    let file = File::create(&path).map_err(|e| e.on(&path))?;
-    let schema = schema(CALLER_CALLS.columns);
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())).map_err(|e| e.on(&path))?;
+    let (path, schema, mut writer) = month_writer(&out.join(&month.name))?;
     for chunk in order.chunks(BATCH_ROWS) {
         let indices = UInt32Array::from(chunk.to_vec());
         let pick = |i: usize| take(whole[i].as_ref(), &indices, None).map_err(|e| e.on(&path));
@@ -836,11 +844,7 @@ fn patch_month(
             _ => a,
         })
         .collect();
-    fs::create_dir_all(dir).map_err(|e| e.on(dir))?;
-    let path = dir.join("part-0.parquet");
-    let file = File::create(&path).map_err(|e| e.on(&path))?;
-    let schema = schema(CALLER_CALLS.columns);
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties())).map_err(|e| e.on(&path))?;
+    let (path, schema, mut writer) = month_writer(dir)?;
     for chunk in order.chunks(BATCH_ROWS) {
         let indices = UInt32Array::from(chunk.to_vec());
         let picked = columns
