@@ -283,6 +283,14 @@ impl Interned {
     }
 }
 
+/// The month folders of a table (`month=YYYY-MM`, in month order) with their names.
+fn month_folders(table: Option<&Path>) -> Result<Vec<(String, PathBuf)>, TableError> {
+    Ok(partitions(table)?
+        .into_values()
+        .map(|dir| (dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), dir))
+        .collect())
+}
+
 /// One row's share of a month's fingerprint.
 fn row_print(call: &str, caller: Option<&str>, previous: Option<i64>) -> u64 {
     let mut hasher =
@@ -322,10 +330,7 @@ fn earlier_print(folder: &Path) -> Option<u64> {
 /// month is written only if a caller or a previous call in it differs from the earlier snapshot's.
 pub fn refresh(folders: &Folders<'_>, changed: &BTreeSet<String>) -> Result<Refreshed, TableError> {
     let (entity_of, entity_names) = entities(folders.entities)?;
-    let months: Vec<(String, PathBuf)> = partitions(Some(folders.calls).filter(|f| f.is_dir()))?
-        .into_values()
-        .map(|dir| (dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), dir))
-        .collect();
+    let months = month_folders(Some(folders.calls).filter(|f| f.is_dir()))?;
     if months.len() > usize::from(u16::MAX) {
         return Err(TableError::Foreign {
             path: folders.calls.to_owned(),
@@ -624,12 +629,13 @@ struct MonthKeys<'a> {
 }
 
 impl<'a> MonthKeys<'a> {
-    fn of(columns: &'a [ArrayRef]) -> Option<MonthKeys<'a>> {
+    /// The keys among `columns`, at `at` (positions of call_id, caller, category, received_at).
+    fn of(columns: &'a [ArrayRef], at: [usize; 4]) -> Option<MonthKeys<'a>> {
         Some(MonthKeys {
-            call: columns.first()?.as_string_opt::<i32>()?,
-            caller: columns.get(1)?.as_string_opt::<i32>()?,
-            category: columns.get(2)?.as_string_opt::<i32>()?,
-            at: columns.get(3)?.as_primitive_opt::<TimestampMicrosecondType>()?,
+            call: columns.get(at[0])?.as_string_opt::<i32>()?,
+            caller: columns.get(at[1])?.as_string_opt::<i32>()?,
+            category: columns.get(at[2])?.as_string_opt::<i32>()?,
+            at: columns.get(at[3])?.as_primitive_opt::<TimestampMicrosecondType>()?,
         })
     }
 }
@@ -654,14 +660,8 @@ struct Moved<'a> {
 /// patch, or it has a month the calls do not: [`refresh`] then computes it from the calls.
 pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result<Option<Refreshed>, TableError> {
     let Some(earlier) = folders.earlier.filter(|e| e.is_dir()) else { return Ok(None) };
-    let named = |dir: Option<&Path>| -> Result<Vec<(String, PathBuf)>, TableError> {
-        Ok(partitions(dir)?
-            .into_values()
-            .map(|d| (d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), d))
-            .collect())
-    };
-    let months = named(Some(earlier))?;
-    let call_months = named(Some(folders.calls).filter(|c| c.is_dir()))?;
+    let months = month_folders(Some(earlier))?;
+    let call_months = month_folders(Some(folders.calls).filter(|c| c.is_dir()))?;
     // A month of calls with no original call has no folder here.
     let call_months: BTreeSet<&String> = call_months.iter().map(|m| &m.0).collect();
     if months.iter().any(|m| !call_months.contains(&m.0)) {
@@ -674,7 +674,7 @@ pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result
         months.par_iter().map(|(_, dir)| read_month(dir, &KEY_COLUMNS)).collect::<Result<_, _>>()?;
     let mut keys: Vec<MonthKeys<'_>> = Vec::with_capacity(read.len());
     for columns in &read {
-        match columns.as_deref().and_then(MonthKeys::of) {
+        match columns.as_deref().and_then(|c| MonthKeys::of(c, [0, 1, 2, 3])) {
             Some(k) => keys.push(k),
             None => return Ok(None),
         }
@@ -755,7 +755,7 @@ pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result
                 reason: "a column not of the table's type, or the month changed while it was patched".into(),
             };
             let columns = read_month(dir, &every)?.ok_or_else(other)?;
-            let month = MonthColumns::of(&columns).filter(|c| c.call.len() == at_move.len()).ok_or_else(other)?;
+            let month = MonthColumns::of(&columns).filter(|c| c.keys.call.len() == at_move.len()).ok_or_else(other)?;
             patch_month(&folders.out.join(name), &month, at_move, moved, previous, changed)
         })
         .collect::<Result<Vec<()>, _>>()?;
@@ -765,11 +765,8 @@ pub fn patch(folders: &Folders<'_>, changed: &HashMap<String, String>) -> Result
 /// The columns of a month read whole, typed (`None`: not of the table's types).
 struct MonthColumns<'a> {
     all: &'a [ArrayRef],
-    call: &'a StringArray,
-    caller: &'a StringArray,
+    keys: MonthKeys<'a>,
     entity: &'a StringArray,
-    category: &'a StringArray,
-    at: &'a TimestampMicrosecondArray,
     previous: &'a TimestampMicrosecondArray,
 }
 
@@ -777,11 +774,8 @@ impl<'a> MonthColumns<'a> {
     fn of(all: &'a [ArrayRef]) -> Option<MonthColumns<'a>> {
         Some(MonthColumns {
             all,
-            call: all.first()?.as_string_opt::<i32>()?,
-            caller: all.get(1)?.as_string_opt::<i32>()?,
+            keys: MonthKeys::of(all, KEY_COLUMNS)?,
             entity: all.get(2)?.as_string_opt::<i32>()?,
-            category: all.get(5)?.as_string_opt::<i32>()?,
-            at: all.get(8)?.as_primitive_opt::<TimestampMicrosecondType>()?,
             previous: all.get(9)?.as_primitive_opt::<TimestampMicrosecondType>()?,
         })
     }
@@ -797,7 +791,7 @@ fn patch_month(
     previous: &[Option<i64>],
     changed: &HashMap<String, String>,
 ) -> Result<(), TableError> {
-    let rows = c.call.len();
+    let rows = c.keys.call.len();
     let mut caller = StringBuilder::with_capacity(rows, rows * 16);
     let mut entity = StringBuilder::with_capacity(rows, rows * 10);
     let mut before: Vec<Option<i64>> = Vec::with_capacity(rows);
@@ -807,13 +801,14 @@ fn patch_month(
         }
         match i {
             u32::MAX => {
-                caller.append_option(old(c.caller, r));
+                caller.append_option(old(c.keys.caller, r));
                 entity.append_option(old(c.entity, r));
                 before.push(c.previous.is_valid(r).then(|| c.previous.value(r)));
             }
             i => {
                 caller.append_value(moved[i as usize].caller);
-                entity.append_option(changed.get(c.call.value(r)).map(String::as_str).or_else(|| old(c.entity, r)));
+                entity
+                    .append_option(changed.get(c.keys.call.value(r)).map(String::as_str).or_else(|| old(c.entity, r)));
                 before.push(previous[i as usize]);
             }
         }
@@ -826,9 +821,9 @@ fn patch_month(
         let r = r as usize;
         (
             caller.is_valid(r).then(|| caller.value(r)),
-            c.category.is_valid(r).then(|| c.category.value(r)),
-            if c.at.is_valid(r) { c.at.value(r) } else { i64::MIN },
-            c.call.value(r),
+            c.keys.category.is_valid(r).then(|| c.keys.category.value(r)),
+            if c.keys.at.is_valid(r) { c.keys.at.value(r) } else { i64::MIN },
+            c.keys.call.value(r),
         )
     };
     order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
@@ -905,10 +900,10 @@ mod tests {
         let columns = read_month(dir, &every).unwrap().unwrap();
         let c = MonthColumns::of(&columns).unwrap();
         let text = |a: &StringArray, r: usize| a.is_valid(r).then(|| a.value(r).to_owned());
-        let mut rows: Vec<_> = (0..c.call.len())
+        let mut rows: Vec<_> = (0..c.keys.call.len())
             .map(|r| {
                 let previous = c.previous.is_valid(r).then(|| c.previous.value(r));
-                (c.call.value(r).to_owned(), text(c.caller, r), text(c.entity, r), previous)
+                (c.keys.call.value(r).to_owned(), text(c.keys.caller, r), text(c.entity, r), previous)
             })
             .collect();
         rows.sort();
