@@ -130,6 +130,14 @@ pub fn to_shanghai(micros: i64) -> Option<NaiveDateTime> {
     DateTime::from_timestamp_micros(micros + SHANGHAI_OFFSET_SECS * MICROS_PER_SEC).map(|t| t.naive_utc())
 }
 
+/// The Asia/Shanghai calendar day of an instant (UTC microseconds), counted from 1970-01-01: the
+/// day a duty officer would write down. A call at 07:00 and one at 09:00 local time fall on one
+/// day here, where UTC days would part them at 08:00.
+pub fn shanghai_day(micros: i64) -> i64 {
+    const DAY: i64 = 86_400 * MICROS_PER_SEC;
+    (micros + SHANGHAI_OFFSET_SECS * MICROS_PER_SEC).div_euclid(DAY)
+}
+
 /// UTC microseconds of a Shanghai local date-time.
 pub fn from_shanghai(local: NaiveDateTime) -> i64 {
     (local.and_utc().timestamp() - SHANGHAI_OFFSET_SECS) * MICROS_PER_SEC
@@ -168,6 +176,7 @@ pub fn format_timestamp(micros: i64, style: TimestampStyle) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
 
     const T: i64 = 1_689_742_931 * MICROS_PER_SEC; // 2023-07-19T05:02:11Z
 
@@ -176,6 +185,18 @@ mod tests {
         // Found by tests/fuzz.rs: the offset was sliced by bytes inside `段`.
         assert_eq!(parse_timestamp("2023-07-19T13:02:11+0段"), None);
         assert_eq!(parse_timestamp("2023-07-19T13:02:11-段段"), None);
+    }
+
+    #[test]
+    fn a_day_is_the_shanghai_calendar_day() {
+        let at = |text: &str| shanghai_day(parse_timestamp(text).expect("a contract timestamp"));
+        // 07:00 and 09:00 local are one day, though 08:00 local is midnight UTC.
+        assert_eq!(at("2023-04-20 07:23:14"), at("2023-04-20 09:19:40"));
+        // 23:59 and 00:01 local are two, though both are 15:xx / 16:xx UTC of one UTC day.
+        assert_eq!(at("2023-04-19 23:59:00") + 1, at("2023-04-20 00:01:00"));
+        assert_eq!(at("1970-01-01 00:00:00"), 0);
+        assert_eq!(at("1969-12-31 23:59:59"), -1);
+        assert_eq!(shanghai_day(T) as i32, to_shanghai(T).expect("in range").date().num_days_from_ce() - 719_163);
     }
 
     #[test]

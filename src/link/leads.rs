@@ -17,6 +17,7 @@ use super::evidence::{CallLink, DAY, Evidence, RARE_NAME_ENTITIES};
 use super::load::{Incident, Incidents};
 use crate::contract::Taxonomy;
 use crate::contract::timestamp::MICROS_PER_SEC;
+use crate::contract::timestamp::shanghai_day;
 use crate::geo::metres_between;
 
 /// A target shared by more callers than this is a public nuisance, not a sign of coordination.
@@ -1508,7 +1509,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                     *cell_coincidences.entry(cell).or_default() += 1.0;
                 }
                 let slot = days.entry((cx.min(cy), cx.max(cy))).or_default();
-                slot.0.insert(t.div_euclid(DAY));
+                slot.0.insert(shanghai_day(t));
                 slot.1.extend([x, y]);
             }
         }
@@ -1613,7 +1614,7 @@ fn meeting_days(incidents: &Incidents, lists: &[(&[u32], &[u32])], shift: i64, (
                 }
             });
             if near {
-                met.insert(t.div_euclid(DAY));
+                met.insert(shanghai_day(t));
             }
         }
     }
@@ -1818,7 +1819,7 @@ fn home_kin_ties(incidents: &Incidents, callers: &Callers, placed: &HashMap<u32,
             categories.entry(x.category).or_default().push(x);
         }
         for (category, of) in categories {
-            let days: BTreeSet<i64> = of.iter().map(|x| x.time.div_euclid(DAY)).collect();
+            let days: BTreeSet<i64> = of.iter().map(|x| shanghai_day(x.time)).collect();
             if days.len() < MIN_REPEAT_DAYS {
                 continue;
             }

@@ -123,10 +123,8 @@ fn local_date_fn(args: &[ColumnarValue]) -> DfResult<ColumnarValue> {
     let rows = rows_of(args);
     let input = cast(&array_of(&args[0], rows)?, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
     let micros = input.as_primitive::<TimestampMicrosecondType>();
-    const DAY: i64 = 86_400_000_000;
-    const SHANGHAI: i64 = 8 * 3_600_000_000;
     let days: datafusion::arrow::array::Date32Array =
-        micros.iter().map(|v| v.map(|t| (t + SHANGHAI).div_euclid(DAY) as i32)).collect();
+        micros.iter().map(|v| v.map(|t| crate::contract::timestamp::shanghai_day(t) as i32)).collect();
     Ok(ColumnarValue::Array(Arc::new(days)))
 }
 
