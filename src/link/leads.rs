@@ -1990,7 +1990,7 @@ struct GroupContext<'a> {
 }
 
 /// Each category's share of the original calls (transfer records left out).
-fn category_shares(incidents: &Incidents) -> HashMap<u32, f64> {
+pub(super) fn category_shares(incidents: &Incidents) -> HashMap<u32, f64> {
     let mut counts: HashMap<u32, f64> = HashMap::new();
     for x in incidents.list.iter().filter(|x| x.source.is_none()) {
         *counts.entry(x.category).or_default() += 1.0;
@@ -2002,7 +2002,7 @@ fn category_shares(incidents: &Incidents) -> HashMap<u32, f64> {
 /// Categories a group works beyond those its evidence names: where more of its callers call
 /// than each caller's number of calls and the category's share of all calls explain (a group
 /// staging accidents whose members also report frauds), by a tie's worth of bits.
-fn shared_categories(
+pub(super) fn shared_categories(
     incidents: &Incidents,
     callers: &Callers,
     category_share: &HashMap<u32, f64>,
