@@ -1446,10 +1446,11 @@ const SAME_TIME: i64 = 3 * 3_600_000_000;
 const BUSY_CELL_CALLERS: usize = 20;
 
 /// Ties of callers whose calls of one category come within three hours of each other at the same
-/// place (the same district, and within a kilometre where both have a point) on two or more days.
+/// place (the same district, and within a kilometre where both have a point) on two or more
+/// occasions (see [`occasions`]).
 /// Chance is the rate of such pairs among all pairs of calls by different callers, in this
 /// warehouse: of the category in the district, or in the cell for a busy cell. λ sums that rate
-/// over the pairs of the two callers' calls, or is the days they meet with one's calls moved by
+/// over the pairs of the two callers' calls, or is the occasions they meet with one's calls moved by
 /// whole days, whichever is larger; the bits are less log₂ of how many callers the busier of the
 /// two met at all (how many pairs were tried).
 fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
@@ -1509,7 +1510,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                     *cell_coincidences.entry(cell).or_default() += 1.0;
                 }
                 let slot = days.entry((cx.min(cy), cx.max(cy))).or_default();
-                slot.0.insert(shanghai_day(t));
+                slot.0.insert(t);
                 slot.1.extend([x, y]);
             }
         }
@@ -1533,7 +1534,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
         keys_of.entry(*c).or_default().push(*key);
     }
     // How many callers each met at least once: a caller who calls all year meets hundreds, and
-    // among so many pairs a few meet on two or three days by chance.
+    // among so many pairs a few meet on two or three occasions by chance.
     let mut partners: HashMap<u32, u32> = HashMap::new();
     for &(a, b) in days.keys() {
         *partners.entry(a).or_default() += 1;
@@ -1541,7 +1542,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
     }
     let mut out = Vec::new();
     for ((a, b), (on, together)) in days {
-        let k = on.len() as u32;
+        let k = occasions(&on) as u32;
         if k < 2 {
             continue;
         }
@@ -1579,7 +1580,7 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
                 count: k,
                 bits,
                 detail: format!(
-                    "within three hours of each other at one place on {k} days where chance explains {lambda:.3} (of {} callers met)",
+                    "within three hours of each other at one place on {k} occasions (half a day or more apart) where chance explains {lambda:.3} (of {} callers met)",
                     partners[&a].max(partners[&b])
                 ),
                 calls: together.into_iter().collect(),
@@ -1592,8 +1593,8 @@ fn same_hour_ties(incidents: &Incidents, callers: &Callers) -> Vec<Tie> {
 /// How many whole-day shifts of one caller's calls measure a pair's own chance of meeting.
 const MEETING_SHIFTS: i64 = 16;
 
-/// Days on which a call of the first caller comes within three hours of a call of the second at
-/// one place (as [`same_hour_ties`] counts them), with the second's calls moved on by `shift`
+/// Occasions on which a call of the first caller comes within three hours of a call of the second
+/// at one place (as [`same_hour_ties`] counts them), with the second's calls moved on by `shift`
 /// days, wrapping around the period `(first call, days)`.
 fn meeting_days(incidents: &Incidents, lists: &[(&[u32], &[u32])], shift: i64, (first, days): (i64, i64)) -> usize {
     let span = days * DAY;
@@ -1614,11 +1615,29 @@ fn meeting_days(incidents: &Incidents, lists: &[(&[u32], &[u32])], shift: i64, (
                 }
             });
             if near {
-                met.insert(shanghai_day(t));
+                met.insert(t);
             }
         }
     }
-    met.len()
+    occasions(&met)
+}
+
+/// Hours between two meetings that make them two occasions rather than one.
+const OCCASION_GAP: i64 = 12 * 3_600_000_000;
+
+/// How many occasions these meeting times (UTC microseconds) are: a meeting more than
+/// [`OCCASION_GAP`] after the one before begins a new one. A night's quarrel at a bar that runs
+/// from 23:30 to 00:30 is one occasion, not two days, and two mornings are two.
+fn occasions(times: &BTreeSet<i64>) -> usize {
+    let mut last: Option<i64> = None;
+    let mut count = 0;
+    for &t in times {
+        if last.is_none_or(|l| t - l > OCCASION_GAP) {
+            count += 1;
+        }
+        last = Some(t);
+    }
+    count
 }
 
 /// Callers' surnames and ID regions, and how rare each is among this warehouse's callers.
@@ -2400,7 +2419,7 @@ fn describe(facts: &Facts<'_>) -> Description {
     }
     if let Some(b) = bits.get("same_hour") {
         evidence.push(format!(
-            "members called about the same matter at one place within three hours of each other ({} day(s); {})",
+            "members called about the same matter at one place within three hours of each other ({} occasion(s); {})",
             count_of(TieKind::SameHour),
             shown(*b)
         ));
@@ -3007,6 +3026,19 @@ mod tests {
     }
 
     #[test]
+    fn meetings_half_a_day_apart_are_two_occasions_and_a_night_across_midnight_is_one() {
+        let at = |text: &str| crate::contract::timestamp::parse_timestamp(text).expect("a timestamp");
+        // One night at a bar, 23:30 to 00:30 local: one occasion, though two calendar days.
+        let night: BTreeSet<i64> = [at("2023-05-01 23:30:00"), at("2023-05-02 00:30:00")].into();
+        assert_eq!(occasions(&night), 1);
+        // Two mornings, and that night: three.
+        let mut more = night.clone();
+        more.extend([at("2023-05-03 09:00:00"), at("2023-05-04 09:00:00"), at("2023-05-04 10:00:00")]);
+        assert_eq!(occasions(&more), 3);
+        assert_eq!(occasions(&BTreeSet::new()), 0);
+    }
+
+    #[test]
     fn a_template_many_strangers_share_ties_nobody_and_a_made_up_sentence_does() {
         // Entities 0 and 1 (three calls each) and ten strangers (2–11, two calls each) tell their
         // story in one template; 200 more strangers (12–211) each in their own words; 212 and 213
@@ -3490,13 +3522,13 @@ mod tests {
             kind: TieKind::SameHour,
             count: 4,
             bits: 20.0,
-            detail: "within three hours of each other at one place on 4 days".to_owned(),
+            detail: "within three hours of each other at one place on 4 occasions".to_owned(),
             calls: (0..6).collect(),
         };
         let leads = find_leads(&incidents, &callers, &[], &[tie], &rates());
         assert_eq!(leads.len(), 1, "{leads:?}");
         assert_eq!(leads[0].bits.get("same_hour"), Some(&20.0), "{:?}", leads[0].bits);
-        assert!(leads[0].evidence.iter().any(|e| e.contains("(4 day(s); 20 bits")), "{:?}", leads[0].evidence);
+        assert!(leads[0].evidence.iter().any(|e| e.contains("(4 occasion(s); 20 bits")), "{:?}", leads[0].evidence);
     }
 
     #[test]
