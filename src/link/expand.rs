@@ -75,13 +75,20 @@ pub fn expand(warehouse: &Path, seeds: &[String], steps: usize) -> Result<Expans
     }
     // The leads of the last link run worth a look (beyond chance among all the groups the city
     // could hold).
-    let mut leads: Vec<KnownLead> = Vec::new();
-    if session.table_schema("link_runs").is_some() {
-        for lead in read_leads(&session, None)?.into_iter().filter(|l| l.worth_a_look) {
+    // A warehouse never linked has none, and the series grows without them.
+    let read = if session.table_schema("link_runs").is_some() { read_leads(&session, None) } else { Ok(Vec::new()) };
+    let read = match read {
+        Err(LinkError::NotLinked) => Vec::new(),
+        other => other?,
+    };
+    let leads: Vec<KnownLead> = read
+        .into_iter()
+        .filter(|l| l.worth_a_look)
+        .map(|lead| {
             let entities = lead.entity_ids.iter().filter_map(|e| incidents.entities.get(e)).collect();
-            leads.push(KnownLead { lead_id: lead.lead_id, score: lead.score, entities });
-        }
-    }
+            KnownLead { lead_id: lead.lead_id, score: lead.score, entities }
+        })
+        .collect();
     let steps = grow(&incidents, &leads, &series, steps);
     let id = |call: u32| incidents.call_ids[call as usize].clone();
     let steps = steps
